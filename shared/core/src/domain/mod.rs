@@ -1,0 +1,18 @@
+//! The domain types of the Everruns contract: agents, harnesses, sessions, messages, tools,
+//! controls, models and providers. They serialize to the wire shape the official SDKs parse
+//! (snake_case, optional fields omitted when unset).
+
+mod agent;
+mod common;
+mod message;
+mod model;
+mod session;
+
+pub use agent::{Agent, EntityStatus, Harness};
+pub use common::{
+    AgentCapabilityConfig, Controls, InitialFile, NetworkAccessList, ReasoningControls, TokenUsage,
+    ToolDefinition, ToolKind,
+};
+pub use message::{ContentPart, Message, MessagePhase, MessageRole};
+pub use model::{Model, ModelSource, Provider, ProviderStatus};
+pub use session::{Session, SessionStatus, StatusTransitionError};

@@ -1,0 +1,1 @@
+//! The LLM simulator driver (`llmsim`). Being written; see the module owner.

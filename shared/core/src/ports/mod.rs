@@ -1,0 +1,49 @@
+//! Ports: the traits the domain needs from the outside world. Adapters implement them, named
+//! `{Tech}{Port}` (`MemoryAgentStore`, later `PgAgentStore`). Every store reads and writes within
+//! one organization; another org's row is simply not found.
+
+mod bus;
+mod queue;
+mod stores;
+
+pub use bus::{EventBus, EventEmitter, EventSubscription};
+pub use queue::{IterationTask, TaskQueue};
+pub use stores::{
+    AgentStore, EventFilter, EventStore, FileStore, HarnessStore, ListQuery, Page, ProviderStore, SessionFile,
+    SessionFilter, SessionStore, StatusChange, Stores,
+};
+
+/// A failure of a port call.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PortError {
+    /// The row does not exist (in this org).
+    #[error("{kind} '{id}' not found")]
+    NotFound {
+        /// What was looked up (`agent`, `session`, …).
+        kind: &'static str,
+        /// The id or name.
+        id: String,
+    },
+    /// A uniqueness or state conflict.
+    #[error("{0}")]
+    Conflict(String),
+    /// The input was rejected by the store.
+    #[error("{0}")]
+    Invalid(String),
+    /// The backing service cannot be reached right now (retry later).
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    /// Anything else; details are for logs, not clients.
+    #[error("internal storage error: {0}")]
+    Internal(String),
+}
+
+impl PortError {
+    /// A not-found error.
+    pub fn not_found(kind: &'static str, id: impl ToString) -> Self {
+        Self::NotFound { kind, id: id.to_string() }
+    }
+}
+
+/// Result of a port call.
+pub type PortResult<T> = Result<T, PortError>;
