@@ -17,14 +17,18 @@ pub mod capabilities;
 pub mod connection;
 pub mod domain;
 pub mod driver;
+pub mod context;
 pub mod driver_registry;
+pub mod engine;
 pub mod events;
 pub mod harness_templates;
 pub mod ids;
 pub mod llmsim_driver;
 pub mod platform;
 pub mod ports;
+pub mod seed;
 pub mod time;
+pub mod turns;
 
 pub use capabilities::{
     Capability, CapabilityError, CapabilityInfo, CapabilityRegistry, CurrentTimeCapability, DeploymentGrade,

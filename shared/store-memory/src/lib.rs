@@ -1,1 +1,52 @@
-//! Being written.
+//! # everruns-store-memory
+//!
+//! The in-memory adapter set: one honest implementation of every port of `everruns-core`
+//! (agents, harnesses, sessions, the event log, providers and models, session files, the live
+//! event bus and the task queue).
+//!
+//! "Honest" means these adapters enforce the same rules a real database would (org scoping,
+//! uniqueness conflicts, gap-free per-session sequences, idempotency keys, atomic conditional
+//! status changes, cascading deletes), because they really run DEV_MODE and the in-process
+//! runtime; they are not test mocks. They hold all state in the memory of one process, so they
+//! are not meant for multi-instance deployments.
+//!
+//! Locks are `std::sync` locks held only for the synchronous body of a call (never across an
+//! `.await`); a poisoned lock is reported as [`PortError::Internal`](everruns_core::ports::PortError).
+
+mod agents;
+mod bus;
+mod events;
+mod files;
+mod harnesses;
+mod providers;
+mod queue;
+mod sessions;
+mod support;
+
+use std::sync::Arc;
+
+use everruns_core::ports::Stores;
+
+pub use agents::MemoryAgentStore;
+pub use bus::{BUS_CAPACITY, MemoryEventBus};
+pub use events::MemoryEventStore;
+pub use files::{MemoryFileStore, normalize_path};
+pub use harnesses::MemoryHarnessStore;
+pub use providers::MemoryProviderStore;
+pub use queue::ChannelTaskQueue;
+pub use sessions::MemorySessionStore;
+
+/// Builds one in-memory store of each kind. The session store shares the event and file stores,
+/// so deleting a session also deletes its events and files.
+pub fn memory_stores() -> Stores {
+    let events = MemoryEventStore::new();
+    let files = MemoryFileStore::new();
+    Stores {
+        agents: Arc::new(MemoryAgentStore::new()),
+        harnesses: Arc::new(MemoryHarnessStore::new()),
+        sessions: Arc::new(MemorySessionStore::new(events.clone(), files.clone())),
+        events: Arc::new(events),
+        providers: Arc::new(MemoryProviderStore::new()),
+        files: Arc::new(files),
+    }
+}

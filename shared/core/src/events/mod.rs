@@ -72,6 +72,9 @@ pub struct Event {
     /// Tags.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<String>,
+    /// The idempotency key it was stored under (internal; never on the wire).
+    #[serde(skip)]
+    pub idempotency_key: Option<String>,
 }
 
 impl Event {
@@ -109,14 +112,17 @@ impl NewEvent {
                 sequence: None,
                 metadata: None,
                 tags: Vec::new(),
+                idempotency_key: None,
             },
             idempotency_key: None,
         }
     }
 
-    /// Sets the idempotency key.
+    /// Sets the idempotency key (also recorded on the event, so stored events carry it).
     pub fn with_key(mut self, key: impl Into<String>) -> Self {
-        self.idempotency_key = Some(key.into());
+        let key = key.into();
+        self.event.idempotency_key = Some(key.clone());
+        self.idempotency_key = Some(key);
         self
     }
 }

@@ -4,10 +4,12 @@
 
 mod bus;
 mod queue;
+mod secrets;
 mod stores;
 
 pub use bus::{EventBus, EventEmitter, EventSubscription};
 pub use queue::{IterationTask, TaskQueue};
+pub use secrets::{CipherError, SecretCipher};
 pub use stores::{
     AgentStore, EventFilter, EventStore, FileStore, HarnessStore, ListQuery, Page, ProviderStore, SessionFile,
     SessionFilter, SessionStore, StatusChange, Stores,

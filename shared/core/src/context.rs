@@ -1,0 +1,332 @@
+//! Turn-context assembly: the harness chain → agent → session merge (contract §7.3), the model
+//! choice (§6.2) and the message history rebuilt from events.
+//!
+//! [`assemble_turn_context`] (used to execute) and [`inspect_turn_context`] (used to look) share
+//! one code path, [`merge`]; the only difference is that execution requires a resolved model.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use serde_json::Value;
+
+use crate::capabilities::{CapabilityError, CapabilityRegistry, DeploymentGrade};
+use crate::domain::{
+    Agent, AgentCapabilityConfig, ContentPart, Controls, Harness, InitialFile, Message, MessageRole, NetworkAccessList,
+    Session, ToolDefinition, ToolKind,
+};
+use crate::driver_registry::ResolvedModel;
+use crate::events::{Event, EventPayload};
+use crate::ids::ModelId;
+
+/// The iteration cap when neither session nor agent sets one.
+pub const DEFAULT_MAX_ITERATIONS: u32 = 100;
+
+/// Everything loaded for one turn, before merging.
+#[derive(Debug, Clone)]
+pub struct TurnInputs {
+    /// Harness chain, root first.
+    pub harness_chain: Vec<Harness>,
+    /// The session's agent.
+    pub agent: Option<Agent>,
+    /// The session.
+    pub session: Session,
+    /// The session's persisted events, in sequence order.
+    pub events: Vec<Event>,
+    /// Controls of the message that triggered the turn.
+    pub controls: Option<Controls>,
+    /// The model resolved from [`select_model_id`] (or the platform default).
+    pub model: Option<ResolvedModel>,
+}
+
+/// The merged configuration the reason step runs with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuntimeAgent {
+    /// Capability fragments, then harness chain, agent and session prompts.
+    pub system_prompt: String,
+    /// Capability tools then client-side tools, deduplicated by name.
+    pub tools: Vec<ToolDefinition>,
+    /// The model name (empty when none resolved).
+    pub model: String,
+    /// Locale: message controls, then session.
+    pub locale: Option<String>,
+    /// Iteration cap.
+    pub max_iterations: u32,
+    /// Parallel tool calls.
+    pub parallel_tool_calls: Option<bool>,
+    /// Merged capability selection.
+    pub capabilities: Vec<AgentCapabilityConfig>,
+    /// Merged initial files.
+    pub initial_files: Vec<InitialFile>,
+    /// Merged network access.
+    pub network_access: Option<NetworkAccessList>,
+    /// Harness chain metadata (child keys win).
+    pub embedder_metadata: BTreeMap<String, String>,
+    /// Reasoning effort from the controls.
+    pub reasoning_effort: Option<String>,
+}
+
+/// The merged turn context.
+#[derive(Debug, Clone)]
+pub struct TurnContext {
+    /// The session.
+    pub session: Session,
+    /// Harness chain, root first.
+    pub harness_chain: Vec<Harness>,
+    /// The agent.
+    pub agent: Option<Agent>,
+    /// Filtered history, oldest first.
+    pub messages: Vec<Message>,
+    /// The resolved model.
+    pub model: Option<ResolvedModel>,
+    /// The merged configuration.
+    pub runtime_agent: RuntimeAgent,
+    /// Built-in tool name → the capability that serves it.
+    pub tool_capabilities: HashMap<String, String>,
+}
+
+/// Why a context cannot be assembled.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ContextError {
+    /// A capability reference does not resolve.
+    #[error(transparent)]
+    Capability(#[from] CapabilityError),
+    /// No model could be resolved for the turn.
+    #[error("no model is configured for this session")]
+    NoModel,
+}
+
+/// The model id to use, first match wins: message controls, session, agent, harness chain
+/// (child over parent). `None` means the platform/org default.
+pub fn select_model_id(
+    controls: Option<&Controls>,
+    session: &Session,
+    agent: Option<&Agent>,
+    harness_chain: &[Harness],
+) -> Option<ModelId> {
+    controls
+        .and_then(|c| c.model_id)
+        .or(session.model_id)
+        .or_else(|| agent.and_then(|a| a.default_model_id))
+        .or_else(|| harness_chain.iter().rev().find_map(|h| h.default_model_id))
+}
+
+/// Assembles the context a turn executes with. Fails when no model resolved.
+pub fn assemble_turn_context(
+    inputs: TurnInputs,
+    capabilities: &CapabilityRegistry,
+    grade: DeploymentGrade,
+) -> Result<TurnContext, ContextError> {
+    if inputs.model.is_none() {
+        return Err(ContextError::NoModel);
+    }
+    merge(inputs, capabilities, grade)
+}
+
+/// Assembles the context for inspection; works before the first turn and without a model.
+pub fn inspect_turn_context(
+    inputs: TurnInputs,
+    capabilities: &CapabilityRegistry,
+    grade: DeploymentGrade,
+) -> Result<TurnContext, ContextError> {
+    merge(inputs, capabilities, grade)
+}
+
+/// The shared merge of both entry points.
+pub fn merge(
+    inputs: TurnInputs,
+    capabilities: &CapabilityRegistry,
+    grade: DeploymentGrade,
+) -> Result<TurnContext, ContextError> {
+    let TurnInputs { harness_chain, agent, session, events, controls, model } = inputs;
+
+    let mut selected: Vec<AgentCapabilityConfig> = Vec::new();
+    let layers = harness_chain
+        .iter()
+        .map(|h| &h.capabilities)
+        .chain(agent.iter().map(|a| &a.capabilities))
+        .chain(std::iter::once(&session.capabilities));
+    for layer in layers {
+        for cap in layer {
+            match selected.iter_mut().find(|c| c.capability_ref == cap.capability_ref) {
+                Some(existing) => *existing = cap.clone(),
+                None => selected.push(cap.clone()),
+            }
+        }
+    }
+    let resolved = capabilities.resolve(&selected, grade)?;
+
+    let mut prompt_parts: Vec<String> = Vec::new();
+    let mut tools: Vec<ToolDefinition> = Vec::new();
+    let mut tool_capabilities = HashMap::new();
+    let mut names = HashSet::new();
+    for (capability, config) in &resolved {
+        if let Some(fragment) = capability.system_prompt_contribution(config).filter(|f| !f.trim().is_empty()) {
+            prompt_parts.push(format!("<capability id=\"{}\">\n{}\n</capability>", capability.id(), fragment.trim()));
+        }
+        for tool in capability.tools(config) {
+            if names.insert(tool.name.clone()) {
+                tool_capabilities.insert(tool.name.clone(), capability.id().to_owned());
+                tools.push(ToolDefinition { kind: ToolKind::Builtin, ..tool });
+            }
+        }
+    }
+    let client_tools = agent.iter().flat_map(|a| a.tools.iter()).chain(session.tools.iter());
+    for tool in client_tools {
+        if names.insert(tool.name.clone()) {
+            tools.push(ToolDefinition { kind: ToolKind::ClientSide, ..tool.clone() });
+        }
+    }
+
+    let layer_prompts = harness_chain
+        .iter()
+        .filter_map(|h| h.system_prompt.as_deref())
+        .chain(agent.iter().map(|a| a.system_prompt.as_str()))
+        .chain(session.system_prompt.as_deref());
+    prompt_parts.extend(layer_prompts.map(str::trim).filter(|p| !p.is_empty()).map(str::to_owned));
+
+    let mut files: Vec<InitialFile> = Vec::new();
+    let file_layers = harness_chain
+        .iter()
+        .map(|h| &h.initial_files)
+        .chain(agent.iter().map(|a| &a.initial_files))
+        .chain(std::iter::once(&session.initial_files));
+    for layer in file_layers {
+        for file in layer {
+            match files.iter_mut().find(|f| f.normalized_path() == file.normalized_path()) {
+                Some(existing) => *existing = file.clone(),
+                None => files.push(file.clone()),
+            }
+        }
+    }
+
+    let network_layers = harness_chain
+        .iter()
+        .filter_map(|h| h.network_access.as_ref())
+        .chain(agent.iter().filter_map(|a| a.network_access.as_ref()))
+        .chain(session.network_access.as_ref());
+    let network_access = network_layers.fold(None, |acc: Option<NetworkAccessList>, layer| {
+        Some(match acc {
+            None => layer.clone(),
+            Some(base) => narrow(base, layer),
+        })
+    });
+
+    let mut embedder_metadata = BTreeMap::new();
+    for harness in &harness_chain {
+        if let Some(meta) = &harness.embedder_metadata {
+            embedder_metadata.extend(meta.clone());
+        }
+    }
+
+    let parallel_tool_calls = session
+        .parallel_tool_calls
+        .or_else(|| agent.as_ref().and_then(|a| a.parallel_tool_calls))
+        .or_else(|| harness_chain.iter().rev().find_map(|h| h.parallel_tool_calls));
+
+    let runtime_agent = RuntimeAgent {
+        system_prompt: prompt_parts.join("\n\n"),
+        tools,
+        model: model.as_ref().map(|m| m.model.clone()).unwrap_or_default(),
+        locale: controls.as_ref().and_then(|c| c.locale.clone()).or_else(|| session.locale.clone()),
+        max_iterations: session
+            .max_iterations
+            .or_else(|| agent.as_ref().and_then(|a| a.max_iterations))
+            .unwrap_or(DEFAULT_MAX_ITERATIONS),
+        parallel_tool_calls,
+        capabilities: selected,
+        initial_files: files,
+        network_access,
+        embedder_metadata,
+        reasoning_effort: controls.as_ref().and_then(|c| c.reasoning.as_ref()).and_then(|r| r.effort.clone()),
+    };
+
+    Ok(TurnContext {
+        messages: history_from_events(&events),
+        session,
+        harness_chain,
+        agent,
+        model,
+        runtime_agent,
+        tool_capabilities,
+    })
+}
+
+fn narrow(base: NetworkAccessList, layer: &NetworkAccessList) -> NetworkAccessList {
+    let allowed = match (base.allowed.is_empty(), layer.allowed.is_empty()) {
+        (true, _) => layer.allowed.clone(),
+        (false, true) => base.allowed,
+        (false, false) => base.allowed.into_iter().filter(|a| layer.allowed.contains(a)).collect(),
+    };
+    let mut blocked = base.blocked;
+    for b in &layer.blocked {
+        if !blocked.contains(b) {
+            blocked.push(b.clone());
+        }
+    }
+    NetworkAccessList { allowed, blocked }
+}
+
+/// Rebuilds the conversation from events: user messages, agent messages (failure notices left
+/// out) and tool results. A tool call left without a result (a cancelled wait) gets a synthesized
+/// error result so providers always see a well-formed transcript.
+pub fn history_from_events(events: &[Event]) -> Vec<Message> {
+    let mut messages: Vec<Message> = Vec::new();
+    let mut pending: Vec<String> = Vec::new();
+    for event in events {
+        match &event.payload {
+            EventPayload::InputMessage(data) => {
+                close_pending(&mut messages, &mut pending, event);
+                messages.push(data.message.clone());
+            }
+            EventPayload::OutputMessageCompleted(data) if data.error_code.is_none() => {
+                close_pending(&mut messages, &mut pending, event);
+                pending.extend(data.message.tool_calls().map(|(id, _, _)| id.to_owned()));
+                messages.push(data.message.clone());
+            }
+            EventPayload::ToolCompleted(data) => {
+                pending.retain(|id| *id != data.tool_call_id);
+                let part = ContentPart::ToolResult {
+                    tool_call_id: data.tool_call_id.clone(),
+                    result: data.result.as_ref().map(|parts| result_value(parts)),
+                    error: data.error.clone(),
+                };
+                push_tool_result(&mut messages, part, event);
+            }
+            _ => {}
+        }
+    }
+    messages
+}
+
+fn close_pending(messages: &mut Vec<Message>, pending: &mut Vec<String>, event: &Event) {
+    for id in pending.drain(..) {
+        let part = ContentPart::ToolResult {
+            tool_call_id: id,
+            result: None,
+            error: Some("The tool call did not complete.".into()),
+        };
+        push_tool_result(messages, part, event);
+    }
+}
+
+fn push_tool_result(messages: &mut Vec<Message>, part: ContentPart, event: &Event) {
+    match messages.last_mut() {
+        Some(last) if last.role == MessageRole::ToolResult => last.content.push(part),
+        _ => {
+            let mut message = Message::new(MessageRole::ToolResult, vec![part]);
+            message.created_at = event.ts;
+            messages.push(message);
+        }
+    }
+}
+
+/// Tool results travel as text parts holding JSON; turn them back into a value.
+fn result_value(parts: &[ContentPart]) -> Value {
+    let text: String = parts
+        .iter()
+        .filter_map(|p| match p {
+            ContentPart::Text { text } => Some(text.as_str()),
+            _ => None,
+        })
+        .collect();
+    serde_json::from_str(&text).unwrap_or(Value::String(text))
+}

@@ -1,0 +1,241 @@
+//! The turn-iteration engine. One iteration = reason (one streaming driver call, deltas emitted
+//! as they arrive, the model output saved before any tool runs) + act (server-side tools run
+//! concurrently; client-side calls end the iteration in the waiting state).
+//!
+//! An iteration is restartable: every persisted event carries an idempotency key
+//! `{turn}/{iteration}/{step}`, the host's store returns the existing event for a known key, and
+//! the engine skips the driver call when the iteration's output is already saved. A re-run after
+//! a crash therefore re-emits nothing and never pays for the model call twice.
+
+mod act;
+mod finish;
+mod reason;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::capabilities::{CapabilityRegistry, DeploymentGrade};
+use crate::context::TurnContext;
+use crate::domain::TokenUsage;
+use crate::driver_registry::DriverRegistry;
+use crate::events::{Event, EventContext, EventPayload, NewEvent};
+use crate::ids::{SessionId, TurnId};
+use crate::ports::{IterationTask, PortError, PortResult};
+
+/// Where the engine's effects go: event emission and the two session status changes it makes.
+/// In-process it is backed by the stores and the bus; in a remote worker by the gRPC client.
+#[async_trait::async_trait]
+pub trait IterationHost: Send + Sync {
+    /// Persists (unless ephemeral) and publishes an event. Returns the stored event (the earlier
+    /// one when the idempotency key was already used), or `None` for an ephemeral event.
+    async fn emit(&self, event: NewEvent) -> PortResult<Option<Event>>;
+
+    /// Moves the session to `waitingfortoolresults` (only if `turn` is its current turn).
+    async fn await_tool_results(&self, session: SessionId, turn: TurnId) -> PortResult<()>;
+
+    /// Ends the turn: session back to `idle` with the turn's usage added, if `turn` is still its
+    /// current turn. Returns the session's cumulative usage.
+    async fn end_turn(
+        &self,
+        session: SessionId,
+        turn: TurnId,
+        usage: TokenUsage,
+        output_preview: Option<String>,
+    ) -> PortResult<Option<TokenUsage>>;
+}
+
+/// A cancellation flag the engine checks before each driver call and each tool, and watches
+/// while a response streams.
+#[derive(Debug, Clone)]
+pub struct CancelSignal(watch::Receiver<bool>);
+
+impl CancelSignal {
+    /// A signal and the sender that trips it.
+    pub fn new() -> (watch::Sender<bool>, Self) {
+        let (tx, rx) = watch::channel(false);
+        (tx, Self(rx))
+    }
+
+    /// Wraps a watch receiver whose value is the flag.
+    pub fn from_receiver(receiver: watch::Receiver<bool>) -> Self {
+        Self(receiver)
+    }
+
+    /// A signal that never trips.
+    pub fn never() -> Self {
+        let (tx, rx) = watch::channel(false);
+        // Keep the channel open forever so `cancelled()` pends instead of resolving on close.
+        std::mem::forget(tx);
+        Self(rx)
+    }
+
+    /// Whether cancellation was requested.
+    pub fn is_cancelled(&self) -> bool {
+        *self.0.borrow()
+    }
+
+    /// Resolves when cancellation is requested (pends forever if it never is).
+    pub async fn cancelled(&self) {
+        let mut rx = self.0.clone();
+        if rx.wait_for(|c| *c).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+/// How an iteration ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IterationOutcome {
+    /// Server-side tools ran; the next iteration should run.
+    Continue,
+    /// Client-side tool calls wait for results.
+    WaitingForToolResults,
+    /// The turn completed.
+    Completed,
+    /// The turn failed (the friendly message and `turn.failed` were emitted).
+    Failed,
+    /// The turn was cancelled.
+    Cancelled,
+}
+
+impl IterationOutcome {
+    /// Whether the turn is over.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Self::Completed | Self::Failed | Self::Cancelled)
+    }
+}
+
+/// A failure of the engine itself (not of the model: model failures end the turn gracefully).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EngineError {
+    /// The host could not persist or change state; the iteration should be retried.
+    #[error(transparent)]
+    Port(#[from] PortError),
+}
+
+/// Engine tuning.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Output deltas are coalesced for this long (the first is sent at once).
+    pub delta_interval: Duration,
+    /// The deployment grade (decides which capabilities run).
+    pub grade: DeploymentGrade,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self { delta_interval: Duration::from_millis(100), grade: DeploymentGrade::Prod }
+    }
+}
+
+/// Runs iterations with a platform's drivers and capabilities.
+#[derive(Clone)]
+pub struct IterationEngine {
+    drivers: Arc<DriverRegistry>,
+    capabilities: Arc<CapabilityRegistry>,
+    config: EngineConfig,
+}
+
+impl IterationEngine {
+    /// An engine over the given registries.
+    pub fn new(drivers: Arc<DriverRegistry>, capabilities: Arc<CapabilityRegistry>, config: EngineConfig) -> Self {
+        Self { drivers, capabilities, config }
+    }
+
+    /// Runs one iteration of `task` with its loaded context and the turn's persisted events.
+    pub async fn run_iteration(
+        &self,
+        context: &TurnContext,
+        task: &IterationTask,
+        turn_events: &[Event],
+        host: &dyn IterationHost,
+        cancel: &CancelSignal,
+    ) -> Result<IterationOutcome, EngineError> {
+        let run = IterationRun::new(self, context, task, turn_events, host, cancel);
+        run.execute().await
+    }
+}
+
+/// The state of one iteration run.
+struct IterationRun<'a> {
+    engine: &'a IterationEngine,
+    context: &'a TurnContext,
+    task: &'a IterationTask,
+    turn_events: &'a [Event],
+    saved: HashMap<&'a str, &'a Event>,
+    host: &'a dyn IterationHost,
+    cancel: &'a CancelSignal,
+    event_context: EventContext,
+}
+
+impl<'a> IterationRun<'a> {
+    fn new(
+        engine: &'a IterationEngine,
+        context: &'a TurnContext,
+        task: &'a IterationTask,
+        turn_events: &'a [Event],
+        host: &'a dyn IterationHost,
+        cancel: &'a CancelSignal,
+    ) -> Self {
+        let saved = turn_events.iter().filter_map(|e| e.idempotency_key.as_deref().map(|k| (k, e))).collect();
+        Self {
+            engine,
+            context,
+            task,
+            turn_events,
+            saved,
+            host,
+            cancel,
+            event_context: EventContext::for_turn(task.turn_id, Some(task.input_message_id)),
+        }
+    }
+
+    async fn execute(&self) -> Result<IterationOutcome, EngineError> {
+        if self.cancel.is_cancelled() {
+            return self.finish_cancelled().await;
+        }
+        if self.task.iteration > self.context.runtime_agent.max_iterations {
+            return self.finish_at_cap().await;
+        }
+        let output = match self.reason().await? {
+            reason::ReasonResult::Output(output) => output,
+            reason::ReasonResult::Failed(error) => return self.finish_failed(&error).await,
+            reason::ReasonResult::Cancelled => return self.finish_cancelled().await,
+        };
+        self.act(output).await
+    }
+
+    /// The key of a step of this iteration.
+    fn step_key(&self, step: &str) -> String {
+        format!("{}/{}/{}", self.task.turn_id, self.task.iteration, step)
+    }
+
+    /// The key of a turn-level step.
+    fn turn_key(&self, step: &str) -> String {
+        format!("{}/{}", self.task.turn_id, step)
+    }
+
+    fn saved(&self, key: &str) -> Option<&'a Event> {
+        self.saved.get(key).copied()
+    }
+
+    /// Emits a persisted event under `key` unless it is already saved.
+    async fn emit_keyed(&self, key: String, payload: EventPayload) -> Result<Option<Event>, EngineError> {
+        if let Some(existing) = self.saved(&key) {
+            return Ok(Some(existing.clone()));
+        }
+        let event = NewEvent::new(self.task.session_id, self.event_context.clone(), payload).with_key(key);
+        Ok(self.host.emit(event).await?)
+    }
+
+    /// Emits an ephemeral event.
+    async fn emit_ephemeral(&self, payload: EventPayload) -> Result<(), EngineError> {
+        let event = NewEvent::new(self.task.session_id, self.event_context.clone(), payload);
+        self.host.emit(event).await?;
+        Ok(())
+    }
+}
+

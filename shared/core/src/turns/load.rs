@@ -1,0 +1,143 @@
+//! Loading a turn's inputs from the stores: the session, its harness chain and agent, the event
+//! log, the triggering message's controls, and the resolved model with its decrypted key.
+
+use std::sync::Arc;
+
+use crate::capabilities::{CapabilityRegistry, DeploymentGrade};
+use crate::context::{TurnInputs, select_model_id};
+use crate::domain::{AgentCapabilityConfig, Controls, Harness, ProviderStatus, Session};
+use crate::driver_registry::ResolvedModel;
+use crate::events::{Event, EventPayload};
+use crate::ids::{ModelId, OrgId, SessionId, TurnId};
+use crate::ports::{EventFilter, PortError, PortResult, SecretCipher, Stores};
+
+/// How deep a harness chain may go before it is treated as a cycle.
+const MAX_HARNESS_DEPTH: usize = 16;
+
+/// Loads turn inputs. Shared by execution and inspection.
+#[derive(Clone)]
+pub struct TurnLoader {
+    pub(crate) stores: Stores,
+    pub(crate) capabilities: Arc<CapabilityRegistry>,
+    pub(crate) grade: DeploymentGrade,
+    pub(crate) default_model: Option<ResolvedModel>,
+    pub(crate) cipher: Option<Arc<dyn SecretCipher>>,
+}
+
+impl TurnLoader {
+    /// Reads a session or fails with `NotFound`.
+    pub async fn session(&self, org: OrgId, id: SessionId) -> PortResult<Session> {
+        self.stores.sessions.get_session(org, id).await?.ok_or_else(|| PortError::not_found("session", id))
+    }
+
+    /// Loads everything a turn needs. `turn` selects whose controls apply (the latest user
+    /// message's when `None`).
+    pub async fn inputs(&self, org: OrgId, session: Session, turn: Option<TurnId>) -> PortResult<TurnInputs> {
+        let mut harness_chain = self.harness_chain(org, &session).await?;
+        let mut agent = match session.agent_id {
+            Some(id) => self.stores.agents.get_agent(org, id).await?,
+            None => None,
+        };
+        let events = self.stores.events.list_events(session.id, &EventFilter::default()).await?;
+        let controls = controls_of(&events, turn);
+        let model = self.resolve_model(org, controls.as_ref(), &session, agent.as_ref(), &harness_chain).await;
+        // A capability removed from the platform after it was selected is skipped, not fatal.
+        for harness in &mut harness_chain {
+            self.retain_known(&mut harness.capabilities);
+        }
+        if let Some(agent) = agent.as_mut() {
+            self.retain_known(&mut agent.capabilities);
+        }
+        let mut session = session;
+        self.retain_known(&mut session.capabilities);
+        Ok(TurnInputs { harness_chain, agent, session, events, controls, model })
+    }
+
+    fn retain_known(&self, refs: &mut Vec<AgentCapabilityConfig>) {
+        refs.retain(|r| {
+            let known = self.capabilities.is_visible(&r.capability_ref, self.grade);
+            if !known {
+                tracing::warn!(capability = %r.capability_ref, "skipping a capability this platform does not provide");
+            }
+            known
+        });
+    }
+
+    async fn harness_chain(&self, org: OrgId, session: &Session) -> PortResult<Vec<Harness>> {
+        let mut chain = Vec::new();
+        let mut next = Some(session.harness_id);
+        while let Some(id) = next {
+            if chain.len() >= MAX_HARNESS_DEPTH || chain.iter().any(|h: &Harness| h.id == id) {
+                tracing::warn!(harness = %id, "harness chain too deep or cyclic; truncated");
+                break;
+            }
+            let Some(harness) = self.stores.harnesses.get_harness(org, id).await? else { break };
+            next = harness.parent_harness_id;
+            chain.push(harness);
+        }
+        chain.reverse();
+        Ok(chain)
+    }
+
+    async fn resolve_model(
+        &self,
+        org: OrgId,
+        controls: Option<&Controls>,
+        session: &Session,
+        agent: Option<&crate::domain::Agent>,
+        harness_chain: &[Harness],
+    ) -> Option<ResolvedModel> {
+        match select_model_id(controls, session, agent, harness_chain) {
+            Some(id) => match self.resolve_model_id(org, id).await {
+                Ok(model) => Some(model),
+                Err(error) => {
+                    tracing::warn!(model = %id, "model does not resolve: {error}");
+                    None
+                }
+            },
+            None => self.default_model.clone(),
+        }
+    }
+
+    /// Resolves a model row to its driver and decrypted key.
+    pub async fn resolve_model_id(&self, org: OrgId, id: ModelId) -> Result<ResolvedModel, String> {
+        let providers = &self.stores.providers;
+        let model = providers.get_model(org, id).await.map_err(|e| e.to_string())?.ok_or("model not found")?;
+        if !model.enabled {
+            return Err("model is disabled".into());
+        }
+        let provider = providers
+            .get_provider(org, model.provider_id)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or("provider not found")?;
+        if provider.status != ProviderStatus::Active {
+            return Err("provider is disabled".into());
+        }
+        let api_key = match (&provider.api_key_encrypted, &self.cipher) {
+            (None, _) => None,
+            (Some(sealed), Some(cipher)) => Some(cipher.open(sealed).map_err(|e| e.to_string())?),
+            (Some(_), None) => return Err("no secret cipher is configured to open the provider key".into()),
+        };
+        Ok(ResolvedModel {
+            model: model.model_id,
+            provider_type: provider.provider_type,
+            api_key,
+            base_url: provider.base_url,
+            provider_metadata: provider.metadata,
+        })
+    }
+}
+
+/// The controls of the turn's input message (or of the latest user message).
+fn controls_of(events: &[Event], turn: Option<TurnId>) -> Option<Controls> {
+    events
+        .iter()
+        .rev()
+        .filter(|e| turn.is_none() || e.context.turn_id == turn)
+        .find_map(|e| match &e.payload {
+            EventPayload::InputMessage(data) => Some(data.message.controls.clone()),
+            _ => None,
+        })
+        .flatten()
+}

@@ -1,0 +1,402 @@
+//! Turn services: start a turn from a user message, accept client tool results, cancel, and run
+//! iteration tasks with the engine. Used by the in-process runtime and the DEV_MODE server alike;
+//! transports only translate to and from these calls.
+
+mod cancel;
+mod host;
+mod load;
+
+pub use cancel::CancellationRegistry;
+pub use host::{StoreIterationHost, record_event};
+pub use load::TurnLoader;
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::capabilities::DeploymentGrade;
+use crate::context::{TurnContext, inspect_turn_context};
+use crate::domain::{ContentPart, Message, MessageRole, SessionStatus};
+use crate::driver_registry::ResolvedModel;
+use crate::engine::{EngineConfig, EngineError, IterationEngine, IterationOutcome};
+use crate::events::*;
+use crate::ids::{OrgId, SessionId, TaskId, TurnId};
+use crate::platform::PlatformDefinition;
+use crate::ports::{EventBus, EventFilter, IterationTask, PortError, SecretCipher, StatusChange, Stores, TaskQueue};
+
+/// The largest accepted client tool result, in bytes of JSON.
+pub const MAX_TOOL_RESULT_BYTES: usize = 100 * 1024;
+
+/// A failure of a turn service call.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TurnError {
+    /// The session (or another row) does not exist.
+    #[error("{kind} '{id}' not found")]
+    NotFound {
+        /// What.
+        kind: &'static str,
+        /// Which.
+        id: String,
+    },
+    /// Tool results arrived while the session was not waiting for them.
+    #[error("Session is not waiting for tool results (current status: {0})")]
+    NotWaiting(&'static str),
+    /// A state conflict (a turn is already running).
+    #[error("{0}")]
+    Conflict(String),
+    /// The request is invalid.
+    #[error("{0}")]
+    Invalid(String),
+    /// Storage failed.
+    #[error(transparent)]
+    Port(PortError),
+    /// The engine failed; the task should be retried.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+}
+
+impl From<PortError> for TurnError {
+    fn from(error: PortError) -> Self {
+        match error {
+            PortError::NotFound { kind, id } => Self::NotFound { kind, id },
+            PortError::Conflict(message) => Self::Conflict(message),
+            PortError::Invalid(message) => Self::Invalid(message),
+            other => Self::Port(other),
+        }
+    }
+}
+
+/// One client tool result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolResultInput {
+    /// The call it answers.
+    pub tool_call_id: String,
+    /// The result value.
+    pub result: Option<Value>,
+    /// An error text (the call failed).
+    pub error: Option<String>,
+}
+
+/// What a cancel request did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CancelOutcome {
+    /// A running turn was cancelled.
+    Cancelled,
+    /// Nothing was running.
+    NoOp,
+}
+
+/// The turn services over one set of stores.
+#[derive(Clone)]
+pub struct TurnService {
+    loader: TurnLoader,
+    bus: Arc<dyn EventBus>,
+    queue: Option<Arc<dyn TaskQueue>>,
+    engine: IterationEngine,
+    cancellations: CancellationRegistry,
+}
+
+impl TurnService {
+    /// Services for `platform` over `stores` and `bus`. Without a queue, callers run tasks themselves.
+    pub fn new(platform: &PlatformDefinition, stores: Stores, bus: Arc<dyn EventBus>, config: EngineConfig) -> Self {
+        let capabilities = Arc::new(platform.capability_registry().clone());
+        let engine =
+            IterationEngine::new(Arc::new(platform.driver_registry().clone()), capabilities.clone(), config.clone());
+        Self {
+            loader: TurnLoader { stores, capabilities, grade: config.grade, default_model: None, cipher: None },
+            bus,
+            queue: None,
+            engine,
+            cancellations: CancellationRegistry::new(),
+        }
+    }
+
+    /// Publishes tasks to this queue.
+    pub fn with_queue(mut self, queue: Arc<dyn TaskQueue>) -> Self {
+        self.queue = Some(queue);
+        self
+    }
+
+    /// The model used when nothing else selects one.
+    pub fn with_default_model(mut self, model: Option<ResolvedModel>) -> Self {
+        self.loader.default_model = model;
+        self
+    }
+
+    /// The cipher that opens provider keys.
+    pub fn with_cipher(mut self, cipher: Arc<dyn SecretCipher>) -> Self {
+        self.loader.cipher = Some(cipher);
+        self
+    }
+
+    /// The stores.
+    pub fn stores(&self) -> &Stores {
+        &self.loader.stores
+    }
+
+    /// The bus.
+    pub fn bus(&self) -> &Arc<dyn EventBus> {
+        &self.bus
+    }
+
+    /// The deployment grade.
+    pub fn grade(&self) -> DeploymentGrade {
+        self.loader.grade
+    }
+
+    async fn emit(&self, session: SessionId, context: &EventContext, key: String, payload: EventPayload) -> Result<Option<Event>, TurnError> {
+        let event = NewEvent::new(session, context.clone(), payload).with_key(key);
+        Ok(record_event(&self.loader.stores, self.bus.as_ref(), event).await?)
+    }
+
+    async fn publish(&self, task: &IterationTask) -> Result<(), TurnError> {
+        if let Some(queue) = &self.queue {
+            queue.publish(task.clone()).await?;
+        }
+        Ok(())
+    }
+
+    /// Stores a user message and starts a turn: `input.message`, `session.activated`,
+    /// `turn.started`, then task 1 is published. A pending client-tool wait is abandoned first.
+    pub async fn start_turn(&self, org: OrgId, session_id: SessionId, mut message: Message) -> Result<(Message, IterationTask), TurnError> {
+        if message.role != MessageRole::User || message.content.is_empty() || !message.content.iter().all(ContentPart::is_user_input) {
+            return Err(TurnError::Invalid("message must be a user message with text or image content".into()));
+        }
+        let session = self.loader.session(org, session_id).await?;
+        if session.status == SessionStatus::WaitingForToolResults {
+            self.abandon_wait(org, session_id).await?;
+        }
+        let turn_id = TurnId::new();
+        let change = StatusChange {
+            expect: vec![SessionStatus::Started, SessionStatus::Idle],
+            to: SessionStatus::Active,
+            turn: Some(turn_id),
+            preview: Some(message.text().chars().take(200).collect()).filter(|p: &String| !p.is_empty()),
+            ..StatusChange::default()
+        };
+        if self.loader.stores.sessions.change_status(org, session_id, change).await?.is_none() {
+            return Err(TurnError::Conflict("a turn is already running in this session".into()));
+        }
+        message.created_at = crate::time::Timestamp::now();
+        let context = EventContext::for_turn(turn_id, Some(message.id));
+        let key = |step: &str| format!("{turn_id}/{step}");
+        self.emit(session_id, &context, key("input.message"), EventPayload::InputMessage(InputMessageData { message: message.clone() })).await?;
+        self.emit(session_id, &context, key("session.activated"), EventPayload::SessionActivated(SessionActivatedData { turn_id, input_message_id: message.id })).await?;
+        self.emit(
+            session_id,
+            &context,
+            key("turn.started"),
+            EventPayload::TurnStarted(TurnStartedData { turn_id, input_message_id: message.id, input_content: Some(message.content.clone()) }),
+        )
+        .await?;
+        let task = IterationTask { task_id: TaskId::new(), org_id: org, session_id, turn_id, input_message_id: message.id, iteration: 1 };
+        self.publish(&task).await?;
+        Ok((message, task))
+    }
+
+    /// Accepts client tool results. When every requested call is answered, the session becomes
+    /// active again and the next iteration's task is returned (and published).
+    pub async fn submit_tool_results(
+        &self,
+        org: OrgId,
+        session_id: SessionId,
+        results: Vec<ToolResultInput>,
+    ) -> Result<(usize, Option<IterationTask>), TurnError> {
+        if results.is_empty() {
+            return Err(TurnError::Invalid("tool_results must not be empty".into()));
+        }
+        let session = self.loader.session(org, session_id).await?;
+        let (SessionStatus::WaitingForToolResults, Some(turn_id)) = (session.status, session.current_turn_id) else {
+            return Err(TurnError::NotWaiting(session.status.as_str()));
+        };
+        let turn = TurnState::load(&self.loader.stores, session_id, turn_id).await?;
+        let mut pending = turn.pending_client_calls();
+        for (i, result) in results.iter().enumerate() {
+            if results[..i].iter().any(|r| r.tool_call_id == result.tool_call_id) {
+                return Err(TurnError::Invalid(format!("duplicate tool_call_id '{}'", result.tool_call_id)));
+            }
+            if !pending.iter().any(|(id, _)| *id == result.tool_call_id) {
+                return Err(TurnError::Invalid(format!("tool_call_id '{}' is not awaiting a result", result.tool_call_id)));
+            }
+            let size = result.result.as_ref().map_or(0, |v| v.to_string().len()) + result.error.as_ref().map_or(0, String::len);
+            if size > MAX_TOOL_RESULT_BYTES {
+                return Err(TurnError::Invalid(format!("tool result for '{}' exceeds {MAX_TOOL_RESULT_BYTES} bytes", result.tool_call_id)));
+            }
+        }
+        self.record_tool_results(&turn, session_id, &results).await?;
+        pending.retain(|(id, _)| !results.iter().any(|r| r.tool_call_id == *id));
+        if !pending.is_empty() {
+            return Ok((results.len(), None));
+        }
+        let change = StatusChange {
+            expect: vec![SessionStatus::WaitingForToolResults],
+            expect_turn: Some(turn_id),
+            to: SessionStatus::Active,
+            turn: Some(turn_id),
+            ..StatusChange::default()
+        };
+        if self.loader.stores.sessions.change_status(org, session_id, change).await?.is_none() {
+            return Err(TurnError::Conflict("the session changed while results were submitted".into()));
+        }
+        let task = turn.task(org, session_id, turn.iteration + 1);
+        self.publish(&task).await?;
+        Ok((results.len(), Some(task)))
+    }
+
+    /// Cancels the running turn: `turn.cancelled` at once, then the engine ends the turn with the
+    /// cancellation message and `session.idled`. A turn waiting for client tools gets a task that
+    /// does the ending (returned and published).
+    pub async fn cancel(&self, org: OrgId, session_id: SessionId) -> Result<(CancelOutcome, Option<IterationTask>), TurnError> {
+        let session = self.loader.session(org, session_id).await?;
+        let (true, Some(turn_id)) = (session.status.is_busy(), session.current_turn_id) else {
+            return Ok((CancelOutcome::NoOp, None));
+        };
+        let turn = TurnState::load(&self.loader.stores, session_id, turn_id).await?;
+        let context = EventContext::for_turn(turn_id, Some(turn.input_message_id));
+        let data = TurnCancelledData { turn_id, reason: Some("User requested cancellation".into()), usage: None };
+        self.emit(session_id, &context, format!("{turn_id}/turn.cancelled"), EventPayload::TurnCancelled(data)).await?;
+        self.cancellations.cancel(turn_id);
+        if session.status == SessionStatus::WaitingForToolResults {
+            let task = turn.task(org, session_id, turn.iteration + 1);
+            self.publish(&task).await?;
+            return Ok((CancelOutcome::Cancelled, Some(task)));
+        }
+        Ok((CancelOutcome::Cancelled, None))
+    }
+
+    /// Ends a client-tool wait because a new message arrived: the pending calls get error results,
+    /// the turn is cancelled and ended here (no worker is running it).
+    async fn abandon_wait(&self, org: OrgId, session_id: SessionId) -> Result<(), TurnError> {
+        let session = self.loader.session(org, session_id).await?;
+        let Some(turn_id) = session.current_turn_id else { return Ok(()) };
+        let turn = TurnState::load(&self.loader.stores, session_id, turn_id).await?;
+        let pending = turn.pending_client_calls();
+        let results = pending
+            .iter()
+            .map(|(id, _)| ToolResultInput { tool_call_id: id.clone(), result: None, error: Some("Cancelled: a new message was sent.".into()) })
+            .collect::<Vec<_>>();
+        self.record_tool_results(&turn, session_id, &results).await?;
+        self.cancellations.cancel(turn_id);
+        let task = turn.task(org, session_id, turn.iteration + 1);
+        let context = EventContext::for_turn(turn_id, Some(turn.input_message_id));
+        let data = TurnCancelledData { turn_id, reason: Some("Superseded by a new message".into()), usage: None };
+        self.emit(session_id, &context, format!("{turn_id}/turn.cancelled"), EventPayload::TurnCancelled(data)).await?;
+        // Run the ending inline so the session is idle before the new turn starts.
+        self.run_iteration(&task).await?;
+        Ok(())
+    }
+
+    /// Emits `tool.completed` for client results of the turn's waiting iteration.
+    async fn record_tool_results(&self, turn: &TurnState, session_id: SessionId, results: &[ToolResultInput]) -> Result<(), TurnError> {
+        let context = EventContext::for_turn(turn.turn_id, Some(turn.input_message_id));
+        for result in results {
+            let success = result.error.is_none();
+            let data = ToolCompletedData {
+                tool_call_id: result.tool_call_id.clone(),
+                tool_name: String::new(),
+                success,
+                status: if success { "success" } else { "error" }.into(),
+                result: success.then(|| vec![ContentPart::text(result.result.clone().unwrap_or(Value::Null).to_string())]),
+                error: result.error.clone(),
+                duration_ms: None,
+                capability_id: None,
+            };
+            let key = format!("{}/{}/tool.completed/{}", turn.turn_id, turn.iteration, result.tool_call_id);
+            self.emit(session_id, &context, key, EventPayload::ToolCompleted(data)).await?;
+        }
+        Ok(())
+    }
+
+    /// Runs one iteration task. Does not publish a follow-up.
+    pub async fn run_iteration(&self, task: &IterationTask) -> Result<IterationOutcome, TurnError> {
+        let session = self.loader.session(task.org_id, task.session_id).await?;
+        let inputs = self.loader.inputs(task.org_id, session, Some(task.turn_id)).await?;
+        let turn_events: Vec<Event> = inputs.events.iter().filter(|e| e.context.turn_id == Some(task.turn_id)).cloned().collect();
+        let context = inspect_turn_context(inputs, &self.loader.capabilities, self.loader.grade)
+            .map_err(|e| TurnError::Invalid(e.to_string()))?;
+        let host = StoreIterationHost::new(self.loader.stores.clone(), self.bus.clone(), task.org_id);
+        let cancel = self.cancellations.signal(task.turn_id);
+        let outcome = self.engine.run_iteration(&context, task, &turn_events, &host, &cancel).await?;
+        if outcome.is_terminal() {
+            self.cancellations.remove(task.turn_id);
+        }
+        Ok(outcome)
+    }
+
+    /// Runs a task and publishes the next iteration when it asks for one (queue mode).
+    pub async fn process_task(&self, task: &IterationTask) -> Result<IterationOutcome, TurnError> {
+        let outcome = self.run_iteration(task).await?;
+        if outcome == IterationOutcome::Continue {
+            self.publish(&task.next()).await?;
+        }
+        Ok(outcome)
+    }
+
+    /// Runs iterations inline until the turn ends or waits for client tools.
+    pub async fn run_until_rest(&self, task: IterationTask) -> Result<IterationOutcome, TurnError> {
+        let mut task = task;
+        loop {
+            let outcome = self.run_iteration(&task).await?;
+            if outcome != IterationOutcome::Continue {
+                return Ok(outcome);
+            }
+            task = task.next();
+        }
+    }
+
+    /// The merged context the next reason step of a session would use.
+    pub async fn load_context(&self, org: OrgId, session_id: SessionId) -> Result<TurnContext, TurnError> {
+        let session = self.loader.session(org, session_id).await?;
+        let inputs = self.loader.inputs(org, session, None).await?;
+        inspect_turn_context(inputs, &self.loader.capabilities, self.loader.grade).map_err(|e| TurnError::Invalid(e.to_string()))
+    }
+}
+
+/// Facts about a turn read back from its events.
+struct TurnState {
+    turn_id: TurnId,
+    input_message_id: crate::ids::MessageId,
+    iteration: u32,
+    events: Vec<Event>,
+}
+
+impl TurnState {
+    async fn load(stores: &Stores, session: SessionId, turn_id: TurnId) -> Result<Self, TurnError> {
+        let filter = EventFilter { turn_id: Some(turn_id), ..EventFilter::default() };
+        let events = stores.events.list_events(session, &filter).await?;
+        let input_message_id = events
+            .iter()
+            .find_map(|e| match &e.payload {
+                EventPayload::TurnStarted(d) => Some(d.input_message_id),
+                _ => None,
+            })
+            .ok_or_else(|| TurnError::Port(PortError::Internal(format!("turn {turn_id} has no turn.started event"))))?;
+        let iteration = events
+            .iter()
+            .filter_map(|e| match &e.payload {
+                EventPayload::OutputMessageStarted(d) => d.iteration,
+                _ => None,
+            })
+            .max()
+            .unwrap_or(1);
+        Ok(Self { turn_id, input_message_id, iteration, events })
+    }
+
+    /// Client calls requested by the latest `tool.call_requested` that have no result yet.
+    fn pending_client_calls(&self) -> Vec<(String, String)> {
+        let Some(requested) = self.events.iter().rev().find_map(|e| match &e.payload {
+            EventPayload::ToolCallRequested(d) => Some(d),
+            _ => None,
+        }) else {
+            return Vec::new();
+        };
+        let answered = |id: &str| {
+            self.events.iter().any(|e| matches!(&e.payload, EventPayload::ToolCompleted(d) if d.tool_call_id == id))
+        };
+        requested.tool_calls.iter().filter(|c| !answered(&c.id)).map(|c| (c.id.clone(), c.name.clone())).collect()
+    }
+
+    fn task(&self, org: OrgId, session_id: SessionId, iteration: u32) -> IterationTask {
+        IterationTask { task_id: TaskId::new(), org_id: org, session_id, turn_id: self.turn_id, input_message_id: self.input_message_id, iteration }
+    }
+}
