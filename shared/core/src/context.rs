@@ -330,3 +330,106 @@ fn result_value(parts: &[ContentPart]) -> Value {
         .collect();
     serde_json::from_str(&text).unwrap_or(Value::String(text))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Agent, Harness, Session};
+    use crate::driver_registry::DriverId;
+    use crate::ids::{HarnessId, OrgId};
+    use serde_json::json;
+
+    fn tool(name: &str) -> ToolDefinition {
+        ToolDefinition::client_side(name, "a tool", json!({"type": "object"}))
+    }
+
+    fn fixture() -> TurnInputs {
+        let mut parent = Harness::new("parent", Some("Parent prompt.".into()));
+        parent.capabilities = vec![AgentCapabilityConfig::new("current_time")];
+        parent.default_model_id = Some(ModelId::new());
+        let mut child = Harness::new("child", Some("  Child prompt.  ".into()));
+        child.parent_harness_id = Some(parent.id);
+        child.default_model_id = Some(ModelId::new());
+        let mut agent = Agent::new("agent", "Agent prompt.", child.id);
+        agent.tools = vec![tool("lookup")];
+        agent.max_iterations = Some(7);
+        let mut session = Session::new(OrgId::DEFAULT, child.id);
+        session.system_prompt = Some("Session prompt.".into());
+        session.tools = vec![tool("lookup"), tool("notify")];
+        session.locale = Some("fr-FR".into());
+        TurnInputs {
+            harness_chain: vec![parent, child],
+            agent: Some(agent),
+            session,
+            events: Vec::new(),
+            controls: None,
+            model: Some(ResolvedModel {
+                model: "m1".into(),
+                provider_type: DriverId::LlmSim,
+                api_key: None,
+                base_url: None,
+                provider_metadata: None,
+            }),
+        }
+    }
+
+    #[test]
+    fn merges_harness_chain_agent_and_session() {
+        let context = merge(fixture(), &CapabilityRegistry::with_builtins(), DeploymentGrade::Prod)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let agent = &context.runtime_agent;
+        assert_eq!(agent.system_prompt, "Parent prompt.\n\nChild prompt.\n\nAgent prompt.\n\nSession prompt.");
+        let names: Vec<_> = agent.tools.iter().map(|t| (t.name.as_str(), t.kind)).collect();
+        assert_eq!(
+            names,
+            [
+                ("get_current_time", ToolKind::Builtin),
+                ("lookup", ToolKind::ClientSide),
+                ("notify", ToolKind::ClientSide)
+            ]
+        );
+        assert_eq!(context.tool_capabilities.get("get_current_time").map(String::as_str), Some("current_time"));
+        assert_eq!(agent.locale.as_deref(), Some("fr-FR"));
+        assert_eq!(agent.max_iterations, 7);
+        assert_eq!(agent.model, "m1");
+        assert!(context.messages.is_empty());
+    }
+
+    #[test]
+    fn model_choice_follows_the_documented_order() {
+        let inputs = fixture();
+        let child_model = inputs.harness_chain[1].default_model_id;
+        assert_eq!(select_model_id(None, &inputs.session, inputs.agent.as_ref(), &inputs.harness_chain), child_model);
+        let agent_model = ModelId::new();
+        let mut agent = inputs.agent.clone();
+        if let Some(a) = agent.as_mut() {
+            a.default_model_id = Some(agent_model);
+        }
+        assert_eq!(select_model_id(None, &inputs.session, agent.as_ref(), &inputs.harness_chain), Some(agent_model));
+        let controls = Controls { model_id: Some(ModelId::new()), ..Controls::default() };
+        assert_eq!(
+            select_model_id(Some(&controls), &inputs.session, agent.as_ref(), &inputs.harness_chain),
+            controls.model_id
+        );
+    }
+
+    #[test]
+    fn unknown_capabilities_and_missing_models_are_typed_errors() {
+        let mut inputs = fixture();
+        inputs.session.capabilities = vec![AgentCapabilityConfig::new("nope")];
+        let err = merge(inputs, &CapabilityRegistry::with_builtins(), DeploymentGrade::Prod).err();
+        assert_eq!(err, Some(ContextError::Capability(CapabilityError::Unknown("nope".into()))));
+        let mut inputs = fixture();
+        inputs.model = None;
+        let registry = CapabilityRegistry::with_builtins();
+        assert_eq!(
+            assemble_turn_context(inputs.clone(), &registry, DeploymentGrade::Prod).err(),
+            Some(ContextError::NoModel)
+        );
+        assert!(
+            inspect_turn_context(inputs, &registry, DeploymentGrade::Prod)
+                .is_ok_and(|c| c.runtime_agent.model.is_empty())
+        );
+        let _ = HarnessId::new();
+    }
+}

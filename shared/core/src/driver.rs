@@ -163,9 +163,7 @@ impl DriverError {
             DriverErrorKind::Authentication | DriverErrorKind::QuotaExhausted => {
                 "The AI provider is not configured correctly. Please contact support."
             }
-            DriverErrorKind::ProviderUnavailable => {
-                "The AI provider is experiencing issues. Please try again later."
-            }
+            DriverErrorKind::ProviderUnavailable => "The AI provider is experiencing issues. Please try again later.",
             DriverErrorKind::RequestTooLarge => {
                 "This conversation is too long for the model. Please start a new session."
             }

@@ -269,3 +269,104 @@ impl DriverRegistry {
         Ok(factory(&model.driver_config()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::driver::{ChatRequest, ChatStream, DriverError};
+
+    struct Named(&'static str);
+
+    #[async_trait::async_trait]
+    impl ChatDriver for Named {
+        async fn chat_stream(&self, _request: ChatRequest) -> Result<ChatStream, DriverError> {
+            Err(DriverError::new(crate::driver::DriverErrorKind::Other, self.0))
+        }
+    }
+
+    fn named(name: &'static str) -> impl Fn(&DriverConfig) -> BoxedChatDriver + Send + Sync + 'static {
+        move |_| Box::new(Named(name))
+    }
+
+    fn model(id: DriverId) -> ResolvedModel {
+        ResolvedModel { model: "m".into(), provider_type: id, api_key: None, base_url: None, provider_metadata: None }
+    }
+
+    async fn which(registry: &DriverRegistry, id: DriverId) -> String {
+        let driver = registry.create(&model(id)).unwrap_or_else(|e| panic!("{e}"));
+        match driver.chat_stream(ChatRequest::default()).await {
+            Err(e) => e.message,
+            Ok(_) => String::new(),
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "already registered")]
+    fn register_panics_on_a_duplicate() {
+        let mut registry = DriverRegistry::new();
+        registry.register(DriverId::OpenAi, named("a"));
+        registry.register(DriverId::OpenAi, named("b"));
+    }
+
+    #[tokio::test]
+    async fn register_or_replace_swaps() {
+        let mut registry = DriverRegistry::new();
+        registry.register(DriverId::Anthropic, named("first"));
+        registry.register_or_replace(DriverId::Anthropic, named("second"));
+        assert_eq!(which(&registry, DriverId::Anthropic).await, "second");
+    }
+
+    #[tokio::test]
+    async fn external_ids_are_lowercase_and_case_insensitive() {
+        let mut registry = DriverRegistry::new();
+        registry.register_external("OpenAI-Codex", named("codex"));
+        assert!(registry.contains(&DriverId::External("openai-codex".into())));
+        assert_eq!(which(&registry, DriverId::parse("OPENAI-CODEX").unwrap_or(DriverId::LlmSim)).await, "codex");
+        assert_eq!(DriverId::parse("OpenAI-Codex"), Ok(DriverId::External("openai-codex".into())));
+    }
+
+    #[test]
+    #[should_panic(expected = "configuration error")]
+    fn register_external_panics_on_an_empty_id() {
+        DriverRegistry::new().register_external("   ", named("x"));
+    }
+
+    #[test]
+    fn empty_ids_are_configuration_errors() {
+        assert_eq!(DriverId::parse(""), Err(DriverConfigError::EmptyId));
+        assert_eq!(DriverId::parse(" \t"), Err(DriverConfigError::EmptyId));
+        assert!(DriverRegistry::new().try_register_external("", named("x")).is_err());
+        assert!(serde_json::from_str::<DriverId>("\"  \"").is_err());
+    }
+
+    #[test]
+    fn unregister_removes() {
+        let mut registry = DriverRegistry::new();
+        registry.register(DriverId::Gemini, named("g"));
+        assert!(registry.unregister(&DriverId::Gemini));
+        assert!(!registry.contains(&DriverId::Gemini));
+        assert!(!registry.unregister(&DriverId::Gemini));
+        assert!(matches!(registry.create(&model(DriverId::Gemini)), Err(DriverConfigError::NotRegistered(_))));
+    }
+
+    #[test]
+    fn ids_round_trip_through_text() {
+        for text in [
+            "openai",
+            "openai_completions",
+            "openrouter",
+            "azure_openai",
+            "anthropic",
+            "gemini",
+            "bedrock",
+            "llmsim",
+            "my-gateway",
+        ] {
+            let id = DriverId::parse(text).unwrap_or(DriverId::LlmSim);
+            assert_eq!(id.as_str(), text);
+            let json = serde_json::to_string(&id).unwrap_or_default();
+            assert_eq!(serde_json::from_str::<DriverId>(&json).ok(), Some(id));
+        }
+        assert_eq!(DriverId::parse("Anthropic"), Ok(DriverId::Anthropic));
+    }
+}

@@ -15,9 +15,9 @@
 
 pub mod capabilities;
 pub mod connection;
+pub mod context;
 pub mod domain;
 pub mod driver;
-pub mod context;
 pub mod driver_registry;
 pub mod engine;
 pub mod events;

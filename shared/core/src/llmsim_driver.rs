@@ -21,9 +21,7 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use crate::domain::{ContentPart, Message, MessageRole, TokenUsage, ToolDefinition};
-use crate::driver::{
-    ChatChunk, ChatDriver, ChatFinish, ChatRequest, ChatStream, DriverError, ToolCall,
-};
+use crate::driver::{ChatChunk, ChatDriver, ChatFinish, ChatRequest, ChatStream, DriverError, ToolCall};
 use crate::driver_registry::{DriverId, DriverRegistry};
 
 /// The text streamed by the default configuration.
@@ -86,13 +84,10 @@ impl LlmSimFailure {
                 retry_after: Some(Duration::from_secs(1)),
                 ..DriverError::from_status(429, "llmsim: simulated rate limit")
             },
-            LlmSimFailure::ProviderError => DriverError::from_status(
-                503,
-                "llmsim: simulated provider error (503 Service Unavailable)",
-            ),
-            LlmSimFailure::Authentication => {
-                DriverError::from_status(401, "llmsim: simulated authentication failure")
+            LlmSimFailure::ProviderError => {
+                DriverError::from_status(503, "llmsim: simulated provider error (503 Service Unavailable)")
             }
+            LlmSimFailure::Authentication => DriverError::from_status(401, "llmsim: simulated authentication failure"),
         }
     }
 }
@@ -128,12 +123,7 @@ impl Default for LlmSimConfig {
 
 impl LlmSimConfig {
     fn with_mode(mode: Mode) -> Self {
-        Self {
-            mode,
-            time_to_first_token: Duration::ZERO,
-            per_token: Duration::ZERO,
-            failure: None,
-        }
+        Self { mode, time_to_first_token: Duration::ZERO, per_token: Duration::ZERO, failure: None }
     }
 
     /// Always streams `text`.
@@ -173,11 +163,7 @@ impl LlmSimConfig {
 
     /// Makes a fraction `rate` (clamped to `0..=1`; NaN counts as 0) of calls fail with `kind`.
     pub fn with_failure_rate(mut self, kind: LlmSimFailure, rate: f64) -> Self {
-        let rate = if rate.is_nan() {
-            0.0
-        } else {
-            rate.clamp(0.0, 1.0)
-        };
+        let rate = if rate.is_nan() { 0.0 } else { rate.clamp(0.0, 1.0) };
         self.failure = Some((kind, rate));
         self
     }
@@ -248,9 +234,7 @@ impl LlmSimConfig {
 /// Reads the milliseconds after the first `-ttft-` in a (lowercase) model name.
 fn parse_ttft(lower: &str) -> Option<Duration> {
     let (_, rest) = lower.split_once("-ttft-")?;
-    let end = rest
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(rest.len());
+    let end = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
     let millis: u64 = rest.get(..end)?.parse().ok()?;
     Some(Duration::from_millis(millis))
 }
@@ -266,10 +250,7 @@ impl LlmSimDriver {
     /// A simulator with the given behaviour, reporting `model` as the answering model
     /// (`llmsim-model` when empty).
     pub fn new(config: LlmSimConfig, model: impl Into<String>) -> Self {
-        Self {
-            config,
-            model: model.into(),
-        }
+        Self { config, model: model.into() }
     }
 
     /// The behaviour of this driver.
@@ -286,20 +267,13 @@ impl LlmSimDriver {
     fn respond(&self, request: &ChatRequest) -> Vec<ChatChunk> {
         let (text, tool_calls) = match &self.config.mode {
             Mode::Fixed(text) => (text.clone(), Vec::new()),
-            Mode::Echo => (
-                format!("Echo: {}", last_user_text(&request.messages)),
-                Vec::new(),
-            ),
+            Mode::Echo => (format!("Echo: {}", last_user_text(&request.messages)), Vec::new()),
             Mode::Lorem(words) => (lorem_text(*words), Vec::new()),
             Mode::ToolCalling => tool_calling_reply(request),
         };
         let deltas = word_deltas(&text);
         let output_tokens = (deltas.len() + tool_calls.len()) as u64;
-        let finish_reason = if tool_calls.is_empty() {
-            "stop"
-        } else {
-            "tool_calls"
-        };
+        let finish_reason = if tool_calls.is_empty() { "stop" } else { "tool_calls" };
         let model = if !self.model.is_empty() {
             self.model.clone()
         } else if !request.model.is_empty() {
@@ -350,33 +324,27 @@ fn paced(
     ttft: Duration,
     per_token: Duration,
 ) -> impl futures::Stream<Item = Result<ChatChunk, DriverError>> + Send + 'static {
-    stream::unfold(
-        (chunks.into_iter(), true),
-        move |(mut rest, first)| async move {
-            let chunk = rest.next()?;
-            let delay = if first {
-                ttft
-            } else if matches!(chunk, ChatChunk::TextDelta(_) | ChatChunk::ToolCall(_)) {
-                per_token
-            } else {
-                Duration::ZERO
-            };
-            if !delay.is_zero() {
-                tokio::time::sleep(delay).await;
-            }
-            Some((Ok(chunk), (rest, false)))
-        },
-    )
+    stream::unfold((chunks.into_iter(), true), move |(mut rest, first)| async move {
+        let chunk = rest.next()?;
+        let delay = if first {
+            ttft
+        } else if matches!(chunk, ChatChunk::TextDelta(_) | ChatChunk::ToolCall(_)) {
+            per_token
+        } else {
+            Duration::ZERO
+        };
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+        Some((Ok(chunk), (rest, false)))
+    })
 }
 
 /// Registers the simulator under [`DriverId::LlmSim`], choosing each driver's behaviour from its
 /// model name ([`LlmSimConfig::for_model`]). Panics if `llmsim` is already registered.
 pub fn register_driver(registry: &mut DriverRegistry) {
     registry.register(DriverId::LlmSim, |config| {
-        Box::new(LlmSimDriver::new(
-            LlmSimConfig::for_model(&config.model),
-            config.model.clone(),
-        ))
+        Box::new(LlmSimDriver::new(LlmSimConfig::for_model(&config.model), config.model.clone()))
     });
 }
 
@@ -384,10 +352,7 @@ pub fn register_driver(registry: &mut DriverRegistry) {
 /// reported model name still comes from the driver config.
 pub fn register_with_config(registry: &mut DriverRegistry, config: LlmSimConfig) {
     registry.register_or_replace(DriverId::LlmSim, move |driver_config| {
-        Box::new(LlmSimDriver::new(
-            config.clone(),
-            driver_config.model.clone(),
-        ))
+        Box::new(LlmSimDriver::new(config.clone(), driver_config.model.clone()))
     });
 }
 
@@ -424,9 +389,7 @@ fn estimate_input_tokens(request: &ChatRequest) -> u64 {
         for part in &message.content {
             total += match part {
                 ContentPart::Text { text } => count_words(text),
-                ContentPart::ToolCall {
-                    name, arguments, ..
-                } => 1 + count_words(name) + json_words(arguments),
+                ContentPart::ToolCall { name, arguments, .. } => 1 + count_words(name) + json_words(arguments),
                 ContentPart::ToolResult { result, error, .. } => {
                     result.as_ref().map_or(0, json_words) + error.as_deref().map_or(0, count_words)
                 }
@@ -447,12 +410,7 @@ fn json_words(value: &Value) -> u64 {
 
 /// The text of the last user message, or `""`.
 fn last_user_text(messages: &[Message]) -> String {
-    messages
-        .iter()
-        .rev()
-        .find(|m| m.role == MessageRole::User)
-        .map(Message::text)
-        .unwrap_or_default()
+    messages.iter().rev().find(|m| m.role == MessageRole::User).map(Message::text).unwrap_or_default()
 }
 
 /// Exactly `words` words of lorem ipsum, capitalised and ending with a full stop.
@@ -474,30 +432,20 @@ fn lorem_text(words: usize) -> String {
 
 /// The tool-calling script: the reply text and the tool calls to make.
 fn tool_calling_reply(request: &ChatRequest) -> (String, Vec<ToolCall>) {
-    if let Some(last) = request
-        .messages
-        .last()
-        .filter(|m| m.role == MessageRole::ToolResult)
-    {
+    if let Some(last) = request.messages.last().filter(|m| m.role == MessageRole::ToolResult) {
         let mut parts = Vec::new();
         for part in &last.content {
             if let ContentPart::ToolResult { result, error, .. } = part {
                 match error {
                     Some(error) => parts.push(format!("The tool failed: {error}")),
                     None => {
-                        let json = result
-                            .as_ref()
-                            .map_or_else(|| "null".to_owned(), Value::to_string);
+                        let json = result.as_ref().map_or_else(|| "null".to_owned(), Value::to_string);
                         parts.push(format!("The tool returned: {json}"));
                     }
                 }
             }
         }
-        let text = if parts.is_empty() {
-            "The tool returned no result.".to_owned()
-        } else {
-            parts.join("\n")
-        };
+        let text = if parts.is_empty() { "The tool returned no result.".to_owned() } else { parts.join("\n") };
         return (text, Vec::new());
     }
 
@@ -544,11 +492,7 @@ fn generate_value(schema: &Value, name: &str, depth: usize) -> Value {
     if let Some(value) = obj.get("const") {
         return value.clone();
     }
-    if let Some(first) = obj
-        .get("enum")
-        .and_then(Value::as_array)
-        .and_then(|values| values.first())
-    {
+    if let Some(first) = obj.get("enum").and_then(Value::as_array).and_then(|values| values.first()) {
         return first.clone();
     }
     if let Some(all) = obj.get("allOf").and_then(Value::as_array) {
@@ -572,10 +516,7 @@ fn generate_value(schema: &Value, name: &str, depth: usize) -> Value {
     }
     let explicit_type = schema_type(obj);
     if explicit_type.is_none() {
-        let variants = obj
-            .get("anyOf")
-            .or_else(|| obj.get("oneOf"))
-            .and_then(Value::as_array);
+        let variants = obj.get("anyOf").or_else(|| obj.get("oneOf")).and_then(Value::as_array);
         if let Some(variants) = variants {
             let preferred = variants
                 .iter()
@@ -644,9 +585,7 @@ fn generate_string(obj: &Map<String, Value>, name: &str) -> String {
         Some("date") => Some("2024-01-01"),
         Some("time") => Some("12:00:00"),
         Some("email" | "idn-email") => Some("user@example.com"),
-        Some("uri" | "url" | "iri" | "uri-reference" | "iri-reference") => {
-            Some("https://example.com")
-        }
+        Some("uri" | "url" | "iri" | "uri-reference" | "iri-reference") => Some("https://example.com"),
         Some("uuid") => Some("00000000-0000-4000-8000-000000000000"),
         Some("ipv4") => Some("127.0.0.1"),
         Some("ipv6") => Some("::1"),
@@ -687,11 +626,7 @@ fn generate_string(obj: &Map<String, Value>, name: &str) -> String {
 
 /// 2, moved inside any `minimum`/`maximum`/exclusive bounds.
 fn generate_integer(obj: &Map<String, Value>) -> i64 {
-    let bound = |key: &str| {
-        obj.get(key)
-            .and_then(Value::as_f64)
-            .filter(|v| v.is_finite())
-    };
+    let bound = |key: &str| obj.get(key).and_then(Value::as_f64).filter(|v| v.is_finite());
     let mut low = bound("minimum").map(|v| v.ceil() as i64);
     if let Some(exclusive) = bound("exclusiveMinimum") {
         let candidate = (exclusive.floor() as i64).saturating_add(1);
@@ -714,11 +649,7 @@ fn generate_integer(obj: &Map<String, Value>) -> i64 {
 
 /// 2.5, moved inside any `minimum`/`maximum`/exclusive bounds.
 fn generate_number(obj: &Map<String, Value>) -> f64 {
-    let bound = |key: &str| {
-        obj.get(key)
-            .and_then(Value::as_f64)
-            .filter(|v| v.is_finite())
-    };
+    let bound = |key: &str| obj.get(key).and_then(Value::as_f64).filter(|v| v.is_finite());
     let min = bound("minimum");
     let max = bound("maximum");
     let exclusive_min = bound("exclusiveMinimum");
@@ -762,21 +693,13 @@ fn generate_number(obj: &Map<String, Value>) -> f64 {
 
 /// `[]`, or `minItems` generated items.
 fn generate_array(obj: &Map<String, Value>, name: &str, depth: usize) -> Value {
-    let count = obj
-        .get("minItems")
-        .and_then(Value::as_u64)
-        .unwrap_or(0)
-        .min(MAX_GENERATED_ITEMS);
+    let count = obj.get("minItems").and_then(Value::as_u64).unwrap_or(0).min(MAX_GENERATED_ITEMS);
     let items = match obj.get("items") {
         Some(Value::Array(tuple)) => tuple.first(),
         other => other,
     };
     let items_schema = items.cloned().unwrap_or(Value::Null);
-    Value::Array(
-        (0..count)
-            .map(|_| generate_value(&items_schema, name, depth + 1))
-            .collect(),
-    )
+    Value::Array((0..count).map(|_| generate_value(&items_schema, name, depth + 1)).collect())
 }
 
 #[cfg(test)]
@@ -790,22 +713,12 @@ mod tests {
     use crate::driver_registry::ResolvedModel;
 
     fn request(messages: Vec<Message>) -> ChatRequest {
-        ChatRequest {
-            model: "llmsim".into(),
-            messages,
-            ..Default::default()
-        }
+        ChatRequest { model: "llmsim".into(), messages, ..Default::default() }
     }
 
     async fn run(driver: &dyn ChatDriver, request: ChatRequest) -> Vec<ChatChunk> {
-        let stream = driver
-            .chat_stream(request)
-            .await
-            .expect("the call succeeds");
-        stream
-            .map(|chunk| chunk.expect("no stream error"))
-            .collect()
-            .await
+        let stream = driver.chat_stream(request).await.expect("the call succeeds");
+        stream.map(|chunk| chunk.expect("no stream error")).collect().await
     }
 
     fn text_of(chunks: &[ChatChunk]) -> String {
@@ -819,10 +732,7 @@ mod tests {
     }
 
     fn deltas(chunks: &[ChatChunk]) -> usize {
-        chunks
-            .iter()
-            .filter(|c| matches!(c, ChatChunk::TextDelta(_)))
-            .count()
+        chunks.iter().filter(|c| matches!(c, ChatChunk::TextDelta(_))).count()
     }
 
     fn tool_calls(chunks: &[ChatChunk]) -> Vec<ToolCall> {
@@ -949,13 +859,8 @@ mod tests {
     #[tokio::test]
     async fn tool_calling_calls_then_reports_result() {
         let driver = LlmSimDriver::new(LlmSimConfig::tool_calling(), "llmsim-tools");
-        let tools = vec![
-            ToolDefinition::client_side("noop", "", json!({})),
-            weather_tool(),
-        ];
-        let mut req = request(vec![Message::user_text(
-            "Please call GET_WEATHER for Paris",
-        )]);
+        let tools = vec![ToolDefinition::client_side("noop", "", json!({})), weather_tool()];
+        let mut req = request(vec![Message::user_text("Please call GET_WEATHER for Paris")]);
         req.tools = tools.clone();
         let chunks = run(&driver, req).await;
         let calls = tool_calls(&chunks);
@@ -1010,8 +915,7 @@ mod tests {
         assert!(tool_calls(&chunks).is_empty());
         let text = text_of(&chunks);
         assert!(
-            text.contains(r#"{"sky":"clear","temp":21}"#)
-                || text.contains(r#"{"temp":21,"sky":"clear"}"#),
+            text.contains(r#"{"sky":"clear","temp":21}"#) || text.contains(r#"{"temp":21,"sky":"clear"}"#),
             "{text}"
         );
         assert!(text.starts_with("The tool returned: "), "{text}");
@@ -1020,11 +924,7 @@ mod tests {
         // A failed tool.
         let mut req = request(vec![Message::new(
             MessageRole::ToolResult,
-            vec![ContentPart::ToolResult {
-                tool_call_id: "call_x".into(),
-                result: None,
-                error: Some("boom".into()),
-            }],
+            vec![ContentPart::ToolResult { tool_call_id: "call_x".into(), result: None, error: Some("boom".into()) }],
         )]);
         req.tools = tools;
         assert_eq!(text_of(&run(&driver, req).await), "The tool failed: boom");
@@ -1062,39 +962,19 @@ mod tests {
             let _ = generate_value(schema, "x", 0);
         }
         assert_eq!(
-            generate_value(
-                &json!({"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1}),
-                "",
-                0
-            ),
+            generate_value(&json!({"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1}), "", 0),
             json!(0.5)
         );
-        assert_eq!(
-            generate_value(&json!({"type": "number", "minimum": 10}), "", 0),
-            json!(10.0)
-        );
-        assert_eq!(
-            generate_value(
-                &json!({"anyOf": [{"type": "null"}, {"type": "integer"}]}),
-                "",
-                0
-            ),
-            json!(2)
-        );
+        assert_eq!(generate_value(&json!({"type": "number", "minimum": 10}), "", 0), json!(10.0));
+        assert_eq!(generate_value(&json!({"anyOf": [{"type": "null"}, {"type": "integer"}]}), "", 0), json!(2));
         assert_eq!(
             generate_arguments(
                 &json!({"allOf": [{"properties": {"a": {"type": "string"}}}, {"properties": {"b": {"const": 1}}}]})
             ),
             json!({"a": "example", "b": 1})
         );
-        assert_eq!(
-            generate_value(&json!({"type": "string", "minLength": 10}), "", 0),
-            json!("examplexxx")
-        );
-        assert_eq!(
-            generate_value(&json!({"type": "string"}), "timezone", 0),
-            json!("UTC")
-        );
+        assert_eq!(generate_value(&json!({"type": "string", "minLength": 10}), "", 0), json!("examplexxx"));
+        assert_eq!(generate_value(&json!({"type": "string"}), "timezone", 0), json!("UTC"));
 
         let mut deep = json!({"type": "string"});
         for _ in 0..200 {
@@ -1105,14 +985,11 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn latency_delays_first_token() {
-        let config = LlmSimConfig::fixed("one two three")
-            .with_latency(Duration::from_millis(500), Duration::from_millis(20));
+        let config =
+            LlmSimConfig::fixed("one two three").with_latency(Duration::from_millis(500), Duration::from_millis(20));
         let driver = LlmSimDriver::new(config, "m");
         let start = Instant::now();
-        let mut stream = driver
-            .chat_stream(request(Vec::new()))
-            .await
-            .expect("the call succeeds");
+        let mut stream = driver.chat_stream(request(Vec::new())).await.expect("the call succeeds");
         assert!(start.elapsed() < Duration::from_millis(500));
         let first = stream.next().await.expect("a chunk").expect("no error");
         assert_eq!(first, ChatChunk::TextDelta("one ".into()));
@@ -1134,21 +1011,9 @@ mod tests {
     #[tokio::test]
     async fn failures_map_to_kinds() {
         let cases = [
-            (
-                LlmSimFailure::RateLimited,
-                DriverErrorKind::RateLimited,
-                429,
-            ),
-            (
-                LlmSimFailure::ProviderError,
-                DriverErrorKind::ProviderUnavailable,
-                503,
-            ),
-            (
-                LlmSimFailure::Authentication,
-                DriverErrorKind::Authentication,
-                401,
-            ),
+            (LlmSimFailure::RateLimited, DriverErrorKind::RateLimited, 429),
+            (LlmSimFailure::ProviderError, DriverErrorKind::ProviderUnavailable, 503),
+            (LlmSimFailure::Authentication, DriverErrorKind::Authentication, 401),
         ];
         for (failure, kind, status) in cases {
             let driver = LlmSimDriver::new(LlmSimConfig::default().with_failure(failure), "m");
@@ -1158,30 +1023,18 @@ mod tests {
             assert_eq!(error.kind, kind);
             assert_eq!(error.status, Some(status));
             assert!(error.message.starts_with("llmsim: "));
-            let retry_after =
-                (failure == LlmSimFailure::RateLimited).then_some(Duration::from_secs(1));
+            let retry_after = (failure == LlmSimFailure::RateLimited).then_some(Duration::from_secs(1));
             assert_eq!(error.retry_after, retry_after);
         }
     }
 
     #[tokio::test]
     async fn failure_rates() {
-        let never = LlmSimDriver::new(
-            LlmSimConfig::default().with_failure_rate(LlmSimFailure::RateLimited, 0.0),
-            "m",
-        );
-        let always = LlmSimDriver::new(
-            LlmSimConfig::default().with_failure_rate(LlmSimFailure::RateLimited, 1.0),
-            "m",
-        );
-        let half = LlmSimDriver::new(
-            LlmSimConfig::default().with_failure_rate(LlmSimFailure::RateLimited, 0.5),
-            "m",
-        );
-        let nan = LlmSimDriver::new(
-            LlmSimConfig::default().with_failure_rate(LlmSimFailure::RateLimited, f64::NAN),
-            "m",
-        );
+        let never = LlmSimDriver::new(LlmSimConfig::default().with_failure_rate(LlmSimFailure::RateLimited, 0.0), "m");
+        let always = LlmSimDriver::new(LlmSimConfig::default().with_failure_rate(LlmSimFailure::RateLimited, 1.0), "m");
+        let half = LlmSimDriver::new(LlmSimConfig::default().with_failure_rate(LlmSimFailure::RateLimited, 0.5), "m");
+        let nan =
+            LlmSimDriver::new(LlmSimConfig::default().with_failure_rate(LlmSimFailure::RateLimited, f64::NAN), "m");
         let mut half_failures = 0;
         for _ in 0..400 {
             assert!(never.chat_stream(request(Vec::new())).await.is_ok());
@@ -1199,26 +1052,14 @@ mod tests {
         assert_eq!(LlmSimConfig::for_model("llmsim"), LlmSimConfig::default());
         assert_eq!(LlmSimConfig::for_model(""), LlmSimConfig::default());
         assert_eq!(LlmSimConfig::for_model("LLMSIM-Echo"), LlmSimConfig::echo());
-        assert_eq!(
-            LlmSimConfig::for_model("llmsim-tools"),
-            LlmSimConfig::tool_calling()
-        );
+        assert_eq!(LlmSimConfig::for_model("llmsim-tools"), LlmSimConfig::tool_calling());
         let slow = LlmSimConfig::for_model("llmsim-slow");
         assert_eq!(slow.mode, Mode::Lorem(40));
         assert_eq!(slow.time_to_first_token(), Duration::from_millis(200));
         assert_eq!(slow.per_token(), Duration::from_millis(60));
-        assert_eq!(
-            LlmSimConfig::for_model("llmsim-fail").failure(),
-            Some((LlmSimFailure::ProviderError, 1.0))
-        );
-        assert_eq!(
-            LlmSimConfig::for_model("llmsim-fail-429").failure(),
-            Some((LlmSimFailure::RateLimited, 1.0))
-        );
-        assert_eq!(
-            LlmSimConfig::for_model("llmsim-fail-auth").failure(),
-            Some((LlmSimFailure::Authentication, 1.0))
-        );
+        assert_eq!(LlmSimConfig::for_model("llmsim-fail").failure(), Some((LlmSimFailure::ProviderError, 1.0)));
+        assert_eq!(LlmSimConfig::for_model("llmsim-fail-429").failure(), Some((LlmSimFailure::RateLimited, 1.0)));
+        assert_eq!(LlmSimConfig::for_model("llmsim-fail-auth").failure(), Some((LlmSimFailure::Authentication, 1.0)));
 
         let ttft = LlmSimConfig::for_model("llmsim-ttft-1500");
         assert_eq!(ttft.time_to_first_token(), Duration::from_millis(1500));
@@ -1230,17 +1071,8 @@ mod tests {
         let slow_ttft = LlmSimConfig::for_model("slow-ttft-5");
         assert_eq!(slow_ttft.time_to_first_token(), Duration::from_millis(5));
         assert_eq!(slow_ttft.per_token(), Duration::from_millis(60));
-        for junk in [
-            "x-ttft-",
-            "x-ttft-abc",
-            "x-ttft-99999999999999999999999",
-            "-ttft-é",
-        ] {
-            assert_eq!(
-                LlmSimConfig::for_model(junk).time_to_first_token(),
-                Duration::ZERO,
-                "{junk}"
-            );
+        for junk in ["x-ttft-", "x-ttft-abc", "x-ttft-99999999999999999999999", "-ttft-é"] {
+            assert_eq!(LlmSimConfig::for_model(junk).time_to_first_token(), Duration::ZERO, "{junk}");
         }
     }
 
@@ -1259,18 +1091,13 @@ mod tests {
         let mut registry = DriverRegistry::new();
         register_driver(&mut registry);
         assert!(registry.contains(&DriverId::LlmSim));
-        let driver = registry
-            .create(&resolved("llmsim-echo"))
-            .expect("registered");
+        let driver = registry.create(&resolved("llmsim-echo")).expect("registered");
         let chunks = run(driver.as_ref(), request(vec![Message::user_text("ping")])).await;
         assert_eq!(text_of(&chunks), "Echo: ping");
         assert_eq!(finish(&chunks).model.as_deref(), Some("llmsim-echo"));
 
         let driver = registry.create(&resolved("anything")).expect("registered");
-        assert_eq!(
-            text_of(&run(driver.as_ref(), request(Vec::new())).await),
-            DEFAULT_RESPONSE
-        );
+        assert_eq!(text_of(&run(driver.as_ref(), request(Vec::new())).await), DEFAULT_RESPONSE);
     }
 
     #[tokio::test]
@@ -1278,9 +1105,7 @@ mod tests {
         let mut registry = DriverRegistry::new();
         register_driver(&mut registry);
         register_with_config(&mut registry, LlmSimConfig::fixed("scripted"));
-        let driver = registry
-            .create(&resolved("llmsim-echo"))
-            .expect("registered");
+        let driver = registry.create(&resolved("llmsim-echo")).expect("registered");
         let chunks = run(driver.as_ref(), request(vec![Message::user_text("ping")])).await;
         assert_eq!(text_of(&chunks), "scripted");
         assert_eq!(finish(&chunks).model.as_deref(), Some("llmsim-echo"));

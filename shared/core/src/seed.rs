@@ -58,7 +58,11 @@ pub async fn reconcile_built_in_harnesses(
 }
 
 /// The org's active built-in harness with the role, if any.
-pub async fn harness_with_role(store: &dyn HarnessStore, org: OrgId, role: BuiltInHarnessRole) -> PortResult<Option<Harness>> {
+pub async fn harness_with_role(
+    store: &dyn HarnessStore,
+    org: OrgId,
+    role: BuiltInHarnessRole,
+) -> PortResult<Option<Harness>> {
     let all = store.list_harnesses(org, &ListQuery { limit: 1000, ..ListQuery::default() }).await?;
     Ok(all.items.into_iter().find(|h| h.is_built_in && h.roles.contains(&role) && h.status == EntityStatus::Active))
 }

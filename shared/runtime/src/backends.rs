@@ -2,11 +2,11 @@
 
 use std::sync::Arc;
 
+use everruns_core::ports::Stores;
 pub use everruns_core::ports::{
     AgentStore as RuntimeAgentStore, EventBus, EventStore as RuntimeMessageStore, FileStore as RuntimeFileStore,
     HarnessStore as RuntimeHarnessStore, ProviderStore as RuntimeProviderStore, SessionStore as RuntimeSessionStore,
 };
-use everruns_core::ports::Stores;
 use everruns_store_memory::{MemoryEventBus, memory_stores};
 
 /// The stores and event bus a runtime uses.

@@ -49,7 +49,8 @@ impl InProcessRuntimeBuilder {
         self
     }
 
-    /// The model used when neither message, session, agent nor harness selects one.
+    /// The model used when neither message, session, agent nor harness selects one (default:
+    /// the simulator's `llmsim-model`).
     pub fn default_model(mut self, model: ResolvedModel) -> Self {
         self.default_model = Some(model);
         self
@@ -108,8 +109,9 @@ impl InProcessRuntimeBuilder {
             }
             None => {}
         }
+        // Without a default model, the simulator answers (it is always registered by now).
         let default_model = self.default_model.or_else(|| {
-            self.llm_sim.as_ref().map(|_| ResolvedModel {
+            platform.driver_registry().contains(&DriverId::LlmSim).then(|| ResolvedModel {
                 model: llmsim_driver::DEFAULT_MODEL_NAME.into(),
                 provider_type: DriverId::LlmSim,
                 api_key: None,

@@ -1,5 +1,6 @@
 //! `InProcessRuntime`: sends messages and runs turns to completion inside the caller's process.
 
+use everruns_core::PlatformDefinition;
 use everruns_core::context::TurnContext;
 use everruns_core::domain::{Message, MessageRole, Session};
 use everruns_core::engine::IterationOutcome;
@@ -7,7 +8,6 @@ use everruns_core::events::{Event, EventPayload};
 use everruns_core::ids::{HarnessId, OrgId, SessionId, TurnId};
 use everruns_core::ports::{EventFilter, IterationTask, PortError};
 use everruns_core::turns::{CancelOutcome, ToolResultInput, TurnError, TurnService};
-use everruns_core::PlatformDefinition;
 
 /// A runtime failure.
 #[derive(Debug, thiserror::Error)]
@@ -78,7 +78,11 @@ impl InProcessRuntime {
 
     /// Sends a user text and runs the turn until it completes, fails, is cancelled, or waits
     /// for client tool results.
-    pub async fn send_message(&self, session_id: SessionId, text: impl Into<String>) -> Result<TurnReport, RuntimeError> {
+    pub async fn send_message(
+        &self,
+        session_id: SessionId,
+        text: impl Into<String>,
+    ) -> Result<TurnReport, RuntimeError> {
         self.send(session_id, Message::user_text(text)).await
     }
 
@@ -113,13 +117,20 @@ impl InProcessRuntime {
         let turn_id = task.turn_id;
         let session_id = task.session_id;
         let outcome = self.turns.run_until_rest(task).await?;
-        let filter = EventFilter { turn_id: Some(turn_id), types: vec!["output.message.completed".into()], ..EventFilter::default() };
-        let reply = self.turns.stores().events.list_events(session_id, &filter).await?.into_iter().rev().find_map(|e| {
-            match e.payload {
-                EventPayload::OutputMessageCompleted(data) if data.message.role == MessageRole::Agent => Some(data.message),
+        let filter = EventFilter {
+            turn_id: Some(turn_id),
+            types: vec!["output.message.completed".into()],
+            ..EventFilter::default()
+        };
+        let reply =
+            self.turns.stores().events.list_events(session_id, &filter).await?.into_iter().rev().find_map(|e| match e
+                .payload
+            {
+                EventPayload::OutputMessageCompleted(data) if data.message.role == MessageRole::Agent => {
+                    Some(data.message)
+                }
                 _ => None,
-            }
-        });
+            });
         Ok(TurnReport { turn_id, outcome, reply })
     }
 

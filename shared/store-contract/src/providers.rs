@@ -118,8 +118,11 @@ pub async fn provider_store_contract(store: &dyn ProviderStore) {
     assert_eq!(display_names(&store.list_models(org, None).await.unwrap()), ["another fast"]);
     assert_eq!(store.list_providers(org).await.unwrap().len(), 1);
 
-    // A model id freed by the cascade can be used again under a new provider.
-    let replacement = provider(org, "sim");
-    store.insert_provider(&replacement).await.unwrap();
-    store.insert_model(org, &model(replacement.id, "sim-fast", "fast again")).await.unwrap();
+    // The models really went: re-creating the provider with the same id brings none back, and
+    // their ids and wire model ids are free again.
+    store.insert_provider(&sim).await.unwrap();
+    assert!(store.list_models(org, Some(sim.id)).await.unwrap().is_empty());
+    assert_eq!(store.get_model(org, fast.id).await.unwrap(), None);
+    store.insert_model(org, &model(sim.id, "sim-fast", "fast again")).await.unwrap();
+    store.insert_model(org, &Model { model_id: "sim-other".to_owned(), ..fast.clone() }).await.unwrap();
 }

@@ -1,5 +1,7 @@
 //! `MemoryAgentStore`: agents of every organization in one map, with the uniqueness rules of the
 //! real schema (id unique; name unique per org among non-deleted agents).
+//! Part of the honest in-memory adapter set (DEV_MODE and the in-process runtime; one process only,
+//! not for multi-instance use).
 
 use std::cmp::Reverse;
 use std::collections::HashMap;

@@ -1,6 +1,8 @@
 //! `MemoryEventBus`: live per-session fan-out over `tokio::sync::broadcast`. A session's sender
 //! is created when someone subscribes and dropped by the first emit that finds no receiver left,
 //! so emitting to a session nobody watches costs one map lookup.
+//! Part of the honest in-memory adapter set (DEV_MODE and the in-process runtime; one process only,
+//! not for multi-instance use).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -78,5 +80,33 @@ impl EventBus for MemoryEventBus {
 
     fn collected_events(&self) -> Vec<Event> {
         self.collected.as_ref().map(|collected| relock(collected).clone()).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use everruns_core::events::{EventContext, EventPayload, NewEvent, SessionIdledData};
+    use everruns_core::ids::TurnId;
+
+    use super::*;
+
+    fn event(session: SessionId) -> Arc<Event> {
+        let data = SessionIdledData { turn_id: TurnId::new(), iterations: None, usage: None };
+        Arc::new(NewEvent::new(session, EventContext::default(), EventPayload::SessionIdled(data)).event)
+    }
+
+    #[test]
+    fn senders_are_created_on_subscribe_and_dropped_once_unwatched() {
+        let bus = MemoryEventBus::new();
+        let session = SessionId::new();
+        bus.emit(event(session));
+        assert!(relock(&bus.senders).is_empty(), "emitting creates no sender");
+        let subscription = bus.subscribe(session);
+        assert_eq!(relock(&bus.senders).len(), 1);
+        bus.emit(event(session));
+        assert_eq!(relock(&bus.senders).len(), 1, "a watched session keeps its sender");
+        drop(subscription);
+        bus.emit(event(session));
+        assert!(relock(&bus.senders).is_empty(), "the first emit without receivers drops the sender");
     }
 }

@@ -1,8 +1,10 @@
 //! `MemoryEventStore`: the append-only event log of every session. Sequences are assigned under
 //! one lock, so they are gap-free per session even under concurrent appends; idempotency keys are
 //! unique per session and event ids are unique across the store, as in the real schema.
+//! Part of the honest in-memory adapter set (DEV_MODE and the in-process runtime; one process only,
+//! not for multi-instance use).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use everruns_core::events::{Event, NewEvent};
@@ -29,7 +31,7 @@ impl SessionLog {
 struct EventTables {
     sessions: HashMap<SessionId, SessionLog>,
     /// Every stored event id (the primary key).
-    ids: HashMap<EventId, SessionId>,
+    ids: HashSet<EventId>,
 }
 
 /// The in-memory [`EventStore`]. Cloning shares the same log (the session store holds a clone to
@@ -87,10 +89,10 @@ impl EventStore for MemoryEventStore {
         {
             return log.at(index);
         }
-        if tables.ids.contains_key(&event.id) {
+        if tables.ids.contains(&event.id) {
             return Err(PortError::Conflict(format!("event '{}' already exists", event.id)));
         }
-        tables.ids.insert(event.id, session);
+        tables.ids.insert(event.id);
         let log = tables.sessions.entry(session).or_default();
         let index = log.events.len();
         event.sequence = Some(index as i64 + 1);

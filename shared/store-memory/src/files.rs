@@ -1,5 +1,7 @@
 //! `MemoryFileStore`: the workspace files of every session, keyed by normalised path (relative to
 //! `/workspace`, no leading slash). Read-only files cannot be overwritten.
+//! Part of the honest in-memory adapter set (DEV_MODE and the in-process runtime; one process only,
+//! not for multi-instance use).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};

@@ -1,5 +1,7 @@
 //! `MemoryHarnessStore`: harnesses of every organization in one map, with the uniqueness rules of
 //! the real schema (id unique; name unique per org among non-deleted harnesses).
+//! Part of the honest in-memory adapter set (DEV_MODE and the in-process runtime; one process only,
+//! not for multi-instance use).
 
 use std::collections::HashMap;
 use std::sync::RwLock;

@@ -1,5 +1,7 @@
 //! `MemoryProviderStore`: provider accounts and their models. A model belongs to the org of its
 //! provider; `(provider_id, model_id)` is unique and deleting a provider deletes its models.
+//! Part of the honest in-memory adapter set (DEV_MODE and the in-process runtime; one process only,
+//! not for multi-instance use).
 
 use std::collections::HashMap;
 use std::sync::RwLock;

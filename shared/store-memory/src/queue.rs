@@ -1,5 +1,7 @@
 //! `ChannelTaskQueue`: the in-process task queue, an unbounded tokio channel whose receiver the
 //! in-process worker loop drains.
+//! Part of the honest in-memory adapter set (DEV_MODE and the in-process runtime; one process only,
+//! not for multi-instance use).
 
 use everruns_core::ports::{IterationTask, PortError, PortResult, TaskQueue};
 use tokio::sync::mpsc;

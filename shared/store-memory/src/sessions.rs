@@ -1,5 +1,7 @@
 //! `MemorySessionStore`: sessions of every organization, with the atomic conditional status change
 //! the turn services rely on. Deleting a session also deletes its events and files.
+//! Part of the honest in-memory adapter set (DEV_MODE and the in-process runtime; one process only,
+//! not for multi-instance use).
 
 use std::cmp::Reverse;
 use std::collections::HashMap;

@@ -1,5 +1,7 @@
 //! Helpers shared by the in-memory stores: lock access that maps poisoning to
 //! `PortError::Internal`, search matching and pagination.
+//! Part of the honest in-memory adapter set (DEV_MODE and the in-process runtime; one process only,
+//! not for multi-instance use).
 
 use std::sync::{Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 

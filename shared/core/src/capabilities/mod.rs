@@ -123,6 +123,9 @@ pub enum CapabilityError {
     TooMany(usize),
 }
 
+/// A resolved capability with its per-layer config.
+pub type ResolvedCapability = (Arc<dyn Capability>, Value);
+
 /// The maximum number of capabilities one turn resolves.
 pub const MAX_RESOLVED_CAPABILITIES: usize = 100;
 
@@ -134,7 +137,9 @@ pub struct CapabilityRegistry {
 
 impl fmt::Debug for CapabilityRegistry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CapabilityRegistry").field("capabilities", &self.capabilities.keys().collect::<Vec<_>>()).finish()
+        f.debug_struct("CapabilityRegistry")
+            .field("capabilities", &self.capabilities.keys().collect::<Vec<_>>())
+            .finish()
     }
 }
 
@@ -212,9 +217,9 @@ impl CapabilityRegistry {
         &self,
         selected: &[AgentCapabilityConfig],
         grade: DeploymentGrade,
-    ) -> Result<Vec<(Arc<dyn Capability>, Value)>, CapabilityError> {
+    ) -> Result<Vec<ResolvedCapability>, CapabilityError> {
         self.validate_refs(selected, grade)?;
-        let mut out: Vec<(Arc<dyn Capability>, Value)> = Vec::new();
+        let mut out: Vec<ResolvedCapability> = Vec::new();
         let mut visiting = Vec::new();
         for r in selected {
             self.visit(&r.capability_ref, &r.config, grade, &mut visiting, &mut out)?;
@@ -228,7 +233,7 @@ impl CapabilityRegistry {
         config: &Value,
         grade: DeploymentGrade,
         visiting: &mut Vec<String>,
-        out: &mut Vec<(Arc<dyn Capability>, Value)>,
+        out: &mut Vec<ResolvedCapability>,
     ) -> Result<(), CapabilityError> {
         if out.iter().any(|(c, _)| c.id() == id) {
             return Ok(());
@@ -249,5 +254,59 @@ impl CapabilityRegistry {
         }
         out.push((capability.clone(), config.clone()));
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[should_panic(expected = "already registered")]
+    fn register_panics_on_a_duplicate() {
+        let mut registry = CapabilityRegistry::new();
+        registry.register(CurrentTimeCapability);
+        registry.register(CurrentTimeCapability);
+    }
+
+    #[test]
+    fn unregister_and_replace() {
+        let mut registry = CapabilityRegistry::with_builtins();
+        registry.register_or_replace(CurrentTimeCapability);
+        assert!(registry.unregister("current_time"));
+        assert!(!registry.unregister("current_time"));
+        assert!(!registry.unregister("daytona"), "unknown ids are a no-op");
+        assert!(registry.get("current_time").is_none());
+    }
+
+    #[test]
+    fn experimental_capabilities_only_in_dev() {
+        let registry = CapabilityRegistry::with_builtins();
+        assert!(registry.is_visible("test_math", DeploymentGrade::Dev));
+        for grade in [DeploymentGrade::Poc, DeploymentGrade::Preview, DeploymentGrade::Prod] {
+            assert!(!registry.is_visible("test_math", grade));
+            assert!(registry.is_visible("current_time", grade));
+        }
+        assert_eq!(registry.visible(DeploymentGrade::Prod).count(), 1);
+    }
+
+    #[test]
+    fn unknown_refs_are_typed_errors() {
+        let registry = CapabilityRegistry::with_builtins();
+        let refs = [AgentCapabilityConfig::new("current_time"), AgentCapabilityConfig::new("no_such_thing")];
+        assert_eq!(
+            registry.validate_refs(&refs, DeploymentGrade::Dev),
+            Err(CapabilityError::Unknown("no_such_thing".into()))
+        );
+        assert!(registry.resolve(&[AgentCapabilityConfig::new("test_math")], DeploymentGrade::Prod).is_err());
+        let resolved = registry.resolve(&refs[..1], DeploymentGrade::Prod).unwrap_or_default();
+        assert_eq!(resolved.len(), 1);
+    }
+
+    #[test]
+    fn grades_parse() {
+        assert_eq!(DeploymentGrade::parse("DEV"), Some(DeploymentGrade::Dev));
+        assert_eq!(DeploymentGrade::parse("preview"), Some(DeploymentGrade::Preview));
+        assert_eq!(DeploymentGrade::parse("staging"), None);
     }
 }

@@ -58,7 +58,8 @@ impl Capability for TestMathCapability {
     }
 
     async fn execute_tool(&self, tool_name: &str, arguments: &Value, _config: &Value) -> ToolOutcome {
-        let number = |key: &str| arguments.get(key).and_then(Value::as_f64).ok_or_else(|| format!("'{key}' must be a number"));
+        let number =
+            |key: &str| arguments.get(key).and_then(Value::as_f64).ok_or_else(|| format!("'{key}' must be a number"));
         let (a, b) = (number("a")?, number("b")?);
         let result = match tool_name {
             "add" => a + b,

@@ -10,8 +10,8 @@ mod session;
 
 pub use agent::{Agent, EntityStatus, Harness};
 pub use common::{
-    AgentCapabilityConfig, Controls, InitialFile, NetworkAccessList, ReasoningControls, TokenUsage,
-    ToolDefinition, ToolKind,
+    AgentCapabilityConfig, Controls, InitialFile, NetworkAccessList, ReasoningControls, TokenUsage, ToolDefinition,
+    ToolKind,
 };
 pub use message::{ContentPart, Message, MessagePhase, MessageRole};
 pub use model::{Model, ModelSource, Provider, ProviderStatus};

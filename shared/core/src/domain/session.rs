@@ -36,9 +36,7 @@ impl SessionStatus {
 
     /// Parses the wire string.
     pub fn parse(text: &str) -> Option<Self> {
-        [Self::Started, Self::Active, Self::Idle, Self::WaitingForToolResults]
-            .into_iter()
-            .find(|s| s.as_str() == text)
+        [Self::Started, Self::Active, Self::Idle, Self::WaitingForToolResults].into_iter().find(|s| s.as_str() == text)
     }
 
     /// Whether the machine allows moving from `self` to `next`.

@@ -24,21 +24,33 @@ impl IterationRun<'_> {
         let calls: Vec<ToolCall> = output
             .message
             .tool_calls()
-            .map(|(id, name, arguments)| ToolCall { id: id.to_owned(), name: name.to_owned(), arguments: arguments.clone() })
+            .map(|(id, name, arguments)| ToolCall {
+                id: id.to_owned(),
+                name: name.to_owned(),
+                arguments: arguments.clone(),
+            })
             .collect();
         if calls.is_empty() {
             return self.finish_completed(&output).await;
         }
         let is_client_side = |call: &ToolCall| {
             !self.context.tool_capabilities.contains_key(&call.name)
-                && self.context.runtime_agent.tools.iter().any(|t| t.name == call.name && t.kind == ToolKind::ClientSide)
+                && self
+                    .context
+                    .runtime_agent
+                    .tools
+                    .iter()
+                    .any(|t| t.name == call.name && t.kind == ToolKind::ClientSide)
         };
         let (client, server): (Vec<_>, Vec<_>) = calls.into_iter().partition(is_client_side);
 
         if !server.is_empty() {
             self.emit_keyed(
                 self.step_key("act.started"),
-                EventPayload::ActStarted(ActStartedData { tool_calls: server.iter().map(summary).collect(), headline: None }),
+                EventPayload::ActStarted(ActStartedData {
+                    tool_calls: server.iter().map(summary).collect(),
+                    headline: None,
+                }),
             )
             .await?;
             let started = Instant::now();

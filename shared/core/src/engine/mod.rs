@@ -205,7 +205,7 @@ impl<'a> IterationRun<'a> {
             reason::ReasonResult::Failed(error) => return self.finish_failed(&error).await,
             reason::ReasonResult::Cancelled => return self.finish_cancelled().await,
         };
-        self.act(output).await
+        self.act(*output).await
     }
 
     /// The key of a step of this iteration.
@@ -238,4 +238,3 @@ impl<'a> IterationRun<'a> {
         Ok(())
     }
 }
-

@@ -21,7 +21,7 @@ pub(super) struct ReasonOutput {
 /// How the reason step ended.
 pub(super) enum ReasonResult {
     /// The model answered; the output is saved.
-    Output(ReasonOutput),
+    Output(Box<ReasonOutput>),
     /// The driver failed.
     Failed(DriverError),
     /// Cancellation was requested.
@@ -49,7 +49,10 @@ impl IterationRun<'_> {
         if let Some(event) = self.saved(&self.step_key("output.message.completed"))
             && let EventPayload::OutputMessageCompleted(data) = &event.payload
         {
-            return Ok(ReasonResult::Output(ReasonOutput { message: data.message.clone(), usage: data.usage }));
+            return Ok(ReasonResult::Output(Box::new(ReasonOutput {
+                message: data.message.clone(),
+                usage: data.usage,
+            })));
         }
         let Some(model) = self.context.model.as_ref() else {
             return Ok(ReasonResult::Failed(DriverError::new(
@@ -89,7 +92,9 @@ impl IterationRun<'_> {
         }
         let driver = match self.engine.drivers.create(model) {
             Ok(driver) => driver,
-            Err(e) => return Ok(ReasonResult::Failed(DriverError::new(DriverErrorKind::Authentication, e.to_string()))),
+            Err(e) => {
+                return Ok(ReasonResult::Failed(DriverError::new(DriverErrorKind::Authentication, e.to_string())));
+            }
         };
         let agent = &self.context.runtime_agent;
         let request = ChatRequest {
@@ -159,7 +164,7 @@ impl IterationRun<'_> {
             }),
         )
         .await?;
-        Ok(ReasonResult::Output(ReasonOutput { message, usage: streamed.usage }))
+        Ok(ReasonResult::Output(Box::new(ReasonOutput { message, usage: streamed.usage })))
     }
 
     /// Reads the stream to its end. `Ok(Ok(None))` means cancelled mid-stream.

@@ -143,7 +143,11 @@ pub fn is_ephemeral(event_type: &str) -> bool {
 
 /// Checks a type string against the registry, returning the canonical static string.
 pub fn validate_event_type(event_type: &str) -> Result<&'static str, UnknownEventType> {
-    EVENT_TYPES.iter().copied().find(|t| *t == event_type).ok_or_else(|| UnknownEventType(event_type.chars().take(100).collect()))
+    EVENT_TYPES
+        .iter()
+        .copied()
+        .find(|t| *t == event_type)
+        .ok_or_else(|| UnknownEventType(event_type.chars().take(100).collect()))
 }
 
 #[cfg(test)]

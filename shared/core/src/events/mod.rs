@@ -4,7 +4,9 @@
 mod catalog;
 mod data;
 
-pub use catalog::{EPHEMERAL_EVENT_TYPES, EVENT_TYPES, EventPayload, UnknownEventType, is_ephemeral, validate_event_type};
+pub use catalog::{
+    EPHEMERAL_EVENT_TYPES, EVENT_TYPES, EventPayload, UnknownEventType, is_ephemeral, validate_event_type,
+};
 pub use data::*;
 
 use serde::{Deserialize, Serialize};
@@ -39,12 +41,7 @@ pub struct EventContext {
 impl EventContext {
     /// The context of an event inside a turn.
     pub fn for_turn(turn_id: TurnId, input_message_id: Option<MessageId>) -> Self {
-        Self {
-            turn_id: Some(turn_id),
-            input_message_id,
-            trace_id: Some(turn_id.to_string()),
-            ..Self::default()
-        }
+        Self { turn_id: Some(turn_id), input_message_id, trace_id: Some(turn_id.to_string()), ..Self::default() }
     }
 }
 

@@ -144,7 +144,13 @@ impl TurnService {
         self.loader.grade
     }
 
-    async fn emit(&self, session: SessionId, context: &EventContext, key: String, payload: EventPayload) -> Result<Option<Event>, TurnError> {
+    async fn emit(
+        &self,
+        session: SessionId,
+        context: &EventContext,
+        key: String,
+        payload: EventPayload,
+    ) -> Result<Option<Event>, TurnError> {
         let event = NewEvent::new(session, context.clone(), payload).with_key(key);
         Ok(record_event(&self.loader.stores, self.bus.as_ref(), event).await?)
     }
@@ -158,8 +164,16 @@ impl TurnService {
 
     /// Stores a user message and starts a turn: `input.message`, `session.activated`,
     /// `turn.started`, then task 1 is published. A pending client-tool wait is abandoned first.
-    pub async fn start_turn(&self, org: OrgId, session_id: SessionId, mut message: Message) -> Result<(Message, IterationTask), TurnError> {
-        if message.role != MessageRole::User || message.content.is_empty() || !message.content.iter().all(ContentPart::is_user_input) {
+    pub async fn start_turn(
+        &self,
+        org: OrgId,
+        session_id: SessionId,
+        mut message: Message,
+    ) -> Result<(Message, IterationTask), TurnError> {
+        if message.role != MessageRole::User
+            || message.content.is_empty()
+            || !message.content.iter().all(ContentPart::is_user_input)
+        {
             return Err(TurnError::Invalid("message must be a user message with text or image content".into()));
         }
         let session = self.loader.session(org, session_id).await?;
@@ -180,16 +194,39 @@ impl TurnService {
         message.created_at = crate::time::Timestamp::now();
         let context = EventContext::for_turn(turn_id, Some(message.id));
         let key = |step: &str| format!("{turn_id}/{step}");
-        self.emit(session_id, &context, key("input.message"), EventPayload::InputMessage(InputMessageData { message: message.clone() })).await?;
-        self.emit(session_id, &context, key("session.activated"), EventPayload::SessionActivated(SessionActivatedData { turn_id, input_message_id: message.id })).await?;
+        self.emit(
+            session_id,
+            &context,
+            key("input.message"),
+            EventPayload::InputMessage(InputMessageData { message: message.clone() }),
+        )
+        .await?;
+        self.emit(
+            session_id,
+            &context,
+            key("session.activated"),
+            EventPayload::SessionActivated(SessionActivatedData { turn_id, input_message_id: message.id }),
+        )
+        .await?;
         self.emit(
             session_id,
             &context,
             key("turn.started"),
-            EventPayload::TurnStarted(TurnStartedData { turn_id, input_message_id: message.id, input_content: Some(message.content.clone()) }),
+            EventPayload::TurnStarted(TurnStartedData {
+                turn_id,
+                input_message_id: message.id,
+                input_content: Some(message.content.clone()),
+            }),
         )
         .await?;
-        let task = IterationTask { task_id: TaskId::new(), org_id: org, session_id, turn_id, input_message_id: message.id, iteration: 1 };
+        let task = IterationTask {
+            task_id: TaskId::new(),
+            org_id: org,
+            session_id,
+            turn_id,
+            input_message_id: message.id,
+            iteration: 1,
+        };
         self.publish(&task).await?;
         Ok((message, task))
     }
@@ -216,11 +253,18 @@ impl TurnService {
                 return Err(TurnError::Invalid(format!("duplicate tool_call_id '{}'", result.tool_call_id)));
             }
             if !pending.iter().any(|(id, _)| *id == result.tool_call_id) {
-                return Err(TurnError::Invalid(format!("tool_call_id '{}' is not awaiting a result", result.tool_call_id)));
+                return Err(TurnError::Invalid(format!(
+                    "tool_call_id '{}' is not awaiting a result",
+                    result.tool_call_id
+                )));
             }
-            let size = result.result.as_ref().map_or(0, |v| v.to_string().len()) + result.error.as_ref().map_or(0, String::len);
+            let size = result.result.as_ref().map_or(0, |v| v.to_string().len())
+                + result.error.as_ref().map_or(0, String::len);
             if size > MAX_TOOL_RESULT_BYTES {
-                return Err(TurnError::Invalid(format!("tool result for '{}' exceeds {MAX_TOOL_RESULT_BYTES} bytes", result.tool_call_id)));
+                return Err(TurnError::Invalid(format!(
+                    "tool result for '{}' exceeds {MAX_TOOL_RESULT_BYTES} bytes",
+                    result.tool_call_id
+                )));
             }
         }
         self.record_tool_results(&turn, session_id, &results).await?;
@@ -246,7 +290,11 @@ impl TurnService {
     /// Cancels the running turn: `turn.cancelled` at once, then the engine ends the turn with the
     /// cancellation message and `session.idled`. A turn waiting for client tools gets a task that
     /// does the ending (returned and published).
-    pub async fn cancel(&self, org: OrgId, session_id: SessionId) -> Result<(CancelOutcome, Option<IterationTask>), TurnError> {
+    pub async fn cancel(
+        &self,
+        org: OrgId,
+        session_id: SessionId,
+    ) -> Result<(CancelOutcome, Option<IterationTask>), TurnError> {
         let session = self.loader.session(org, session_id).await?;
         let (true, Some(turn_id)) = (session.status.is_busy(), session.current_turn_id) else {
             return Ok((CancelOutcome::NoOp, None));
@@ -273,7 +321,11 @@ impl TurnService {
         let pending = turn.pending_client_calls();
         let results = pending
             .iter()
-            .map(|(id, _)| ToolResultInput { tool_call_id: id.clone(), result: None, error: Some("Cancelled: a new message was sent.".into()) })
+            .map(|(id, _)| ToolResultInput {
+                tool_call_id: id.clone(),
+                result: None,
+                error: Some("Cancelled: a new message was sent.".into()),
+            })
             .collect::<Vec<_>>();
         self.record_tool_results(&turn, session_id, &results).await?;
         self.cancellations.cancel(turn_id);
@@ -287,7 +339,12 @@ impl TurnService {
     }
 
     /// Emits `tool.completed` for client results of the turn's waiting iteration.
-    async fn record_tool_results(&self, turn: &TurnState, session_id: SessionId, results: &[ToolResultInput]) -> Result<(), TurnError> {
+    async fn record_tool_results(
+        &self,
+        turn: &TurnState,
+        session_id: SessionId,
+        results: &[ToolResultInput],
+    ) -> Result<(), TurnError> {
         let context = EventContext::for_turn(turn.turn_id, Some(turn.input_message_id));
         for result in results {
             let success = result.error.is_none();
@@ -296,7 +353,8 @@ impl TurnService {
                 tool_name: String::new(),
                 success,
                 status: if success { "success" } else { "error" }.into(),
-                result: success.then(|| vec![ContentPart::text(result.result.clone().unwrap_or(Value::Null).to_string())]),
+                result: success
+                    .then(|| vec![ContentPart::text(result.result.clone().unwrap_or(Value::Null).to_string())]),
                 error: result.error.clone(),
                 duration_ms: None,
                 capability_id: None,
@@ -311,7 +369,8 @@ impl TurnService {
     pub async fn run_iteration(&self, task: &IterationTask) -> Result<IterationOutcome, TurnError> {
         let session = self.loader.session(task.org_id, task.session_id).await?;
         let inputs = self.loader.inputs(task.org_id, session, Some(task.turn_id)).await?;
-        let turn_events: Vec<Event> = inputs.events.iter().filter(|e| e.context.turn_id == Some(task.turn_id)).cloned().collect();
+        let turn_events: Vec<Event> =
+            inputs.events.iter().filter(|e| e.context.turn_id == Some(task.turn_id)).cloned().collect();
         let context = inspect_turn_context(inputs, &self.loader.capabilities, self.loader.grade)
             .map_err(|e| TurnError::Invalid(e.to_string()))?;
         let host = StoreIterationHost::new(self.loader.stores.clone(), self.bus.clone(), task.org_id);
@@ -348,7 +407,8 @@ impl TurnService {
     pub async fn load_context(&self, org: OrgId, session_id: SessionId) -> Result<TurnContext, TurnError> {
         let session = self.loader.session(org, session_id).await?;
         let inputs = self.loader.inputs(org, session, None).await?;
-        inspect_turn_context(inputs, &self.loader.capabilities, self.loader.grade).map_err(|e| TurnError::Invalid(e.to_string()))
+        inspect_turn_context(inputs, &self.loader.capabilities, self.loader.grade)
+            .map_err(|e| TurnError::Invalid(e.to_string()))
     }
 }
 
@@ -397,6 +457,13 @@ impl TurnState {
     }
 
     fn task(&self, org: OrgId, session_id: SessionId, iteration: u32) -> IterationTask {
-        IterationTask { task_id: TaskId::new(), org_id: org, session_id, turn_id: self.turn_id, input_message_id: self.input_message_id, iteration }
+        IterationTask {
+            task_id: TaskId::new(),
+            org_id: org,
+            session_id,
+            turn_id: self.turn_id,
+            input_message_id: self.input_message_id,
+            iteration,
+        }
     }
 }

