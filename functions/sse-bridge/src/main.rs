@@ -1,0 +1,10 @@
+//! `everruns-server`: the long-lived host. Reads its configuration once, then serves.
+
+use everruns_server::{ServerAppBuilder, ServerConfig};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    tracing_subscriber::fmt().with_env_filter(filter).init();
+    ServerAppBuilder::new(ServerConfig::from_env()).run().await
+}

@@ -1,0 +1,269 @@
+//! `ServerConfig`: every variable of the seed's environment page that the control plane reads,
+//! read once per process. Invalid values do not panic here; they are collected and reported by
+//! [`ServerConfig::validate`] when the server starts.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use everruns_core::DeploymentGrade;
+
+/// How requests are authenticated (`AUTH_MODE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMode {
+    /// Every request runs in the default org; any `Authorization` value is accepted.
+    None,
+}
+
+/// SSE streaming settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SseConfig {
+    /// `SSE_REALTIME_CYCLE_SECS` (300): connection lifetime of session streams (±20% jitter).
+    pub realtime_cycle: Duration,
+    /// `SSE_MONITORING_CYCLE_SECS` (600): connection lifetime of monitoring streams.
+    pub monitoring_cycle: Duration,
+    /// `SSE_HEARTBEAT_INTERVAL_SECS` (30): interval of `: heartbeat` comments.
+    pub heartbeat_interval: Duration,
+    /// `SSE_GLOBAL_MAX` (10000).
+    pub global_max: usize,
+    /// `SSE_PER_ORG_MAX` (1000).
+    pub per_org_max: usize,
+    /// `SSE_PER_SESSION_MAX` (5).
+    pub per_session_max: usize,
+}
+
+/// Provider keys used when a provider has none stored (`DEFAULT_*_API_KEY`).
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct DefaultProviderKeys {
+    /// `DEFAULT_OPENAI_API_KEY`.
+    pub openai: Option<String>,
+    /// `DEFAULT_ANTHROPIC_API_KEY`.
+    pub anthropic: Option<String>,
+    /// `DEFAULT_GEMINI_API_KEY`.
+    pub gemini: Option<String>,
+}
+
+impl std::fmt::Debug for DefaultProviderKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DefaultProviderKeys")
+            .field("openai", &self.openai.is_some())
+            .field("anthropic", &self.anthropic.is_some())
+            .field("gemini", &self.gemini.is_some())
+            .finish()
+    }
+}
+
+/// The control plane's configuration.
+#[derive(Clone)]
+pub struct ServerConfig {
+    /// `DEV_MODE`: in-memory storage, turns run in-process, no keys needed.
+    pub dev_mode: bool,
+    /// `DEPLOYMENT_GRADE` (falls back to `dev` with DEV_MODE, else `prod`).
+    pub grade: DeploymentGrade,
+    /// `API_PREFIX` (`/api`).
+    pub api_prefix: String,
+    /// `CORS_ALLOWED_ORIGINS` (empty: CORS disabled).
+    pub cors_allowed_origins: Vec<String>,
+    /// `HTTP_ADDR` (`0.0.0.0:9000`).
+    pub http_addr: SocketAddr,
+    /// `RATE_LIMIT_API_REQUESTS_PER_MINUTE` per client IP (1200; 0 disables).
+    pub rate_limit_per_minute: u32,
+    /// `AUTH_MODE` (`none`).
+    pub auth_mode: AuthMode,
+    /// SSE settings.
+    pub sse: SseConfig,
+    /// `DEFAULT_*_API_KEY`.
+    pub default_keys: DefaultProviderKeys,
+    /// `SECRETS_ENCRYPTION_KEY` (required outside DEV_MODE).
+    pub secrets_encryption_key: Option<String>,
+    /// `SECRETS_ENCRYPTION_KEY_PREVIOUS`, for rotation.
+    pub secrets_encryption_key_previous: Option<String>,
+    /// Largest accepted request body in bytes (10 MiB).
+    pub body_limit_bytes: usize,
+    /// Problems found while reading the environment, reported by [`ServerConfig::validate`].
+    problems: Vec<String>,
+}
+
+impl std::fmt::Debug for ServerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerConfig")
+            .field("dev_mode", &self.dev_mode)
+            .field("grade", &self.grade)
+            .field("api_prefix", &self.api_prefix)
+            .field("http_addr", &self.http_addr)
+            .field("cors_allowed_origins", &self.cors_allowed_origins)
+            .field("rate_limit_per_minute", &self.rate_limit_per_minute)
+            .field("sse", &self.sse)
+            .field("default_keys", &self.default_keys)
+            .field("secrets_encryption_key", &self.secrets_encryption_key.as_ref().map(|_| "<set>"))
+            .finish_non_exhaustive()
+    }
+}
+
+/// A configuration that cannot start a server.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid configuration:\n  - {}", .0.join("\n  - "))]
+pub struct ConfigError(pub Vec<String>);
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self::from_lookup(|_| None)
+    }
+}
+
+impl ServerConfig {
+    /// Reads the process environment.
+    pub fn from_env() -> Self {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads configuration through `lookup` (the environment, or a map in tests).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
+        let mut problems = Vec::new();
+        let get = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let dev_mode = get("DEV_MODE").is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "true" | "1" | "yes"));
+        let grade = match get("DEPLOYMENT_GRADE") {
+            Some(text) => DeploymentGrade::parse(&text).unwrap_or_else(|| {
+                problems.push(format!("DEPLOYMENT_GRADE must be one of dev, poc, preview, prod (got '{text}')"));
+                DeploymentGrade::Prod
+            }),
+            None if dev_mode => DeploymentGrade::Dev,
+            None => DeploymentGrade::Prod,
+        };
+        let api_prefix = match get("API_PREFIX") {
+            None => "/api".to_owned(),
+            Some(p) if p == "/" => String::new(),
+            Some(p) if p.starts_with('/') => p.trim_end_matches('/').to_owned(),
+            Some(p) => {
+                problems.push(format!("API_PREFIX must start with '/' (got '{p}')"));
+                "/api".to_owned()
+            }
+        };
+        let cors_allowed_origins: Vec<String> = get("CORS_ALLOWED_ORIGINS")
+            .map(|v| v.split(',').map(|o| o.trim().to_owned()).filter(|o| !o.is_empty()).collect())
+            .unwrap_or_default();
+        if cors_allowed_origins.iter().any(|o| o == "*") {
+            problems.push(
+                "CORS_ALLOWED_ORIGINS must list explicit origins: '*' cannot be used because credentials are allowed"
+                    .to_owned(),
+            );
+        }
+        let mut number = |name: &str, default: u64| -> u64 {
+            match get(name) {
+                None => default,
+                Some(text) => text.parse().unwrap_or_else(|_| {
+                    problems.push(format!("{name} must be a non-negative integer (got '{text}')"));
+                    default
+                }),
+            }
+        };
+        let rate_limit_per_minute = number("RATE_LIMIT_API_REQUESTS_PER_MINUTE", 1200).min(u64::from(u32::MAX)) as u32;
+        let sse = SseConfig {
+            realtime_cycle: Duration::from_secs(number("SSE_REALTIME_CYCLE_SECS", 300).max(1)),
+            monitoring_cycle: Duration::from_secs(number("SSE_MONITORING_CYCLE_SECS", 600).max(1)),
+            heartbeat_interval: Duration::from_secs(number("SSE_HEARTBEAT_INTERVAL_SECS", 30).max(1)),
+            global_max: number("SSE_GLOBAL_MAX", 10_000) as usize,
+            per_org_max: number("SSE_PER_ORG_MAX", 1_000) as usize,
+            per_session_max: number("SSE_PER_SESSION_MAX", 5) as usize,
+        };
+        let body_limit_bytes = number("HTTP_BODY_LIMIT_BYTES", 10 * 1024 * 1024) as usize;
+        let http_addr = match get("HTTP_ADDR") {
+            None => SocketAddr::from(([0, 0, 0, 0], 9000)),
+            Some(text) => text.parse().unwrap_or_else(|_| {
+                problems.push(format!("HTTP_ADDR must be an address like 0.0.0.0:9000 (got '{text}')"));
+                SocketAddr::from(([0, 0, 0, 0], 9000))
+            }),
+        };
+        let auth_mode = match get("AUTH_MODE").as_deref().map(str::to_ascii_lowercase).as_deref() {
+            None | Some("none") => AuthMode::None,
+            Some(other) => {
+                problems.push(format!("AUTH_MODE '{other}' is not supported (supported: none)"));
+                AuthMode::None
+            }
+        };
+        let secrets_encryption_key = get("SECRETS_ENCRYPTION_KEY");
+        if secrets_encryption_key.is_none() && !dev_mode {
+            problems.push(
+                "SECRETS_ENCRYPTION_KEY is required outside DEV_MODE; generate one with: python3 -c \"import os, base64; print('kek-v1:' + base64.b64encode(os.urandom(32)).decode())\""
+                    .to_owned(),
+            );
+        }
+        Self {
+            dev_mode,
+            grade,
+            api_prefix,
+            cors_allowed_origins,
+            http_addr,
+            rate_limit_per_minute,
+            auth_mode,
+            sse,
+            default_keys: DefaultProviderKeys {
+                openai: get("DEFAULT_OPENAI_API_KEY"),
+                anthropic: get("DEFAULT_ANTHROPIC_API_KEY"),
+                gemini: get("DEFAULT_GEMINI_API_KEY"),
+            },
+            secrets_encryption_key,
+            secrets_encryption_key_previous: get("SECRETS_ENCRYPTION_KEY_PREVIOUS"),
+            body_limit_bytes,
+            problems,
+        }
+    }
+
+    /// A DEV_MODE configuration listening on `addr` (for tests and embedding).
+    pub fn dev(addr: SocketAddr) -> Self {
+        let mut config = Self::from_lookup(|name| (name == "DEV_MODE").then(|| "true".to_owned()));
+        config.http_addr = addr;
+        config
+    }
+
+    /// Reports every problem found while reading the environment.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.problems.is_empty() { Ok(()) } else { Err(ConfigError(self.problems.clone())) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> ServerConfig {
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        ServerConfig::from_lookup(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_follow_the_seed() {
+        let c = config(&[("DEV_MODE", "1")]);
+        assert!(c.dev_mode);
+        assert_eq!(c.grade, DeploymentGrade::Dev);
+        assert_eq!(c.api_prefix, "/api");
+        assert_eq!(c.http_addr.to_string(), "0.0.0.0:9000");
+        assert_eq!(c.sse.heartbeat_interval, Duration::from_secs(30));
+        assert_eq!((c.sse.global_max, c.sse.per_org_max, c.sse.per_session_max), (10_000, 1_000, 5));
+        assert_eq!(c.sse.realtime_cycle, Duration::from_secs(300));
+        assert_eq!(c.rate_limit_per_minute, 1200);
+        assert!(c.validate().is_ok());
+    }
+
+    #[test]
+    fn grade_falls_back_to_prod_without_dev_mode() {
+        let c = config(&[("SECRETS_ENCRYPTION_KEY", "kek-v1:x")]);
+        assert_eq!(c.grade, DeploymentGrade::Prod);
+        assert_eq!(config(&[("DEV_MODE", "true"), ("DEPLOYMENT_GRADE", "preview")]).grade, DeploymentGrade::Preview);
+    }
+
+    #[test]
+    fn bad_values_are_reported_clearly() {
+        let c = config(&[
+            ("DEV_MODE", "true"),
+            ("CORS_ALLOWED_ORIGINS", "https://a.example, *"),
+            ("SSE_GLOBAL_MAX", "lots"),
+        ]);
+        let err = c.validate().unwrap_err().to_string();
+        assert!(err.contains("'*' cannot be used"), "{err}");
+        assert!(err.contains("SSE_GLOBAL_MAX"), "{err}");
+        let err = config(&[]).validate().unwrap_err().to_string();
+        assert!(err.contains("SECRETS_ENCRYPTION_KEY is required"), "{err}");
+        assert!(config(&[("DEV_MODE", "true"), ("DEPLOYMENT_GRADE", "staging")]).validate().is_err());
+    }
+}

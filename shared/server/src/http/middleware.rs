@@ -1,0 +1,91 @@
+//! Cross-cutting middleware: request ids, per-IP rate limiting (governor, in memory), CORS.
+
+use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{ConnectInfo, Request};
+use axum::http::{HeaderName, HeaderValue, Method};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Applies the middleware stack to the router.
+pub fn wrap(app: Router, state: &AppState) -> Router {
+    let mut app = app;
+    if let Some(quota) = NonZeroU32::new(state.config.rate_limit_per_minute) {
+        let limiter: Arc<DefaultKeyedRateLimiter<IpAddr>> = Arc::new(RateLimiter::keyed(Quota::per_minute(quota)));
+        app = app.layer(middleware::from_fn(move |req: Request, next: Next| {
+            let limiter = limiter.clone();
+            async move { rate_limit(limiter, req, next).await }
+        }));
+    }
+    if !state.config.cors_allowed_origins.is_empty() {
+        let origins: Vec<HeaderValue> =
+            state.config.cors_allowed_origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
+        app = app.layer(
+            CorsLayer::new()
+                .allow_origin(AllowOrigin::list(origins))
+                .allow_credentials(true)
+                .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE, Method::OPTIONS])
+                .allow_headers(AllowHeaders::mirror_request())
+                .expose_headers([REQUEST_ID, HeaderName::from_static("x-total-count")]),
+        );
+    }
+    app.layer(middleware::from_fn(request_id))
+}
+
+/// Echoes a valid incoming `X-Request-Id` or assigns a fresh one, on every response.
+async fn request_id(mut req: Request, next: Next) -> Response {
+    let id = req
+        .headers()
+        .get(&REQUEST_ID)
+        .filter(|v| v.len() <= 128 && v.to_str().is_ok_and(|s| s.bytes().all(|b| b.is_ascii_graphic())))
+        .cloned()
+        .unwrap_or_else(|| {
+            HeaderValue::from_str(&uuid::Uuid::now_v7().simple().to_string())
+                .unwrap_or(HeaderValue::from_static("unknown"))
+        });
+    req.headers_mut().insert(REQUEST_ID, id.clone());
+    let mut response = next.run(req).await;
+    response.headers_mut().insert(REQUEST_ID, id);
+    response
+}
+
+/// The client address: the first `X-Forwarded-For` hop behind a proxy, else the peer.
+fn client_ip(req: &Request) -> IpAddr {
+    let forwarded = req
+        .headers()
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .and_then(|ip| ip.trim().parse().ok());
+    forwarded
+        .or_else(|| req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()))
+        .unwrap_or(IpAddr::from([0, 0, 0, 0]))
+}
+
+async fn rate_limit(limiter: Arc<DefaultKeyedRateLimiter<IpAddr>>, req: Request, next: Next) -> Response {
+    if req.uri().path() == "/health" {
+        return next.run(req).await;
+    }
+    match limiter.check_key(&client_ip(&req)) {
+        Ok(()) => next.run(req).await,
+        Err(not_until) => {
+            let wait = not_until.wait_time_from(governor::clock::Clock::now(&governor::clock::DefaultClock::default()));
+            ApiError::TooManyRequests {
+                message: "rate limit exceeded; retry later".into(),
+                retry_after: wait.max(Duration::from_secs(1)),
+            }
+            .into_response()
+        }
+    }
+}

@@ -1,0 +1,96 @@
+//! The HTTP surface: REST routes under `API_PREFIX` (and, for SDK compatibility, at the root),
+//! root routes (`/health`, `/api-doc/openapi.json`), and the middleware every request passes:
+//! `X-Request-Id`, per-IP rate limiting, CORS, the body limit, and JSON 404/405 answers.
+
+mod agents;
+mod capabilities;
+mod events;
+pub mod extract;
+mod harnesses;
+mod middleware;
+mod models;
+mod sessions;
+
+use axum::extract::DefaultBodyLimit;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use extract::{ApiPrefix, BaseUrl};
+
+/// The REST routes (paths start with `/v1`), without state.
+pub fn api_routes() -> Router<AppState> {
+    Router::new()
+        .merge(agents::routes())
+        .merge(harnesses::routes())
+        .merge(models::routes())
+        .merge(sessions::routes())
+        .merge(events::routes())
+        .merge(capabilities::routes())
+}
+
+/// The whole router: `custom` routes are merged into the REST routes.
+pub fn router(state: AppState, custom: Router) -> Router {
+    let prefix = state.config.api_prefix.clone();
+    let api = api_routes()
+        .with_state(state.clone())
+        .merge(custom)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed);
+    let prefixed = |p: &str| api.clone().layer(axum::Extension(ApiPrefix(p.to_owned())));
+    let mut app = Router::new()
+        .route("/health", get(health))
+        .route("/api-doc/openapi.json", get(crate::openapi::document))
+        .with_state(state.clone());
+    if prefix.is_empty() {
+        app = app.merge(prefixed(""));
+    } else {
+        app = app.nest(&prefix, prefixed(&prefix)).merge(prefixed(""));
+    }
+    let app = app.fallback(not_found);
+    middleware::wrap(app, &state).layer(DefaultBodyLimit::max(state.config.body_limit_bytes))
+}
+
+async fn health(axum::extract::State(state): axum::extract::State<AppState>) -> Json<serde_json::Value> {
+    Json(json!({
+        "status": "ok",
+        "version": env!("CARGO_PKG_VERSION"),
+        "mode": if state.config.dev_mode { "dev" } else { "server" },
+        "auth_mode": "none",
+    }))
+}
+
+async fn not_found(uri: axum::http::Uri) -> Response {
+    ApiError::NotFound { code: "route_not_found".into(), message: format!("no route for {}", uri.path()) }
+        .into_response()
+}
+
+async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> Response {
+    let mut response =
+        ApiError::bad_request(format!("method {method} is not allowed on {}", uri.path())).into_response();
+    *response.status_mut() = axum::http::StatusCode::METHOD_NOT_ALLOWED;
+    response
+}
+
+/// A paginated envelope with absolute `next_url`/`prev_url`.
+pub fn paginated<T: Serialize>(
+    base: &BaseUrl,
+    path: &str,
+    items: Vec<T>,
+    total: u64,
+    offset: u32,
+    limit: u32,
+) -> Response {
+    let mut body = json!({ "data": items, "total": total, "offset": offset, "limit": limit });
+    if u64::from(offset) + u64::from(limit) < total {
+        body["next_url"] = json!(format!("{}{path}?offset={}&limit={limit}", base.0, offset + limit));
+    }
+    if offset > 0 {
+        body["prev_url"] = json!(format!("{}{path}?offset={}&limit={limit}", base.0, offset.saturating_sub(limit)));
+    }
+    Json(body).into_response()
+}

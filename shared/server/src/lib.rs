@@ -1,0 +1,25 @@
+//! # everruns-server
+//!
+//! The control plane: the axum router for the contract's REST surface and SSE, the services
+//! behind it, configuration read once from the environment ([`ServerConfig::from_env`]), the
+//! embedding builder ([`ServerAppBuilder`]) and the stock platform preset
+//! ([`oss_platform_definition`]).
+//!
+//! Layout: `config` (environment), `error` (the one HTTP error mapping), `http` (routes and
+//! middleware; handlers only translate), `services` (business rules), `sse` (streams and limits),
+//! `seed` (startup seeding), `app` (composition and serving).
+
+mod app;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod openapi;
+mod platform;
+pub mod seed;
+pub mod services;
+pub mod sse;
+pub mod state;
+
+pub use app::{ServerApp, ServerAppBuilder};
+pub use config::ServerConfig;
+pub use platform::oss_platform_definition;

@@ -1,0 +1,383 @@
+//! Server-sent events for one session: `connected` first, replay after `since_id`, then live
+//! events with no gap and no duplicate, `: heartbeat` comments on a fixed interval, connection
+//! cycling with `disconnecting`, and a goodbye on shutdown.
+//!
+//! The hub keeps ONE bus subscription per watched session and serializes each event once; every
+//! connection of that session shares the serialized frames (cheap fan-out, small connections).
+//! Connection limits are checked global → per org → per session; a slot frees when the stream drops.
+
+use std::collections::{HashMap, VecDeque};
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use everruns_core::events::{Event, validate_event_type};
+use everruns_core::ids::{EventId, OrgId, SessionId};
+use everruns_core::ports::{EventBus, EventFilter};
+use futures::{Stream, StreamExt};
+use tokio::sync::{broadcast, watch};
+use tokio::time::{Instant, Interval, Sleep};
+
+use crate::config::SseConfig;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The most values one `types` or `exclude` parameter may carry.
+pub const MAX_FILTER_VALUES: usize = 64;
+
+/// One serialized SSE record of a domain event.
+#[derive(Debug)]
+pub struct Frame {
+    event_type: &'static str,
+    sequence: Option<i64>,
+    bytes: Bytes,
+}
+
+impl Frame {
+    /// Serializes an event: `event:`, `id:` (persisted only), one-line `data:`.
+    pub fn of(event: &Event) -> Self {
+        let json = serde_json::to_string(event).unwrap_or_else(|_| "{}".to_owned());
+        let mut text = String::with_capacity(json.len() + 80);
+        text.push_str("event: ");
+        text.push_str(event.event_type());
+        text.push('\n');
+        if event.sequence.is_some() {
+            text.push_str("id: ");
+            text.push_str(&event.id.to_string());
+            text.push('\n');
+        }
+        text.push_str("data: ");
+        text.push_str(&json);
+        text.push_str("\n\n");
+        Self { event_type: event.event_type(), sequence: event.sequence, bytes: Bytes::from(text) }
+    }
+}
+
+/// Which event types a stream delivers (`types` first, then `exclude`).
+#[derive(Debug, Clone, Default)]
+pub struct TypeFilter {
+    types: Vec<&'static str>,
+    exclude: Vec<&'static str>,
+}
+
+impl TypeFilter {
+    /// Validates both lists against the event registry.
+    pub fn new(types: &[String], exclude: &[String]) -> Result<Self, ApiError> {
+        let check = |param: &str, values: &[String]| -> Result<Vec<&'static str>, ApiError> {
+            if values.len() > MAX_FILTER_VALUES {
+                return Err(ApiError::BadRequest {
+                    code: "invalid_filter",
+                    message: format!("{param}: too many values ({}, max {MAX_FILTER_VALUES})", values.len()),
+                });
+            }
+            values
+                .iter()
+                .map(|v| {
+                    validate_event_type(v).map_err(|e| ApiError::BadRequest {
+                        code: "invalid_filter",
+                        message: format!("{param}: unknown event type '{}'", e.0),
+                    })
+                })
+                .collect()
+        };
+        Ok(Self { types: check("types", types)?, exclude: check("exclude", exclude)? })
+    }
+
+    /// Whether an event type passes.
+    pub fn admits(&self, event_type: &str) -> bool {
+        (self.types.is_empty() || self.types.contains(&event_type)) && !self.exclude.contains(&event_type)
+    }
+
+    /// As a store filter.
+    pub fn to_event_filter(&self) -> EventFilter {
+        EventFilter {
+            types: self.types.iter().map(|t| (*t).to_owned()).collect(),
+            exclude: self.exclude.iter().map(|t| (*t).to_owned()).collect(),
+            ..EventFilter::default()
+        }
+    }
+}
+
+type Fanout = broadcast::Sender<Arc<Frame>>;
+
+/// Connection accounting and the shared per-session fan-out.
+pub struct SseHub {
+    config: SseConfig,
+    global: AtomicUsize,
+    per_org: Mutex<HashMap<OrgId, usize>>,
+    per_session: Mutex<HashMap<SessionId, usize>>,
+    fanouts: Arc<Mutex<HashMap<SessionId, Fanout>>>,
+}
+
+impl SseHub {
+    /// A hub with the given limits.
+    pub fn new(config: SseConfig) -> Self {
+        Self {
+            config,
+            global: AtomicUsize::new(0),
+            per_org: Mutex::default(),
+            per_session: Mutex::default(),
+            fanouts: Arc::default(),
+        }
+    }
+
+    /// Open connections.
+    pub fn connections(&self) -> usize {
+        self.global.load(Ordering::Relaxed)
+    }
+
+    /// Takes a connection slot, or answers 429 naming the limit that was hit.
+    pub fn acquire(self: &Arc<Self>, org: OrgId, session: SessionId) -> Result<SseSlot, ApiError> {
+        let too_many = |what: &str| ApiError::TooManyRequests {
+            message: format!("{what} SSE connection limit reached"),
+            retry_after: Duration::from_secs(1),
+        };
+        if self.global.fetch_add(1, Ordering::AcqRel) >= self.config.global_max {
+            self.global.fetch_sub(1, Ordering::AcqRel);
+            return Err(too_many("global"));
+        }
+        let slot = SseSlot { hub: self.clone(), org, session, org_taken: false, session_taken: false };
+        let mut slot = slot;
+        {
+            let mut orgs = self.per_org.lock().unwrap_or_else(|p| p.into_inner());
+            let count = orgs.entry(org).or_default();
+            if *count >= self.config.per_org_max {
+                return Err(too_many("per-organization"));
+            }
+            *count += 1;
+            slot.org_taken = true;
+        }
+        let mut sessions = self.per_session.lock().unwrap_or_else(|p| p.into_inner());
+        let count = sessions.entry(session).or_default();
+        if *count >= self.config.per_session_max {
+            return Err(too_many("per-session"));
+        }
+        *count += 1;
+        slot.session_taken = true;
+        Ok(slot)
+    }
+
+    /// Subscribes to a session's frames, starting the shared forwarder if needed.
+    fn frames(&self, bus: &Arc<dyn EventBus>, session: SessionId) -> broadcast::Receiver<Arc<Frame>> {
+        let mut fanouts = self.fanouts.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(tx) = fanouts.get(&session) {
+            return tx.subscribe();
+        }
+        let (tx, rx) = broadcast::channel(1024);
+        fanouts.insert(session, tx.clone());
+        // Subscribe before returning, so nothing published after this call is missed.
+        let mut events = bus.subscribe(session);
+        let registry = self.fanouts.clone();
+        tokio::spawn(async move {
+            loop {
+                let next = tokio::time::timeout(Duration::from_secs(30), events.next()).await;
+                match next {
+                    Ok(Some(event)) => {
+                        let _ = tx.send(Arc::new(Frame::of(&event)));
+                    }
+                    Ok(None) => break,
+                    Err(_) => {}
+                }
+                let mut fanouts = registry.lock().unwrap_or_else(|p| p.into_inner());
+                if tx.receiver_count() == 0 {
+                    fanouts.remove(&session);
+                    return;
+                }
+            }
+            registry.lock().unwrap_or_else(|p| p.into_inner()).remove(&session);
+        });
+        rx
+    }
+}
+
+/// A held connection slot; released on drop.
+pub struct SseSlot {
+    hub: Arc<SseHub>,
+    org: OrgId,
+    session: SessionId,
+    org_taken: bool,
+    session_taken: bool,
+}
+
+impl Drop for SseSlot {
+    fn drop(&mut self) {
+        self.hub.global.fetch_sub(1, Ordering::AcqRel);
+        fn release<K: std::hash::Hash + Eq>(map: &Mutex<HashMap<K, usize>>, key: &K) {
+            let mut map = map.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(count) = map.get_mut(key) {
+                *count = count.saturating_sub(1);
+                if *count == 0 {
+                    map.remove(key);
+                }
+            }
+        }
+        if self.org_taken {
+            release(&self.hub.per_org, &self.org);
+        }
+        if self.session_taken {
+            release(&self.hub.per_session, &self.session);
+        }
+    }
+}
+
+/// Where a stream resumes.
+#[derive(Debug, Clone, Copy)]
+pub enum Resume {
+    /// Live only.
+    Live,
+    /// Persisted events after this one, then live.
+    After(EventId),
+}
+
+const CONNECTED: &[u8] = b"event: connected\nretry: 100\ndata: {\"status\":\"connected\"}\n\n";
+const HEARTBEAT: &[u8] = b": heartbeat\n\n";
+
+fn disconnecting(reason: &str) -> Bytes {
+    Bytes::from(format!("event: disconnecting\nretry: 100\ndata: {{\"reason\":\"{reason}\",\"retry_ms\":100}}\n\n"))
+}
+
+/// A lifetime of `cycle` ±20%.
+fn jittered(cycle: Duration) -> Duration {
+    let random = (uuid::Uuid::new_v4().as_u128() % 4001) as f64 / 10_000.0; // 0.0..=0.4
+    cycle.mul_f64(0.8 + random)
+}
+
+enum Wake {
+    Shutdown,
+    Cycle,
+    Frame(Result<Arc<Frame>, broadcast::error::RecvError>),
+    Heartbeat,
+}
+
+struct Connection {
+    state: AppState,
+    session: SessionId,
+    filter: TypeFilter,
+    resume: Option<Resume>,
+    frames: broadcast::Receiver<Arc<Frame>>,
+    pending: VecDeque<Bytes>,
+    heartbeat: Interval,
+    cycle: Pin<Box<Sleep>>,
+    shutdown: watch::Receiver<bool>,
+    last_sequence: i64,
+    finished: bool,
+    _slot: SseSlot,
+}
+
+impl Connection {
+    /// Queues persisted events after the cursor (or after `last_sequence`).
+    async fn replay(&mut self, cursor: Option<Resume>) -> Result<(), ApiError> {
+        let mut filter = self.filter.to_event_filter();
+        match cursor {
+            Some(Resume::After(id)) => match self.state.stores.events.get_event(self.session, id).await? {
+                Some(event) => filter.after_sequence = event.sequence,
+                // A cursor never persisted (a delta's id): resume by UUIDv7 time order.
+                None => filter.after_id = Some(id),
+            },
+            _ => filter.after_sequence = Some(self.last_sequence),
+        }
+        for event in self.state.stores.events.list_events(self.session, &filter).await? {
+            let sequence = event.sequence.unwrap_or(0);
+            if sequence > self.last_sequence {
+                self.last_sequence = sequence;
+                self.pending.push_back(Frame::of(&event).bytes);
+            }
+        }
+        Ok(())
+    }
+
+    async fn next(&mut self) -> Option<Bytes> {
+        loop {
+            if let Some(bytes) = self.pending.pop_front() {
+                return Some(bytes);
+            }
+            if self.finished {
+                return None;
+            }
+            if let Some(resume) = self.resume.take() {
+                if let Resume::After(_) = resume
+                    && let Err(error) = self.replay(Some(resume)).await
+                {
+                    tracing::warn!(session = %self.session, "SSE replay failed: {error}");
+                    self.finished = true;
+                    return Some(disconnecting("error"));
+                }
+                continue;
+            }
+            let wake = tokio::select! {
+                biased;
+                _ = self.shutdown.wait_for(|down| *down) => Wake::Shutdown,
+                _ = self.cycle.as_mut() => Wake::Cycle,
+                frame = self.frames.recv() => Wake::Frame(frame),
+                _ = self.heartbeat.tick() => Wake::Heartbeat,
+            };
+            match wake {
+                Wake::Shutdown => {
+                    self.finished = true;
+                    return Some(disconnecting("shutdown"));
+                }
+                Wake::Cycle => {
+                    self.finished = true;
+                    return Some(disconnecting("connection_cycle"));
+                }
+                Wake::Heartbeat => return Some(Bytes::from_static(HEARTBEAT)),
+                Wake::Frame(Ok(frame)) => {
+                    if let Some(sequence) = frame.sequence {
+                        if sequence <= self.last_sequence {
+                            continue;
+                        }
+                        self.last_sequence = sequence;
+                    }
+                    if self.filter.admits(frame.event_type) {
+                        return Some(frame.bytes.clone());
+                    }
+                }
+                Wake::Frame(Err(broadcast::error::RecvError::Lagged(_))) => {
+                    // Too slow: catch up on persisted events from the store (deltas are lost).
+                    if self.last_sequence > 0 && self.replay(None).await.is_err() {
+                        self.finished = true;
+                        return Some(disconnecting("error"));
+                    }
+                }
+                Wake::Frame(Err(broadcast::error::RecvError::Closed)) => {
+                    self.finished = true;
+                    return Some(disconnecting("error"));
+                }
+            }
+        }
+    }
+}
+
+/// Builds the byte stream of one SSE connection. Validation and the slot come first (4xx before
+/// streaming); the stream then starts with `connected`.
+pub fn session_stream(
+    state: AppState,
+    session: SessionId,
+    filter: TypeFilter,
+    resume: Resume,
+    slot: SseSlot,
+) -> impl Stream<Item = Result<Bytes, Infallible>> + Send + 'static {
+    let config = &state.config.sse;
+    let period = config.heartbeat_interval;
+    let frames = state.sse.frames(state.turns.bus(), session);
+    let connection = Connection {
+        filter,
+        resume: Some(resume),
+        frames,
+        pending: VecDeque::from([Bytes::from_static(CONNECTED)]),
+        heartbeat: tokio::time::interval_at(Instant::now() + period, period),
+        cycle: Box::pin(tokio::time::sleep(jittered(config.realtime_cycle))),
+        shutdown: state.shutdown.clone(),
+        last_sequence: 0,
+        finished: false,
+        _slot: slot,
+        session,
+        state,
+    };
+    futures::stream::unfold(connection, |mut connection| async move {
+        connection.next().await.map(|bytes| (Ok(bytes), connection))
+    })
+}
