@@ -1,6 +1,6 @@
 //! Router tests with `oneshot` (no socket): the REST surface, its envelopes, and every class of
-#![allow(clippy::unwrap_used)]
 //! bad input answered with a 4xx JSON body — never a 500.
+#![allow(clippy::unwrap_used)]
 
 use axum::Router;
 use axum::body::Body;
