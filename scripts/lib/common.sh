@@ -17,3 +17,18 @@ ensure_sccache() {
     echo "using sccache ($(sccache --version)), cache in $SCCACHE_DIR"
   fi
 }
+
+# A virtualenv with the official SDK and pytest (outside the clone, reused across runs).
+# Prints its path.
+ensure_sdk_venv() {
+  local venv="${EVERRUNS_SDK_VENV:-$HOME/.cache/everruns-sdk-venv}"
+  local stamp="$venv/.requirements"
+  if [ ! -x "$venv/bin/python" ]; then
+    python3 -m venv "$venv" >&2
+  fi
+  if ! cmp -s tests/sdk/requirements.txt "$stamp"; then
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r tests/sdk/requirements.txt >&2
+    cp tests/sdk/requirements.txt "$stamp"
+  fi
+  echo "$venv"
+}

@@ -121,6 +121,8 @@ def server() -> Iterable[ServerInfo]:
 
     port = _free_port()
     env = dict(os.environ)
+    for inherited in ("API_PREFIX", "AUTH_MODE", "LLMSIM_DEMO"):  # keep the defaults the tests expect
+        env.pop(inherited, None)
     env.update(
         DEV_MODE="true",
         HTTP_ADDR=f"127.0.0.1:{port}",
@@ -169,6 +171,10 @@ def server() -> Iterable[ServerInfo]:
     finally:
         _SERVER = None
         _stop(proc)
+        try:
+            os.unlink(log.name)
+        except OSError:
+            pass
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -528,8 +534,13 @@ class SseRecord:
         return json.loads(self.data)
 
     @property
-    def is_comment_only(self) -> bool:
-        return self.event is None and not self.data_lines and self.id is None and self.retry is None
+    def dispatches(self) -> bool:
+        # Per the SSE spec a block without data is not an event (e.g. a lone `retry:` hint).
+        return bool(self.data_lines) or self.event is not None
+
+
+class SseTimeout(AssertionError):
+    """Nothing arrived on a raw SSE connection in time."""
 
 
 class RawSse:
@@ -550,6 +561,7 @@ class RawSse:
         self._pending: list[tuple[str, Any]] = []
         self._record = SseRecord()
         self._eof = False
+        self.history: list[str] = []  # every line read, for failure messages
 
     async def open(self) -> httpx.Response:
         self._cm = self._http.stream(
@@ -602,7 +614,7 @@ class RawSse:
         if line == "":
             rec = self._record
             self._record = SseRecord()
-            if not rec.is_comment_only:
+            if rec.dispatches:
                 self._pending.append(("record", rec))
             return
         if line.startswith(":"):
@@ -626,7 +638,7 @@ class RawSse:
                 pass
 
     async def next_item(self, timeout: float = WAIT) -> tuple[str, Any]:
-        """Next comment or record; raises ``asyncio.TimeoutError`` after ``timeout`` seconds."""
+        """Next comment or record; raises ``SseTimeout`` after ``timeout`` seconds."""
         assert self.response is not None, "open() first"
         if self._pump is None:
             self._pump = asyncio.create_task(self._pump_lines())
@@ -636,15 +648,25 @@ class RawSse:
                 raise AssertionError("SSE connection closed by the server")
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise asyncio.TimeoutError()
-            line = await asyncio.wait_for(self._queue.get(), remaining)
+                raise SseTimeout(self._timeout_message(timeout))
+            try:
+                line = await asyncio.wait_for(self._queue.get(), remaining)
+            except asyncio.TimeoutError:
+                raise SseTimeout(self._timeout_message(timeout)) from None
             if line is self._EOF:
                 self._eof = True
                 continue
             if isinstance(line, Exception):
                 raise AssertionError(f"SSE connection failed: {line!r}")
+            self.history.append(line)
             self._feed(line.rstrip("\r\n"))
         return self._pending.pop(0)
+
+    def _timeout_message(self, timeout: float) -> str:
+        return (
+            f"nothing more on the SSE stream {self._url} within {timeout:.1f}s; "
+            f"lines so far: {self.history[-12:]}"
+        )
 
     async def next_record(self, timeout: float = WAIT) -> SseRecord:
         deadline = time.monotonic() + timeout

@@ -87,7 +87,9 @@ async def test_client_tool_round_trip(client, api):
         tools=[LOOKUP_ORDER],
     )
     assert [t.name for t in agent.tools] == ["lookup_order"]
-    assert agent.tools[0].type == "client_side", "responses carry the tool `type`"
+    raw_agent = (await api.get(f"v1/agents/{agent.id}")).json()
+    assert raw_agent["tools"][0]["type"] == "client_side", "responses carry the tool `type`"
+    assert raw_agent["tools"][0]["parameters"]["required"] == ["order_id"]
     assert agent.default_model_id == tools_model
 
     session = await client.sessions.create(agent_id=agent.id, title="sdk client tool")

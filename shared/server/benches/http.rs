@@ -1,0 +1,357 @@
+//! Benchmarks of the HTTP + SSE surface in DEV_MODE (0-latency llmsim), against a real server
+//! process (this binary re-executed with `--serve`) over loopback TCP:
+//!
+//! 1. `turn`: one turn through HTTP + SSE — POST the message, read the session's SSE stream until
+//!    `turn.completed` (session created and stream opened outside the timed region). p50/p99.
+//! 2. `subscribers`: 10,000 concurrent SSE subscribers on one server: server RSS per subscriber,
+//!    and whether every heartbeat arrived on time.
+//! 3. `fanout`: output deltas fanned out to 100 subscribers of one session (in-process server,
+//!    deltas published on its bus): delivered deltas per second.
+//!
+//! `cargo bench -p everruns-server --bench http [-- turn|subscribers|fanout]`
+
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use everruns_core::events::{EventContext, EventPayload, NewEvent, OutputMessageDeltaData};
+use everruns_core::ids::{SessionId, TurnId};
+use everruns_server::{ServerAppBuilder, ServerConfig};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+
+type Conn = BufReader<TcpStream>;
+
+async fn connect(port: u16) -> Conn {
+    let stream = TcpStream::connect(("127.0.0.1", port)).await.expect("connect");
+    stream.set_nodelay(true).expect("nodelay");
+    BufReader::new(stream)
+}
+
+/// Sends a request on a keep-alive connection and reads the whole response body.
+async fn request(conn: &mut Conn, method: &str, path: &str, body: &str) -> (u16, String) {
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nAuthorization: bench\r\n\r\n{body}",
+        body.len()
+    );
+    conn.get_mut().write_all(head.as_bytes()).await.expect("write");
+    let (status, length) = read_head(conn).await;
+    let mut buf = vec![0; length];
+    conn.read_exact(&mut buf).await.expect("body");
+    (status, String::from_utf8_lossy(&buf).into_owned())
+}
+
+async fn read_head(conn: &mut Conn) -> (u16, usize) {
+    let mut status = 0;
+    let mut length = 0;
+    let mut line = String::new();
+    loop {
+        line.clear();
+        conn.read_line(&mut line).await.expect("head");
+        let l = line.trim_end();
+        if l.is_empty() {
+            break;
+        }
+        if let Some(rest) = l.strip_prefix("HTTP/1.1 ") {
+            status = rest[..3].parse().unwrap_or(0);
+        } else if let Some((name, value)) = l.split_once(':')
+            && name.eq_ignore_ascii_case("content-length")
+        {
+            length = value.trim().parse().unwrap_or(0);
+        }
+    }
+    (status, length)
+}
+
+/// Opens an SSE stream and waits for `connected`.
+async fn open_sse(port: u16, session: &str) -> Conn {
+    let mut conn = connect(port).await;
+    let head =
+        format!("GET /api/v1/sessions/{session}/sse HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n");
+    conn.get_mut().write_all(head.as_bytes()).await.expect("write");
+    let (status, _) = read_head(&mut conn).await;
+    assert_eq!(status, 200, "SSE refused");
+    wait_for(&mut conn, "event: connected").await;
+    conn
+}
+
+async fn wait_for(conn: &mut Conn, needle: &str) {
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if conn.read_line(&mut line).await.expect("read") == 0 {
+            panic!("stream closed before {needle}");
+        }
+        if line.trim_end() == needle {
+            return;
+        }
+    }
+}
+
+fn field(json: &str, name: &str) -> String {
+    let value: serde_json::Value = serde_json::from_str(json).expect("json");
+    value[name].as_str().expect("field").to_owned()
+}
+
+struct Server {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+async fn spawn_server(extra: &[(&str, &str)]) -> Server {
+    let port = free_port();
+    let mut command = Command::new(std::env::current_exe().expect("exe"));
+    command
+        .arg("--serve")
+        .env("DEV_MODE", "true")
+        .env("HTTP_ADDR", format!("127.0.0.1:{port}"))
+        .env("RATE_LIMIT_API_REQUESTS_PER_MINUTE", "0")
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::null());
+    for (k, v) in extra {
+        command.env(k, v);
+    }
+    let child = command.spawn().expect("spawn server");
+    let server = Server { child, port };
+    for _ in 0..200 {
+        if let Ok(stream) = TcpStream::connect(("127.0.0.1", port)).await {
+            let mut conn = BufReader::new(stream);
+            if request(&mut conn, "GET", "/health", "").await.0 == 200 {
+                return server;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("server did not start");
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+fn pct(sorted: &[Duration], p: f64) -> f64 {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize].as_secs_f64() * 1e3
+}
+
+async fn bench_turn() {
+    const WARMUP: usize = 200;
+    const SAMPLES: usize = 2_000;
+    let server = spawn_server(&[]).await;
+    let mut api = connect(server.port).await;
+    let mut samples = Vec::with_capacity(SAMPLES);
+    for i in 0..WARMUP + SAMPLES {
+        let (status, session) = request(&mut api, "POST", "/api/v1/sessions", "{}").await;
+        assert_eq!(status, 201);
+        let session = field(&session, "id");
+        let mut sse = open_sse(server.port, &session).await;
+        let body = r#"{"message":{"role":"user","content":[{"type":"text","text":"Hello, simulator!"}]}}"#;
+        let started = Instant::now();
+        let (status, _) = request(&mut api, "POST", &format!("/api/v1/sessions/{session}/messages"), body).await;
+        assert_eq!(status, 201);
+        wait_for(&mut sse, "event: turn.completed").await;
+        let elapsed = started.elapsed();
+        if i >= WARMUP {
+            samples.push(elapsed);
+        }
+        drop(sse);
+        let (status, _) = request(&mut api, "DELETE", &format!("/api/v1/sessions/{session}"), "").await;
+        assert_eq!(status, 204);
+    }
+    samples.sort_unstable();
+    println!("turn through HTTP + SSE, DEV_MODE, 0-latency llmsim ({SAMPLES} turns):");
+    println!(
+        "  p50 {:.3} ms | p99 {:.3} ms | max {:.3} ms",
+        pct(&samples, 0.5),
+        pct(&samples, 0.99),
+        pct(&samples, 1.0)
+    );
+}
+
+async fn bench_subscribers() {
+    const SUBSCRIBERS: usize = 10_000;
+    const HEARTBEAT_SECS: u64 = 5;
+    const OBSERVE_SECS: u64 = 16;
+    let server = spawn_server(&[
+        ("SSE_HEARTBEAT_INTERVAL_SECS", "5"),
+        ("SSE_PER_ORG_MAX", "20000"),
+        ("SSE_PER_SESSION_MAX", "20000"),
+        ("SSE_GLOBAL_MAX", "20000"),
+    ])
+    .await;
+    let pid = server.child.id();
+    let mut api = connect(server.port).await;
+    let sessions: Vec<String> = {
+        let mut out = Vec::new();
+        for _ in 0..100 {
+            out.push(field(&request(&mut api, "POST", "/api/v1/sessions", "{}").await.1, "id"));
+        }
+        out
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = rss_kib(pid);
+    let late = Arc::new(AtomicU64::new(0));
+    let beats = Arc::new(AtomicU64::new(0));
+    let opened = Instant::now();
+    let mut tasks = Vec::with_capacity(SUBSCRIBERS);
+    for i in 0..SUBSCRIBERS {
+        let session = sessions[i % sessions.len()].clone();
+        let port = server.port;
+        let (late, beats) = (late.clone(), beats.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut sse = open_sse(port, &session).await;
+            let mut last = Instant::now();
+            let mut line = String::new();
+            let deadline = opened + Duration::from_secs(OBSERVE_SECS + 20);
+            while Instant::now() < deadline {
+                line.clear();
+                match tokio::time::timeout_at(deadline.into(), sse.read_line(&mut line)).await {
+                    Ok(Ok(n)) if n > 0 => {}
+                    _ => break,
+                }
+                if line.trim_end() == ": heartbeat" {
+                    beats.fetch_add(1, Ordering::Relaxed);
+                    // On time: within one interval plus 1 s of slack since the previous one.
+                    if last.elapsed() > Duration::from_secs(HEARTBEAT_SECS + 1) {
+                        late.fetch_add(1, Ordering::Relaxed);
+                    }
+                    last = Instant::now();
+                }
+            }
+        }));
+        if i % 500 == 499 {
+            tokio::task::yield_now().await;
+        }
+    }
+    let open_time = opened.elapsed();
+    tokio::time::sleep(Duration::from_secs(OBSERVE_SECS)).await;
+    let after = rss_kib(pid);
+    let per = (after.saturating_sub(before)) as f64 / SUBSCRIBERS as f64;
+    println!(
+        "{SUBSCRIBERS} concurrent SSE subscribers (100 sessions, heartbeat every {HEARTBEAT_SECS} s, observed {OBSERVE_SECS} s):"
+    );
+    println!(
+        "  server RSS {before} KiB idle -> {after} KiB: {per:.2} KiB per subscriber | heartbeats received {} | late {} | connect phase {:.1} s",
+        beats.load(Ordering::Relaxed),
+        late.load(Ordering::Relaxed),
+        open_time.as_secs_f64()
+    );
+    drop(server);
+    for task in tasks {
+        task.abort();
+    }
+}
+
+async fn bench_fanout() {
+    const SUBSCRIBERS: usize = 100;
+    const DELTAS: u64 = 20_000;
+    const BATCH: u64 = 500;
+    let mut config = ServerConfig::dev(([127, 0, 0, 1], 0).into());
+    config.rate_limit_per_minute = 0;
+    config.sse.per_session_max = 1_000;
+    let app = ServerAppBuilder::new(config).build().await.expect("app");
+    let state = app.state.clone();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    tokio::spawn(app.serve(listener, std::future::pending()));
+    let mut api = connect(port).await;
+    let session = field(&request(&mut api, "POST", "/api/v1/sessions", "{}").await.1, "id");
+    let received = Arc::new(AtomicU64::new(0));
+    let mut clients = Vec::new();
+    for _ in 0..SUBSCRIBERS {
+        let mut sse = open_sse(port, &session).await;
+        let received = received.clone();
+        clients.push(tokio::spawn(async move {
+            let mut line = String::new();
+            loop {
+                line.clear();
+                match sse.read_line(&mut line).await {
+                    Ok(n) if n > 0 => {}
+                    _ => break,
+                }
+                if line.starts_with("event: output.message.delta") {
+                    received.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }));
+    }
+    let session_id = SessionId::parse(&session).expect("id");
+    let turn = TurnId::new();
+    let bus = state.turns.bus().clone();
+    let started = Instant::now();
+    let mut accumulated = String::new();
+    for sent in 0..DELTAS {
+        accumulated.push_str("word ");
+        let data = OutputMessageDeltaData {
+            turn_id: turn,
+            message_id: None,
+            delta: "word ".into(),
+            accumulated: String::new(),
+            phase: None,
+        };
+        let event =
+            NewEvent::new(session_id, EventContext::for_turn(turn, None), EventPayload::OutputMessageDelta(data)).event;
+        bus.emit(Arc::new(event));
+        if (sent + 1) % BATCH == 0 {
+            // Flow control: let subscribers drain before the broadcast buffer could lag.
+            let target = (sent + 1) * SUBSCRIBERS as u64;
+            while received.load(Ordering::Relaxed) < target && started.elapsed() < Duration::from_secs(120) {
+                tokio::time::sleep(Duration::from_micros(200)).await;
+            }
+        }
+    }
+    let target = DELTAS * SUBSCRIBERS as u64;
+    while received.load(Ordering::Relaxed) < target && started.elapsed() < Duration::from_secs(120) {
+        tokio::time::sleep(Duration::from_micros(200)).await;
+    }
+    let elapsed = started.elapsed();
+    let got = received.load(Ordering::Relaxed);
+    println!("delta fan-out: {DELTAS} deltas x {SUBSCRIBERS} SSE subscribers over loopback:");
+    println!(
+        "  delivered {got}/{target} in {:.2} s = {:.0} deltas/s delivered",
+        elapsed.as_secs_f64(),
+        got as f64 / elapsed.as_secs_f64()
+    );
+    for client in clients {
+        client.abort();
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.iter().any(|a| a == "--serve") {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("rt");
+        rt.block_on(async { ServerAppBuilder::new(ServerConfig::from_env()).run().await }).expect("server");
+        return;
+    }
+    let only: Vec<&str> = args.iter().skip(1).map(String::as_str).filter(|a| !a.starts_with('-')).collect();
+    let wants = |name: &str| only.is_empty() || only.contains(&name);
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("rt");
+    rt.block_on(async {
+        if wants("turn") {
+            bench_turn().await;
+        }
+        if wants("fanout") {
+            bench_fanout().await;
+        }
+        if wants("subscribers") {
+            bench_subscribers().await;
+        }
+    });
+}
