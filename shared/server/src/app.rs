@@ -128,7 +128,8 @@ impl ServerApp {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let trigger = self.shutdown.clone();
-        let service = self.router.clone().into_make_service_with_connect_info::<std::net::SocketAddr>();
+        let service = self.router.clone().into_make_service_with_connect_info::<crate::front::ClientAddr>();
+        let listener = crate::front::front(listener, self.state.clone())?;
         axum::serve(listener, service)
             .with_graceful_shutdown(async move {
                 shutdown.await;

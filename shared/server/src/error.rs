@@ -88,10 +88,11 @@ impl ApiError {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
+impl ApiError {
+    /// The status, the problem+json body and the `Retry-After` seconds, if any. Logs 5xx causes.
+    pub fn problem(&self) -> (StatusCode, String, Option<u64>) {
         let (status, code) = self.parts();
-        match &self {
+        match self {
             Self::Internal(detail) => tracing::error!(%detail, "internal error"),
             Self::Unavailable(detail) => tracing::warn!(%detail, "backing service unavailable"),
             _ => {}
@@ -106,7 +107,7 @@ impl IntoResponse for ApiError {
             "code": code,
             "error": {"code": code, "message": message},
         });
-        let retry_after = match &self {
+        let retry_after = match self {
             Self::TooManyRequests { retry_after, .. } => Some(retry_after.as_secs().max(1)),
             Self::Unavailable(_) => Some(1),
             _ => None,
@@ -114,7 +115,14 @@ impl IntoResponse for ApiError {
         if let Some(seconds) = retry_after {
             body["retry_after_seconds"] = json!(seconds);
         }
-        let mut response = (status, body.to_string()).into_response();
+        (status, body.to_string(), retry_after)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, body, retry_after) = self.problem();
+        let mut response = (status, body).into_response();
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
         if let Some(seconds) = retry_after {

@@ -12,6 +12,7 @@
 mod app;
 pub mod config;
 pub mod error;
+mod front;
 pub mod http;
 pub mod openapi;
 mod platform;

@@ -18,6 +18,7 @@ use everruns_core::events::{Event, validate_event_type};
 use everruns_core::ids::{EventId, OrgId, SessionId};
 use everruns_core::ports::{EventBus, EventFilter};
 use futures::{Stream, StreamExt};
+use serde::Deserialize;
 use tokio::sync::{broadcast, watch};
 use tokio::time::{Instant, Interval, Sleep};
 
@@ -380,4 +381,35 @@ pub fn session_stream(
     futures::stream::unfold(connection, |mut connection| async move {
         connection.next().await.map(|bytes| (Ok(bytes), connection))
     })
+}
+
+/// The query of an SSE request (`types` and `exclude` as repeated keys).
+#[derive(Debug, Default, Deserialize)]
+pub struct StreamParams {
+    /// Resume after this event.
+    pub since_id: Option<String>,
+    /// Only these types.
+    #[serde(default)]
+    pub types: Vec<String>,
+    /// Not these types.
+    #[serde(default)]
+    pub exclude: Vec<String>,
+}
+
+/// Validates an SSE request in the contract's order — filters (400), session id (400), session
+/// existence (404), connection limits (429) — and returns the stream to send.
+pub async fn open(
+    state: &AppState,
+    org: OrgId,
+    session: &str,
+    params: &StreamParams,
+) -> Result<impl Stream<Item = Result<Bytes, Infallible>> + Send + 'static, ApiError> {
+    let filter = TypeFilter::new(&params.types, &params.exclude)?;
+    let resume = match params.since_id.as_deref() {
+        Some(since) => Resume::After(EventId::parse(since)?),
+        None => Resume::Live,
+    };
+    let session = crate::services::sessions::find(state, org, session).await?;
+    let slot = state.sse.acquire(org, session.id)?;
+    Ok(session_stream(state.clone(), session.id, filter, resume, slot))
 }

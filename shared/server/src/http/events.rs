@@ -13,7 +13,7 @@ use serde_json::json;
 use super::extract::{ApiQuery, Org};
 use crate::error::{ApiError, ApiResult};
 use crate::services::sessions;
-use crate::sse::{Resume, TypeFilter, session_stream};
+use crate::sse::{StreamParams, TypeFilter};
 use crate::state::AppState;
 
 /// The routes.
@@ -70,30 +70,14 @@ async fn list(
     Ok(response)
 }
 
-#[derive(Debug, Deserialize)]
-struct StreamParams {
-    since_id: Option<String>,
-    #[serde(default)]
-    types: Vec<String>,
-    #[serde(default)]
-    exclude: Vec<String>,
-}
-
 async fn stream(
     State(state): State<AppState>,
     Org(org): Org,
     Path(id): Path<String>,
     ApiQuery(q): ApiQuery<StreamParams>,
 ) -> ApiResult<Response> {
-    let filter = TypeFilter::new(&q.types, &q.exclude)?;
-    let resume = match q.since_id.as_deref() {
-        Some(since) => Resume::After(EventId::parse(since)?),
-        None => Resume::Live,
-    };
-    let session = sessions::find(&state, org, &id).await?;
-    let slot = state.sse.acquire(org, session.id)?;
-    let body = Body::from_stream(session_stream(state, session.id, filter, resume, slot));
-    let mut response = body.into_response();
+    let stream = crate::sse::open(&state, org, &id, &q).await?;
+    let mut response = Body::from_stream(stream).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));

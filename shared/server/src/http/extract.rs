@@ -61,6 +61,13 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
 #[derive(Debug, Clone, Copy)]
 pub struct Org(pub OrgId);
 
+impl Org {
+    /// The default organization (`AUTH_MODE=none`).
+    pub fn default_org() -> Self {
+        Self(OrgId::DEFAULT)
+    }
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for Org {
     type Rejection = ApiError;
 

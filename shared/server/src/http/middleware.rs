@@ -69,6 +69,7 @@ fn client_ip(req: &Request) -> IpAddr {
         .and_then(|v| v.split(',').next())
         .and_then(|ip| ip.trim().parse().ok());
     forwarded
+        .or_else(|| req.extensions().get::<ConnectInfo<crate::front::ClientAddr>>().map(|c| c.0.0.ip()))
         .or_else(|| req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()))
         .unwrap_or(IpAddr::from([0, 0, 0, 0]))
 }
