@@ -317,3 +317,52 @@ async fn custom_routes_and_platform_from_the_embedding_guide() {
         call(&app, Method::GET, &format!("/api/v1/harnesses/{}", session["harness_id"].as_str().unwrap()), None).await;
     assert_eq!(harness["name"], "minimal");
 }
+
+#[tokio::test]
+async fn rate_limit_answers_429_with_retry_after() {
+    let mut config = ServerConfig::dev(([127, 0, 0, 1], 0).into());
+    config.rate_limit_per_minute = 2;
+    let app = ServerAppBuilder::new(config).build().await.unwrap().router;
+    for _ in 0..2 {
+        let (status, _, _) = call(&app, Method::GET, "/api/v1/agents", None).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    let (status, body, headers) = call(&app, Method::GET, "/api/v1/agents", None).await;
+    assert_error(status, &body, StatusCode::TOO_MANY_REQUESTS, "rate limit");
+    assert!(headers.contains_key(header::RETRY_AFTER));
+    // Health is never limited.
+    assert_eq!(call(&app, Method::GET, "/health", None).await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn cors_allows_listed_origins_with_credentials() {
+    let mut config = ServerConfig::dev(([127, 0, 0, 1], 0).into());
+    config.cors_allowed_origins = vec!["https://app.example.com".into()];
+    let app = ServerAppBuilder::new(config).build().await.unwrap().router;
+    let request =
+        Request::get("/api/v1/agents").header("origin", "https://app.example.com").body(Body::empty()).unwrap();
+    let (_, _, headers) = raw(&app, request).await;
+    assert_eq!(headers["access-control-allow-origin"], "https://app.example.com");
+    assert_eq!(headers["access-control-allow-credentials"], "true");
+    let request = Request::get("/api/v1/agents").header("origin", "https://evil.example").body(Body::empty()).unwrap();
+    let (_, _, headers) = raw(&app, request).await;
+    assert!(!headers.contains_key("access-control-allow-origin"));
+}
+
+#[tokio::test]
+async fn wildcard_cors_and_missing_key_refuse_to_start() {
+    let config = ServerConfig::from_lookup(|name| match name {
+        "DEV_MODE" => Some("true".into()),
+        "CORS_ALLOWED_ORIGINS" => Some("*".into()),
+        _ => None,
+    });
+    let err = ServerAppBuilder::new(config).build().await.err().unwrap().to_string();
+    assert!(err.contains("'*' cannot be used"), "{err}");
+    let config = ServerConfig::from_lookup(|name| {
+        (name == "DEV_MODE")
+            .then(|| "true".into())
+            .or_else(|| (name == "SECRETS_ENCRYPTION_KEY").then(|| "kek-v1:short".into()))
+    });
+    let err = ServerAppBuilder::new(config).build().await.err().unwrap().to_string();
+    assert!(err.contains("SECRETS_ENCRYPTION_KEY"), "{err}");
+}
