@@ -82,7 +82,8 @@ impl ServerAppBuilder {
         let turns = TurnService::new(&platform, stores.clone(), bus, engine)
             .with_queue(Arc::new(queue))
             .with_default_model(default_model)
-            .with_cipher(cipher.clone());
+            .with_cipher(cipher.clone())
+            .with_fallback_keys(self.config.default_keys.by_driver());
         let worker_turns = turns.clone();
         let worker = tokio::spawn(async move {
             while let Some(task) = tasks.recv().await {

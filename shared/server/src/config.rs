@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use everruns_core::DeploymentGrade;
+use everruns_core::{DeploymentGrade, DriverId};
 
 /// How requests are authenticated (`AUTH_MODE`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,6 +40,16 @@ pub struct DefaultProviderKeys {
     pub anthropic: Option<String>,
     /// `DEFAULT_GEMINI_API_KEY`.
     pub gemini: Option<String>,
+}
+
+impl DefaultProviderKeys {
+    /// The keys that are set, by driver.
+    pub fn by_driver(&self) -> Vec<(DriverId, String)> {
+        [(DriverId::OpenAi, &self.openai), (DriverId::Anthropic, &self.anthropic), (DriverId::Gemini, &self.gemini)]
+            .into_iter()
+            .filter_map(|(id, key)| key.clone().map(|k| (id, k)))
+            .collect()
+    }
 }
 
 impl std::fmt::Debug for DefaultProviderKeys {

@@ -366,3 +366,32 @@ async fn wildcard_cors_and_missing_key_refuse_to_start() {
     let err = ServerAppBuilder::new(config).build().await.err().unwrap().to_string();
     assert!(err.contains("SECRETS_ENCRYPTION_KEY"), "{err}");
 }
+
+#[tokio::test]
+async fn default_provider_keys_apply_only_when_no_key_is_stored() {
+    use everruns_core::ids::{OrgId, SessionId};
+    let config = ServerConfig::from_lookup(|name| match name {
+        "DEV_MODE" => Some("true".into()),
+        "DEFAULT_OPENAI_API_KEY" => Some("sk-from-env".into()),
+        _ => None,
+    });
+    let app = ServerAppBuilder::new(config).build().await.unwrap();
+    let router = app.router.clone();
+    let mut resolved = Vec::new();
+    for key in [None, Some("sk-stored")] {
+        let mut body = json!({"name": "OpenAI", "provider_type": "openai"});
+        if let Some(key) = key {
+            body["api_key"] = json!(key);
+        }
+        let (_, provider, _) = call(&router, Method::POST, "/api/v1/providers", Some(body)).await;
+        let path = format!("/api/v1/providers/{}/models", provider["id"].as_str().unwrap());
+        let (_, model, _) =
+            call(&router, Method::POST, &path, Some(json!({"model_id": "gpt-4o", "display_name": "GPT-4o"}))).await;
+        let (_, session, _) =
+            call(&router, Method::POST, "/api/v1/sessions", Some(json!({"model_id": model["id"]}))).await;
+        let session = SessionId::parse(session["id"].as_str().unwrap()).unwrap();
+        let context = app.state.turns.load_context(OrgId::DEFAULT, session).await.unwrap();
+        resolved.push(context.model.and_then(|m| m.api_key));
+    }
+    assert_eq!(resolved, [Some("sk-from-env".to_owned()), Some("sk-stored".to_owned())], "a stored key wins");
+}

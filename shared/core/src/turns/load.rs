@@ -22,6 +22,9 @@ pub struct TurnLoader {
     pub(crate) grade: DeploymentGrade,
     pub(crate) default_model: Option<ResolvedModel>,
     pub(crate) cipher: Option<Arc<dyn SecretCipher>>,
+    /// Deployment-wide keys by driver (`DEFAULT_*_API_KEY`), used only for providers with no
+    /// stored key; a stored key always wins.
+    pub(crate) fallback_keys: std::collections::HashMap<crate::DriverId, String>,
 }
 
 impl TurnLoader {
@@ -115,7 +118,7 @@ impl TurnLoader {
             return Err("provider is disabled".into());
         }
         let api_key = match (&provider.api_key_encrypted, &self.cipher) {
-            (None, _) => None,
+            (None, _) => self.fallback_keys.get(&provider.provider_type).cloned(),
             (Some(sealed), Some(cipher)) => Some(cipher.open(sealed).map_err(|e| e.to_string())?),
             (Some(_), None) => return Err("no secret cipher is configured to open the provider key".into()),
         };

@@ -103,7 +103,14 @@ impl TurnService {
         let engine =
             IterationEngine::new(Arc::new(platform.driver_registry().clone()), capabilities.clone(), config.clone());
         Self {
-            loader: TurnLoader { stores, capabilities, grade: config.grade, default_model: None, cipher: None },
+            loader: TurnLoader {
+                stores,
+                capabilities,
+                grade: config.grade,
+                default_model: None,
+                cipher: None,
+                fallback_keys: Default::default(),
+            },
             bus,
             queue: None,
             engine,
@@ -126,6 +133,12 @@ impl TurnService {
     /// The cipher that opens provider keys.
     pub fn with_cipher(mut self, cipher: Arc<dyn SecretCipher>) -> Self {
         self.loader.cipher = Some(cipher);
+        self
+    }
+
+    /// Keys used for providers of a driver that have no stored key (`DEFAULT_*_API_KEY`).
+    pub fn with_fallback_keys(mut self, keys: impl IntoIterator<Item = (crate::DriverId, String)>) -> Self {
+        self.loader.fallback_keys = keys.into_iter().collect();
         self
     }
 
