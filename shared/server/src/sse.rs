@@ -413,3 +413,51 @@ pub async fn open(
     let slot = state.sse.acquire(org, session.id)?;
     Ok(session_stream(state.clone(), session.id, filter, resume, slot))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hub(global: usize, org: usize, session: usize) -> Arc<SseHub> {
+        Arc::new(SseHub::new(SseConfig {
+            realtime_cycle: Duration::from_secs(300),
+            monitoring_cycle: Duration::from_secs(600),
+            heartbeat_interval: Duration::from_secs(30),
+            global_max: global,
+            per_org_max: org,
+            per_session_max: session,
+        }))
+    }
+
+    fn message(result: Result<SseSlot, ApiError>) -> String {
+        result.err().map(|e| e.to_string()).unwrap_or_default()
+    }
+
+    #[test]
+    fn limits_are_checked_global_then_org_then_session_and_released_on_drop() {
+        let hub = hub(3, 2, 1);
+        let (org_a, org_b) = (OrgId::DEFAULT, OrgId::new());
+        let s1 = hub.acquire(org_a, SessionId::new()).unwrap_or_else(|e| panic!("{e}"));
+        let session = SessionId::new();
+        let s2 = hub.acquire(org_a, session).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(message(hub.acquire(org_a, SessionId::new())), "per-organization SSE connection limit reached");
+        assert_eq!(message(hub.acquire(org_b, session)), "per-session SSE connection limit reached");
+        let s3 = hub.acquire(org_b, SessionId::new()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(message(hub.acquire(org_b, SessionId::new())), "global SSE connection limit reached");
+        assert_eq!(hub.connections(), 3);
+        drop((s1, s2, s3));
+        assert_eq!(hub.connections(), 0);
+        assert!(hub.acquire(org_a, session).is_ok(), "slots come back");
+    }
+
+    #[test]
+    fn filters_validate_and_apply_types_then_exclude() {
+        let filter = TypeFilter::new(&["turn.started".into(), "turn.completed".into()], &["turn.completed".into()])
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(filter.admits("turn.started"));
+        assert!(!filter.admits("turn.completed"));
+        assert!(!filter.admits("input.message"));
+        let too_many: Vec<String> = (0..65).map(|_| "turn.started".to_owned()).collect();
+        assert!(TypeFilter::new(&too_many, &[]).is_err_and(|e| e.to_string().contains("too many values (65, max 64)")));
+    }
+}
