@@ -320,7 +320,7 @@ fn push_tool_result(messages: &mut Vec<Message>, part: ContentPart, event: &Even
 }
 
 /// Tool results travel as text parts holding JSON; turn them back into a value.
-fn result_value(parts: &[ContentPart]) -> Value {
+pub fn result_value(parts: &[ContentPart]) -> Value {
     let text: String = parts
         .iter()
         .filter_map(|p| match p {

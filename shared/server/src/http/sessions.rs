@@ -115,16 +115,7 @@ async fn list_messages(State(state): State<AppState>, Org(org): Org, Path(id): P
             EventPayload::InputMessage(d) => serde_json::to_value(d.message),
             EventPayload::OutputMessageCompleted(d) => serde_json::to_value(d.message),
             EventPayload::ToolCompleted(d) => {
-                let result = d.result.map(|parts| {
-                    let text: String = parts
-                        .iter()
-                        .filter_map(|p| match p {
-                            ContentPart::Text { text } => Some(text.as_str()),
-                            _ => None,
-                        })
-                        .collect();
-                    serde_json::from_str::<Value>(&text).unwrap_or(Value::String(text))
-                });
+                let result = d.result.as_deref().map(everruns_core::context::result_value);
                 Ok(json!({
                     "id": format!("message_{}", event.id.uuid().simple()),
                     "role": MessageRole::ToolResult,
