@@ -261,7 +261,7 @@ async fn bench_subscribers() {
 async fn bench_fanout() {
     const SUBSCRIBERS: usize = 100;
     const DELTAS: u64 = 20_000;
-    const BATCH: u64 = 500;
+    const BATCH: u64 = 200;
     let mut config = ServerConfig::dev(([127, 0, 0, 1], 0).into());
     config.rate_limit_per_minute = 0;
     config.sse.per_session_max = 1_000;

@@ -174,11 +174,13 @@ fn parse_head(bytes: &[u8], prefix: &str) -> Option<Head> {
 async fn sniff(mut tcp: TcpStream, addr: SocketAddr, state: AppState, hyper: mpsc::Sender<(PrefixedIo, SocketAddr)>) {
     let mut buf = Vec::with_capacity(1024);
     let complete = tokio::time::timeout(SNIFF_TIMEOUT, async {
-        let mut chunk = [0u8; 1024];
         loop {
-            match tcp.read(&mut chunk).await {
+            if buf.len() == buf.capacity() {
+                buf.reserve(1024);
+            }
+            match tcp.read_buf(&mut buf).await {
                 Ok(0) | Err(_) => return false,
-                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                Ok(_) => {}
             }
             if buf.windows(4).any(|w| w == b"\r\n\r\n") {
                 return true;
@@ -222,8 +224,7 @@ fn common_headers(out: &mut String, head: &Head, state: &AppState) {
 }
 
 async fn serve_sse(mut tcp: TcpStream, head: Head, state: AppState) {
-    let params: Result<StreamParams, _> = serde_html_form::from_str(&head.query);
-    let opened = match params {
+    let opened = match serde_html_form::from_str::<StreamParams>(&head.query) {
         Ok(params) => crate::sse::open(&state, Org::default_org().0, &head.path, &params).await,
         Err(e) => Err(ApiError::BadRequest { code: "invalid_query", message: format!("invalid query string: {e}") }),
     };
@@ -247,6 +248,7 @@ async fn serve_sse(mut tcp: TcpStream, head: Head, state: AppState) {
     out.push_str("content-type: text/event-stream\r\ncache-control: no-cache\r\nx-accel-buffering: no\r\ntransfer-encoding: chunked\r\n");
     common_headers(&mut out, &head, &state);
     out.push_str("\r\n");
+    drop((head, state));
     if tcp.write_all(out.as_bytes()).await.is_err() {
         return;
     }

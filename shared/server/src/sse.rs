@@ -8,7 +8,6 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::convert::Infallible;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -20,11 +19,16 @@ use everruns_core::ports::{EventBus, EventFilter};
 use futures::{Stream, StreamExt};
 use serde::Deserialize;
 use tokio::sync::{broadcast, watch};
-use tokio::time::{Instant, Interval, Sleep};
+use tokio::time::Instant;
 
 use crate::config::SseConfig;
 use crate::error::ApiError;
 use crate::state::AppState;
+
+/// Frames buffered per watched session for its slowest connection (deltas arrive coalesced per
+/// 100 ms per turn, so this is seconds of output); a connection that falls further behind catches
+/// up persisted events from the store.
+const FANOUT_CAPACITY: usize = 256;
 
 /// The most values one `types` or `exclude` parameter may carry.
 pub const MAX_FILTER_VALUES: usize = 64;
@@ -111,6 +115,15 @@ pub struct SseHub {
     per_org: Mutex<HashMap<OrgId, usize>>,
     per_session: Mutex<HashMap<SessionId, usize>>,
     fanouts: Arc<Mutex<HashMap<SessionId, Fanout>>>,
+    pulse: std::sync::OnceLock<watch::Receiver<Pulse>>,
+}
+
+/// The hub-wide clock every connection follows: a heartbeat counter and the shutdown flag. One
+/// ticker for all connections instead of two timers each keeps idle subscribers small.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Pulse {
+    beat: u64,
+    shutdown: bool,
 }
 
 impl SseHub {
@@ -122,7 +135,34 @@ impl SseHub {
             per_org: Mutex::default(),
             per_session: Mutex::default(),
             fanouts: Arc::default(),
+            pulse: std::sync::OnceLock::new(),
         }
+    }
+
+    /// The shared pulse, started on first use: a beat every heartbeat interval, and `shutdown`
+    /// as soon as the server stops.
+    fn pulse(&self, mut shutdown: watch::Receiver<bool>) -> watch::Receiver<Pulse> {
+        let period = self.config.heartbeat_interval;
+        self.pulse
+            .get_or_init(|| {
+                let (tx, rx) = watch::channel(Pulse::default());
+                tokio::spawn(async move {
+                    let mut ticks = tokio::time::interval_at(Instant::now() + period, period);
+                    loop {
+                        tokio::select! {
+                            _ = ticks.tick() => {
+                                tx.send_modify(|p| p.beat += 1);
+                            }
+                            _ = shutdown.wait_for(|down| *down) => {
+                                tx.send_modify(|p| p.shutdown = true);
+                                return;
+                            }
+                        }
+                    }
+                });
+                rx
+            })
+            .clone()
     }
 
     /// Open connections.
@@ -167,7 +207,7 @@ impl SseHub {
         if let Some(tx) = fanouts.get(&session) {
             return tx.subscribe();
         }
-        let (tx, rx) = broadcast::channel(1024);
+        let (tx, rx) = broadcast::channel(FANOUT_CAPACITY);
         fanouts.insert(session, tx.clone());
         // Subscribe before returning, so nothing published after this call is missed.
         let mut events = bus.subscribe(session);
@@ -247,10 +287,8 @@ fn jittered(cycle: Duration) -> Duration {
 }
 
 enum Wake {
-    Shutdown,
-    Cycle,
+    Pulse,
     Frame(Result<Arc<Frame>, broadcast::error::RecvError>),
-    Heartbeat,
 }
 
 struct Connection {
@@ -260,9 +298,8 @@ struct Connection {
     resume: Option<Resume>,
     frames: broadcast::Receiver<Arc<Frame>>,
     pending: VecDeque<Bytes>,
-    heartbeat: Interval,
-    cycle: Pin<Box<Sleep>>,
-    shutdown: watch::Receiver<bool>,
+    pulse: watch::Receiver<Pulse>,
+    cycle_at: Instant,
     last_sequence: i64,
     finished: bool,
     _slot: SseSlot,
@@ -308,23 +345,31 @@ impl Connection {
                 }
                 continue;
             }
+            if self.pulse.borrow().shutdown {
+                self.finished = true;
+                return Some(disconnecting("shutdown"));
+            }
             let wake = tokio::select! {
                 biased;
-                _ = self.shutdown.wait_for(|down| *down) => Wake::Shutdown,
-                _ = self.cycle.as_mut() => Wake::Cycle,
+                changed = self.pulse.changed() => match changed {
+                    Ok(()) => Wake::Pulse,
+                    Err(_) => return None,
+                },
                 frame = self.frames.recv() => Wake::Frame(frame),
-                _ = self.heartbeat.tick() => Wake::Heartbeat,
             };
             match wake {
-                Wake::Shutdown => {
-                    self.finished = true;
-                    return Some(disconnecting("shutdown"));
+                Wake::Pulse => {
+                    if self.pulse.borrow_and_update().shutdown {
+                        continue;
+                    }
+                    // Cycling is checked on the beat: a connection ends within one heartbeat
+                    // interval after its (jittered) lifetime.
+                    if Instant::now() >= self.cycle_at {
+                        self.finished = true;
+                        return Some(disconnecting("connection_cycle"));
+                    }
+                    return Some(Bytes::from_static(HEARTBEAT));
                 }
-                Wake::Cycle => {
-                    self.finished = true;
-                    return Some(disconnecting("connection_cycle"));
-                }
-                Wake::Heartbeat => return Some(Bytes::from_static(HEARTBEAT)),
                 Wake::Frame(Ok(frame)) => {
                     if let Some(sequence) = frame.sequence {
                         if sequence <= self.last_sequence {
@@ -362,16 +407,16 @@ pub fn session_stream(
     slot: SseSlot,
 ) -> impl Stream<Item = Result<Bytes, Infallible>> + Send + 'static {
     let config = &state.config.sse;
-    let period = config.heartbeat_interval;
     let frames = state.sse.frames(state.turns.bus(), session);
+    let mut pulse = state.sse.pulse(state.shutdown.clone());
+    pulse.mark_unchanged();
     let connection = Connection {
         filter,
         resume: Some(resume),
         frames,
         pending: VecDeque::from([Bytes::from_static(CONNECTED)]),
-        heartbeat: tokio::time::interval_at(Instant::now() + period, period),
-        cycle: Box::pin(tokio::time::sleep(jittered(config.realtime_cycle))),
-        shutdown: state.shutdown.clone(),
+        pulse,
+        cycle_at: Instant::now() + jittered(config.realtime_cycle),
         last_sequence: 0,
         finished: false,
         _slot: slot,
