@@ -23,6 +23,7 @@ pub mod fixtures;
 mod harnesses;
 mod providers;
 mod sessions;
+mod tasks;
 
 use everruns_core::ports::Stores;
 
@@ -33,6 +34,7 @@ pub use files::file_store_contract;
 pub use harnesses::harness_store_contract;
 pub use providers::provider_store_contract;
 pub use sessions::session_store_contract;
+pub use tasks::{concurrent_claim_contract, task_store_contract};
 
 /// Runs the whole suite against one set of stores (the concurrency checks included, so call it
 /// from a multi-threaded runtime).

@@ -22,6 +22,7 @@ mod providers;
 mod queue;
 mod sessions;
 mod support;
+mod tasks;
 
 use std::sync::Arc;
 
@@ -35,6 +36,7 @@ pub use harnesses::MemoryHarnessStore;
 pub use providers::MemoryProviderStore;
 pub use queue::ChannelTaskQueue;
 pub use sessions::MemorySessionStore;
+pub use tasks::MemoryTaskStore;
 
 /// Builds one in-memory store of each kind. The session store shares the event and file stores,
 /// so deleting a session also deletes its events and files.

@@ -52,3 +52,16 @@ async fn whole_suite_on_shared_stores() {
     contract::run_all(&stores).await;
     contract::run_all(&stores).await;
 }
+
+#[tokio::test]
+async fn task_store() {
+    everruns_store_contract::task_store_contract(&everruns_store_memory::MemoryTaskStore::new()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_task_claims() {
+    everruns_store_contract::concurrent_claim_contract(std::sync::Arc::new(
+        everruns_store_memory::MemoryTaskStore::new(),
+    ))
+    .await;
+}

@@ -6,6 +6,7 @@ mod bus;
 mod queue;
 mod secrets;
 mod stores;
+mod tasks;
 
 pub use bus::{EventBus, EventEmitter, EventSubscription};
 pub use queue::{IterationTask, TaskQueue};
@@ -14,6 +15,7 @@ pub use stores::{
     AgentStore, EventFilter, EventStore, FileStore, HarnessStore, ListQuery, Page, ProviderStore, SessionFile,
     SessionFilter, SessionStore, StatusChange, Stores,
 };
+pub use tasks::{ClaimOutcome, FailOutcome, TaskLease, TaskStatus, TaskStore};
 
 /// A failure of a port call.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
