@@ -4,6 +4,9 @@ use everruns_server::{ServerAppBuilder, ServerConfig};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // Two rustls crypto providers are linked (aws-lc-rs via the HTTP client, ring via the
+    // database driver); pick one for the process before any TLS connection.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
     tracing_subscriber::fmt().with_env_filter(filter).init();
     ServerAppBuilder::new(ServerConfig::from_env()).run().await

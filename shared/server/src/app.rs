@@ -76,7 +76,8 @@ impl ServerAppBuilder {
         };
         let stores: Stores = memory_stores();
         let bus: Arc<dyn EventBus> = Arc::new(MemoryEventBus::new());
-        let default_model = seed_org(&stores, OrgId::DEFAULT, &platform, self.config.grade).await?;
+        let keyed: Vec<_> = self.config.default_keys.by_driver().into_iter().map(|(driver, _)| driver).collect();
+        let default_model = seed_org(&stores, OrgId::DEFAULT, &platform, self.config.grade, &keyed).await?;
         let (queue, mut tasks) = ChannelTaskQueue::new();
         let engine = EngineConfig { grade: self.config.grade, ..EngineConfig::default() };
         let turns = TurnService::new(&platform, stores.clone(), bus, engine)

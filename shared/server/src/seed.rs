@@ -1,6 +1,7 @@
 //! Startup seeding, filtered by the platform definition: built-in harnesses reconciled by role;
 //! providers only when their driver exists; models only when their provider exists. In the `dev`
-//! grade the llmsim provider and its models are seeded so a newcomer needs no key.
+//! grade the llmsim provider and its models are seeded so a newcomer needs no key; the real
+//! providers are seeded (without a key) in the `dev` grade or when their `DEFAULT_*_API_KEY` is set.
 
 use everruns_core::domain::{Model, ModelSource, Provider, ProviderStatus};
 use everruns_core::ids::{ModelId, OrgId, ProviderId};
@@ -12,59 +13,102 @@ use everruns_core::{DeploymentGrade, DriverId, PlatformDefinition, ResolvedModel
 /// The seeded simulator provider's name.
 pub const LLMSIM_PROVIDER_NAME: &str = "LLM Simulator";
 
-/// The simulator models: (wire id, display name, capabilities). The first is the default model.
-pub const LLMSIM_MODELS: [(&str, &str, &[&str]); 4] = [
+/// A predefined model: (wire id, display name, capabilities).
+pub type ModelPreset = (&'static str, &'static str, &'static [&'static str]);
+
+/// The simulator models. The first is the default model.
+pub const LLMSIM_MODELS: [ModelPreset; 4] = [
     ("llmsim-echo", "LLM Simulator: echo", &["text"]),
     ("llmsim-tools", "LLM Simulator: tool calling", &["text", "tools"]),
     ("llmsim-slow", "LLM Simulator: slow streaming", &["text"]),
     ("llmsim-fail", "LLM Simulator: provider failure", &["text"]),
 ];
 
-/// Seeds the org; returns the org's default model, if one was seeded.
+const CHAT: &[&str] = &["text", "tools", "vision"];
+
+/// Real providers: (driver, provider name, models).
+pub const PROVIDER_PRESETS: [(DriverId, &str, &[ModelPreset]); 3] = [
+    (DriverId::OpenAi, "OpenAI", &[("gpt-4.1", "GPT-4.1", CHAT), ("gpt-4.1-mini", "GPT-4.1 mini", CHAT)]),
+    (
+        DriverId::Anthropic,
+        "Anthropic",
+        &[("claude-sonnet-4-5", "Claude Sonnet 4.5", CHAT), ("claude-haiku-4-5", "Claude Haiku 4.5", CHAT)],
+    ),
+    (
+        DriverId::Gemini,
+        "Google Gemini",
+        &[("gemini-2.5-flash", "Gemini 2.5 Flash", CHAT), ("gemini-2.5-pro", "Gemini 2.5 Pro", CHAT)],
+    ),
+];
+
+/// Seeds the org; returns its default model (the simulator's echo model in the `dev` grade).
+/// `keyed` lists the drivers that have a deployment default key.
 pub async fn seed_org(
     stores: &Stores,
     org: OrgId,
     platform: &PlatformDefinition,
     grade: DeploymentGrade,
+    keyed: &[DriverId],
 ) -> anyhow::Result<Option<ResolvedModel>> {
     reconcile_built_in_harnesses(stores.harnesses.as_ref(), org, platform, grade).await?;
-    if grade != DeploymentGrade::Dev || !platform.driver_registry().contains(&DriverId::LlmSim) {
+    let dev = grade == DeploymentGrade::Dev;
+    for (driver, name, presets) in PROVIDER_PRESETS {
+        if platform.driver_registry().contains(&driver) && (dev || keyed.contains(&driver)) {
+            let provider = provider(stores, org, driver, name).await?;
+            models(stores, org, &provider, presets).await?;
+        }
+    }
+    if !dev || !platform.driver_registry().contains(&DriverId::LlmSim) {
         return Ok(None);
     }
+    let provider = provider(stores, org, DriverId::LlmSim, LLMSIM_PROVIDER_NAME).await?;
+    models(stores, org, &provider, &LLMSIM_MODELS).await?;
+    Ok(Some(ResolvedModel {
+        model: LLMSIM_MODELS[0].0.into(),
+        provider_type: DriverId::LlmSim,
+        api_key: None,
+        base_url: None,
+        provider_metadata: None,
+    }))
+}
+
+/// Finds the org's provider by name and driver, or creates it (without a key).
+async fn provider(stores: &Stores, org: OrgId, driver: DriverId, name: &str) -> anyhow::Result<Provider> {
     let providers = stores.providers.list_providers(org).await?;
-    let provider =
-        match providers.into_iter().find(|p| p.name == LLMSIM_PROVIDER_NAME && p.provider_type == DriverId::LlmSim) {
-            Some(provider) => provider,
-            None => {
-                let now = Timestamp::now();
-                let provider = Provider {
-                    id: ProviderId::new(),
-                    org_id: org,
-                    name: LLMSIM_PROVIDER_NAME.into(),
-                    provider_type: DriverId::LlmSim,
-                    status: ProviderStatus::Active,
-                    api_key_set: false,
-                    api_key_encrypted: None,
-                    base_url: None,
-                    metadata: None,
-                    created_at: now,
-                    updated_at: now,
-                };
-                stores.providers.insert_provider(&provider).await?;
-                provider
-            }
-        };
+    if let Some(provider) = providers.into_iter().find(|p| p.name == name && p.provider_type == driver) {
+        return Ok(provider);
+    }
+    let now = Timestamp::now();
+    let provider = Provider {
+        id: ProviderId::new(),
+        org_id: org,
+        name: name.into(),
+        provider_type: driver,
+        status: ProviderStatus::Active,
+        api_key_set: false,
+        api_key_encrypted: None,
+        base_url: None,
+        metadata: None,
+        created_at: now,
+        updated_at: now,
+    };
+    stores.providers.insert_provider(&provider).await?;
+    Ok(provider)
+}
+
+/// Adds the predefined models a provider lacks.
+async fn models(stores: &Stores, org: OrgId, provider: &Provider, presets: &[ModelPreset]) -> anyhow::Result<()> {
     let existing = stores.providers.list_models(org, Some(provider.id)).await?;
-    for (model_id, display_name, capabilities) in LLMSIM_MODELS {
-        if existing.iter().any(|m| m.model_id == model_id) {
+    for (model_id, display_name, capabilities) in presets {
+        if existing.iter().any(|m| m.model_id == *model_id) {
             continue;
         }
         let now = Timestamp::now();
         let model = Model {
             id: ModelId::new(),
             provider_id: provider.id,
-            model_id: model_id.into(),
-            display_name: display_name.into(),
+            model_id: (*model_id).into(),
+            display_name: (*display_name).into(),
             capabilities: capabilities.iter().map(|c| (*c).to_owned()).collect(),
             enabled: true,
             is_favorite: false,
@@ -74,11 +118,5 @@ pub async fn seed_org(
         };
         stores.providers.insert_model(org, &model).await?;
     }
-    Ok(Some(ResolvedModel {
-        model: LLMSIM_MODELS[0].0.into(),
-        provider_type: DriverId::LlmSim,
-        api_key: None,
-        base_url: None,
-        provider_metadata: None,
-    }))
+    Ok(())
 }

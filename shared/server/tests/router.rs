@@ -277,7 +277,15 @@ async fn providers_never_echo_keys_and_models_list_llmsim() {
 
     let (_, models, _) = call(&app, Method::GET, "/api/v1/models", None).await;
     let ids: Vec<&str> = models["data"].as_array().unwrap().iter().map(|m| m["model_id"].as_str().unwrap()).collect();
-    for expected in ["llmsim-echo", "llmsim-tools", "llmsim-slow", "llmsim-fail"] {
+    for expected in [
+        "llmsim-echo",
+        "llmsim-tools",
+        "llmsim-slow",
+        "llmsim-fail",
+        "gpt-4.1-mini",
+        "claude-sonnet-4-5",
+        "gemini-2.5-flash",
+    ] {
         assert!(ids.contains(&expected), "{ids:?}");
     }
     let (_, caps, _) = call(&app, Method::GET, "/api/v1/capabilities", None).await;

@@ -1,0 +1,236 @@
+//! `PgEventStore`: the append-only `events` table.
+//!
+//! Sequences: one transaction locks the session row (`FOR KEY SHARE`, which also proves it
+//! exists), allocates the next sequence with an upsert of `event_sequences` (whose row lock
+//! serialises the session's appends) and inserts the event. A failed insert rolls the counter
+//! back, so sequences stay gap-free under any concurrency. Locking the session first keeps the
+//! lock order of appends and `delete_session` the same, so they cannot deadlock.
+//!
+//! Idempotency: a keyed append first looks the key up; if a concurrent append stored it in
+//! between, the insert hits the unique index `events_session_idempotency_key` and the stored row
+//! is read back and returned instead.
+//!
+//! Events are stored as columns (`event_type`, `data`, `context`, `turn_id`, …); the payload is
+//! rebuilt from `{ "type": event_type, "data": data }`.
+
+use chrono::{DateTime, Utc};
+use everruns_core::events::{Event, EventContext, EventPayload, NewEvent};
+use everruns_core::ids::{EventId, SessionId};
+use everruns_core::ports::{EventFilter, EventStore, PortError, PortResult};
+use serde_json::Value;
+use sqlx::PgPool;
+use sqlx::types::Json;
+use uuid::Uuid;
+
+use crate::error::{Violation, corrupt, port_error, violation};
+
+/// The columns every read returns, in [`EventRow`] order.
+macro_rules! event_columns {
+    () => {
+        "id, session_id, sequence, event_type, data, context, ts, metadata, tags, idempotency_key"
+    };
+}
+
+/// The Postgres [`EventStore`].
+#[derive(Debug, Clone)]
+pub struct PgEventStore {
+    pool: PgPool,
+}
+
+impl PgEventStore {
+    /// A store on the given pool.
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct EventRow {
+    id: Uuid,
+    session_id: Uuid,
+    sequence: i64,
+    event_type: String,
+    data: Json<Value>,
+    context: Json<EventContext>,
+    ts: DateTime<Utc>,
+    metadata: Option<Json<Value>>,
+    tags: Json<Vec<String>>,
+    idempotency_key: Option<String>,
+}
+
+impl EventRow {
+    fn into_event(self) -> PortResult<Event> {
+        let tagged = serde_json::json!({ "type": self.event_type, "data": self.data.0 });
+        let payload: EventPayload = serde_json::from_value(tagged).map_err(|err| corrupt("read event", err))?;
+        Ok(Event {
+            id: EventId::from_uuid(self.id),
+            ts: self.ts.into(),
+            session_id: SessionId::from_uuid(self.session_id),
+            context: self.context.0,
+            payload,
+            sequence: Some(self.sequence),
+            metadata: self.metadata.map(|j| j.0),
+            tags: self.tags.0,
+            idempotency_key: self.idempotency_key,
+        })
+    }
+}
+
+/// Why an append's transaction did not store the event.
+enum AppendFailure {
+    /// The session does not exist.
+    NoSession,
+    /// A database error.
+    Sql(sqlx::Error),
+}
+
+impl From<sqlx::Error> for AppendFailure {
+    fn from(err: sqlx::Error) -> Self {
+        Self::Sql(err)
+    }
+}
+
+impl PgEventStore {
+    /// Allocates the next sequence and inserts the event in one transaction; returns the sequence.
+    async fn insert(&self, event: &Event, data: &Value) -> Result<i64, AppendFailure> {
+        let mut tx = self.pool.begin().await?;
+        let sequence: Option<i64> = sqlx::query_scalar(
+            "WITH session AS (SELECT id FROM sessions WHERE id = $1 FOR KEY SHARE) \
+             INSERT INTO event_sequences (session_id, next_sequence) SELECT id, 2 FROM session \
+             ON CONFLICT (session_id) DO UPDATE SET next_sequence = event_sequences.next_sequence + 1 \
+             RETURNING next_sequence - 1",
+        )
+        .bind(event.session_id.uuid())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(sequence) = sequence else {
+            return Err(AppendFailure::NoSession);
+        };
+        sqlx::query(concat!(
+            "INSERT INTO events (",
+            event_columns!(),
+            ", turn_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+        ))
+        .bind(event.id.uuid())
+        .bind(event.session_id.uuid())
+        .bind(sequence)
+        .bind(event.event_type())
+        .bind(Json(data))
+        .bind(Json(&event.context))
+        .bind(event.ts.as_datetime())
+        .bind(event.metadata.as_ref().map(Json))
+        .bind(Json(&event.tags))
+        .bind(event.idempotency_key.as_deref())
+        .bind(event.context.turn_id.map(|t| t.uuid()))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(sequence)
+    }
+}
+
+#[async_trait::async_trait]
+impl EventStore for PgEventStore {
+    async fn append(&self, new: NewEvent) -> PortResult<Event> {
+        let NewEvent { mut event, idempotency_key } = new;
+        // The key is taken from the envelope, else from the event; the stored event records it.
+        let idempotency_key = idempotency_key.or_else(|| event.idempotency_key.take());
+        event.idempotency_key.clone_from(&idempotency_key);
+        if event.is_ephemeral() {
+            return Err(PortError::Invalid(format!(
+                "event type '{}' is ephemeral and is never stored",
+                event.event_type()
+            )));
+        }
+        let session = event.session_id;
+        if let Some(key) = &idempotency_key
+            && let Some(stored) = self.get_by_key(session, key).await?
+        {
+            return Ok(stored);
+        }
+        let data = match serde_json::to_value(&event.payload) {
+            Ok(Value::Object(mut tagged)) => tagged.remove("data").unwrap_or(Value::Null),
+            Ok(other) => return Err(PortError::Internal(format!("event payload serialized to {other}"))),
+            Err(err) => return Err(PortError::Internal(format!("event payload cannot be serialized: {err}"))),
+        };
+        match self.insert(&event, &data).await {
+            Ok(sequence) => {
+                event.sequence = Some(sequence);
+                Ok(event)
+            }
+            Err(AppendFailure::NoSession) => Err(PortError::not_found("session", session)),
+            Err(AppendFailure::Sql(err)) => match (violation(&err), &idempotency_key) {
+                (Some(Violation::Unique("events_session_idempotency_key")), Some(key)) => {
+                    // A concurrent append stored this key first: return its event.
+                    self.get_by_key(session, key).await?.ok_or_else(|| {
+                        PortError::Internal(format!("event under key '{key}' vanished after a conflict"))
+                    })
+                }
+                (Some(Violation::Unique("events_pkey")), _) => {
+                    Err(PortError::Conflict(format!("event '{}' already exists", event.id)))
+                }
+                _ => Err(port_error("append", err)),
+            },
+        }
+    }
+
+    async fn list_events(&self, session: SessionId, filter: &EventFilter) -> PortResult<Vec<Event>> {
+        // The last `limit` matches (newest first in the subquery), returned oldest first.
+        let rows = sqlx::query_as::<_, EventRow>(concat!(
+            "SELECT ",
+            event_columns!(),
+            " FROM (SELECT ",
+            event_columns!(),
+            " FROM events WHERE session_id = $1 \
+               AND ($2::bigint IS NULL OR sequence > $2) \
+               AND ($3::bigint IS NULL OR sequence < $3) \
+               AND ($4::uuid IS NULL OR id > $4) \
+               AND ($5::uuid IS NULL OR turn_id = $5) \
+               AND (cardinality($6::text[]) = 0 OR event_type = ANY($6)) \
+               AND NOT (event_type = ANY($7::text[])) \
+             ORDER BY sequence DESC LIMIT $8) AS last ORDER BY sequence"
+        ))
+        .bind(session.uuid())
+        .bind(filter.after_sequence)
+        .bind(filter.before_sequence)
+        .bind(filter.after_id.map(|id| id.uuid()))
+        .bind(filter.turn_id.map(|t| t.uuid()))
+        .bind(&filter.types)
+        .bind(&filter.exclude)
+        .bind(filter.limit.map(i64::from))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|err| port_error("list_events", err))?;
+        rows.into_iter().map(EventRow::into_event).collect()
+    }
+
+    async fn get_event(&self, session: SessionId, id: EventId) -> PortResult<Option<Event>> {
+        sqlx::query_as::<_, EventRow>(concat!(
+            "SELECT ",
+            event_columns!(),
+            " FROM events WHERE session_id = $1 AND id = $2"
+        ))
+        .bind(session.uuid())
+        .bind(id.uuid())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|err| port_error("get_event", err))?
+        .map(EventRow::into_event)
+        .transpose()
+    }
+
+    async fn get_by_key(&self, session: SessionId, key: &str) -> PortResult<Option<Event>> {
+        sqlx::query_as::<_, EventRow>(concat!(
+            "SELECT ",
+            event_columns!(),
+            " FROM events WHERE session_id = $1 AND idempotency_key = $2"
+        ))
+        .bind(session.uuid())
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|err| port_error("get_by_key", err))?
+        .map(EventRow::into_event)
+        .transpose()
+    }
+}

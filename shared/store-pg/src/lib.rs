@@ -1,0 +1,107 @@
+//! # everruns-store-pg
+//!
+//! The PostgreSQL adapters of the store ports of `everruns-core`: [`PgAgentStore`],
+//! [`PgHarnessStore`], [`PgSessionStore`], [`PgEventStore`], [`PgProviderStore`] and
+//! [`PgFileStore`], all on one [`PgPool`]. Their semantics are those of the in-memory adapters
+//! (`everruns-store-memory`), and both pass the one contract suite (`everruns-store-contract`):
+//! org scoping, `Conflict` on a duplicate id or name, gap-free per-session event sequences under
+//! concurrency, idempotency keys, atomic conditional status changes, cascading deletes.
+//!
+//! ```no_run
+//! # async fn demo() -> everruns_core::ports::PortResult<()> {
+//! let pool = everruns_store_pg::connect("postgres://postgres@127.0.0.1:55432/everruns").await?;
+//! everruns_store_pg::migrate(&pool).await?;
+//! let stores = everruns_store_pg::pg_stores(pool);
+//! # let _ = stores;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Decisions:
+//! - Runtime queries (`sqlx::query` / `query_as` with binds), never the compile-time `query!`
+//!   macros: building needs no `DATABASE_URL` and no `.sqlx` cache.
+//! - The schema lives in `migrations/` at the repository root (never edited once written), embedded
+//!   with `sqlx::migrate!` and applied by [`migrate`]. No triggers: every rule is a constraint or
+//!   a statement here, so the in-memory adapters can mirror it.
+//! - Errors: connection trouble is `PortError::Unavailable` (the API answers 503), a constraint
+//!   violation the port documents is `Conflict` / `NotFound` with a message naming the row, any
+//!   other database error is `Internal` with the detail logged through `tracing`.
+
+mod agents;
+mod codec;
+mod error;
+mod events;
+mod files;
+mod harnesses;
+mod providers;
+mod sessions;
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use everruns_core::ports::{PortError, PortResult, Stores};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
+pub use agents::PgAgentStore;
+pub use events::PgEventStore;
+pub use files::PgFileStore;
+pub use harnesses::PgHarnessStore;
+pub use providers::PgProviderStore;
+pub use sessions::PgSessionStore;
+pub use sqlx::PgPool;
+
+/// How long a store call waits for a pooled connection before failing with `Unavailable`.
+pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Connections of a pool made by [`connect`].
+pub const MAX_CONNECTIONS: u32 = 10;
+
+/// The pool options [`connect`] uses: [`MAX_CONNECTIONS`] connections, [`ACQUIRE_TIMEOUT`],
+/// idle connections closed after 10 minutes. Start from these to tune a pool for
+/// [`connect_with`].
+pub fn pool_options() -> PgPoolOptions {
+    PgPoolOptions::new()
+        .max_connections(MAX_CONNECTIONS)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .idle_timeout(Some(Duration::from_secs(600)))
+}
+
+/// Connects a pool to `database_url` with [`pool_options`]. `Invalid` if the URL cannot be
+/// parsed (the URL is not echoed: it may hold a password), `Unavailable` if the server cannot be
+/// reached.
+pub async fn connect(database_url: &str) -> PortResult<PgPool> {
+    connect_with(database_url, pool_options()).await
+}
+
+/// Connects a pool to `database_url` with the given options (see [`connect`]).
+pub async fn connect_with(database_url: &str, options: PgPoolOptions) -> PortResult<PgPool> {
+    let connect_options = PgConnectOptions::from_str(database_url)
+        .map_err(|_| PortError::Invalid("the database URL cannot be parsed".to_owned()))?
+        .application_name("everruns");
+    options.connect_with(connect_options).await.map_err(|err| error::port_error("connect", err))
+}
+
+/// Applies the migrations of `migrations/` that the database has not run yet (safe to call from
+/// several processes at once: sqlx takes an advisory lock).
+pub async fn migrate(pool: &PgPool) -> PortResult<()> {
+    sqlx::migrate!("../../migrations").run(pool).await.map_err(|err| match err {
+        sqlx::migrate::MigrateError::Execute(err) => error::port_error("migrate", err),
+        other => {
+            tracing::error!(error = %other, "database migration failed");
+            PortError::Internal(format!("database migration failed: {other}"))
+        }
+    })
+}
+
+/// One Postgres store of each kind, sharing `pool`.
+pub fn pg_stores(pool: PgPool) -> Stores {
+    Stores {
+        agents: Arc::new(PgAgentStore::new(pool.clone())),
+        harnesses: Arc::new(PgHarnessStore::new(pool.clone())),
+        sessions: Arc::new(PgSessionStore::new(pool.clone())),
+        events: Arc::new(PgEventStore::new(pool.clone())),
+        providers: Arc::new(PgProviderStore::new(pool.clone())),
+        files: Arc::new(PgFileStore::new(pool)),
+    }
+}

@@ -1,0 +1,308 @@
+//! `PgSessionStore`: sessions in the `sessions` table. The conditional status change is one
+//! `UPDATE … WHERE status = ANY(…) AND (current_turn_id = … OR … IS NULL) RETURNING`, so of many
+//! concurrent changes with the same expectation exactly one matches (the others re-check the
+//! updated row and match nothing). Deleting a session cascades to its events, sequence counter,
+//! files and queued tasks through the foreign keys.
+
+use chrono::{DateTime, Utc};
+use everruns_core::domain::{
+    AgentCapabilityConfig, InitialFile, NetworkAccessList, Session, SessionStatus, TokenUsage, ToolDefinition,
+};
+use everruns_core::ids::{AgentId, HarnessId, ModelId, OrgId, SessionId, TurnId};
+use everruns_core::ports::{Page, PortError, PortResult, SessionFilter, SessionStore, StatusChange};
+use everruns_core::time::Timestamp;
+use serde_json::Value;
+use sqlx::PgPool;
+use sqlx::types::Json;
+use uuid::Uuid;
+
+use crate::codec::{capabilities_json, column_u32, needle, u32_column};
+use crate::error::{Violation, corrupt, port_error, violation};
+
+/// The columns every read returns, in [`SessionRow`] order.
+macro_rules! session_columns {
+    () => {
+        "id, org_id, harness_id, agent_id, status, current_turn_id, title, locale, preview, output_preview, tags, \
+         model_id, capabilities, tools, initial_files, system_prompt, hints, network_access, max_iterations, \
+         parallel_tool_calls, mcp_servers, usage, started_at, finished_at, created_at, updated_at"
+    };
+}
+
+/// The filter of `list_sessions` (`$1` org, `$2` agent, `$3` needle).
+macro_rules! session_list_filter {
+    () => {
+        " FROM sessions WHERE org_id = $1 AND ($2::uuid IS NULL OR agent_id = $2) \
+          AND ($3::text IS NULL OR strpos(lower(title), $3) > 0)"
+    };
+}
+
+/// The Postgres [`SessionStore`].
+#[derive(Debug, Clone)]
+pub struct PgSessionStore {
+    pool: PgPool,
+}
+
+impl PgSessionStore {
+    /// A store on the given pool.
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct SessionRow {
+    id: Uuid,
+    org_id: Uuid,
+    harness_id: Uuid,
+    agent_id: Option<Uuid>,
+    status: String,
+    current_turn_id: Option<Uuid>,
+    title: Option<String>,
+    locale: Option<String>,
+    preview: Option<String>,
+    output_preview: Option<String>,
+    tags: Json<Vec<String>>,
+    model_id: Option<Uuid>,
+    capabilities: Json<Vec<AgentCapabilityConfig>>,
+    tools: Json<Vec<ToolDefinition>>,
+    initial_files: Json<Vec<InitialFile>>,
+    system_prompt: Option<String>,
+    hints: Option<Json<Value>>,
+    network_access: Option<Json<NetworkAccessList>>,
+    max_iterations: Option<i64>,
+    parallel_tool_calls: Option<bool>,
+    mcp_servers: Option<Json<Value>>,
+    usage: Option<Json<TokenUsage>>,
+    started_at: Option<DateTime<Utc>>,
+    finished_at: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl SessionRow {
+    fn into_session(self) -> PortResult<Session> {
+        const OP: &str = "read session";
+        let status = SessionStatus::parse(&self.status)
+            .ok_or_else(|| corrupt(OP, format!("unknown session status '{}'", self.status)))?;
+        Ok(Session {
+            id: SessionId::from_uuid(self.id),
+            organization_id: OrgId::from_uuid(self.org_id),
+            harness_id: HarnessId::from_uuid(self.harness_id),
+            agent_id: self.agent_id.map(AgentId::from_uuid),
+            status,
+            current_turn_id: self.current_turn_id.map(TurnId::from_uuid),
+            title: self.title,
+            locale: self.locale,
+            preview: self.preview,
+            output_preview: self.output_preview,
+            tags: self.tags.0,
+            model_id: self.model_id.map(ModelId::from_uuid),
+            capabilities: self.capabilities.0,
+            tools: self.tools.0,
+            initial_files: self.initial_files.0,
+            system_prompt: self.system_prompt,
+            hints: self.hints.map(|j| j.0),
+            network_access: self.network_access.map(|j| j.0),
+            max_iterations: column_u32(OP, self.max_iterations)?,
+            parallel_tool_calls: self.parallel_tool_calls,
+            mcp_servers: self.mcp_servers.map(|j| j.0),
+            usage: self.usage.map(|j| j.0),
+            started_at: self.started_at.map(Into::into),
+            finished_at: self.finished_at.map(Into::into),
+            created_at: self.created_at.into(),
+            updated_at: self.updated_at.into(),
+        })
+    }
+}
+
+/// Adds `$6` (a `TokenUsage` as JSON, or NULL) to the stored usage with the rules of
+/// `TokenUsage::add`: the token counts add up; a cache count stays absent only if both are.
+macro_rules! add_usage {
+    () => {
+        "CASE WHEN $6::jsonb IS NULL THEN usage ELSE jsonb_strip_nulls(jsonb_build_object( \
+           'input_tokens', COALESCE((usage->>'input_tokens')::numeric, 0) + ($6->>'input_tokens')::numeric, \
+           'output_tokens', COALESCE((usage->>'output_tokens')::numeric, 0) + ($6->>'output_tokens')::numeric, \
+           'cache_read_tokens', CASE WHEN usage->>'cache_read_tokens' IS NULL AND $6->>'cache_read_tokens' IS NULL \
+             THEN NULL ELSE COALESCE((usage->>'cache_read_tokens')::numeric, 0) \
+             + COALESCE(($6->>'cache_read_tokens')::numeric, 0) END, \
+           'cache_creation_tokens', CASE WHEN usage->>'cache_creation_tokens' IS NULL \
+             AND $6->>'cache_creation_tokens' IS NULL \
+             THEN NULL ELSE COALESCE((usage->>'cache_creation_tokens')::numeric, 0) \
+             + COALESCE(($6->>'cache_creation_tokens')::numeric, 0) END)) END"
+    };
+}
+
+#[async_trait::async_trait]
+impl SessionStore for PgSessionStore {
+    async fn insert_session(&self, session: &Session) -> PortResult<()> {
+        sqlx::query(concat!(
+            "INSERT INTO sessions (",
+            session_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, \
+             $21, $22, $23, $24, $25, $26)"
+        ))
+        .bind(session.id.uuid())
+        .bind(session.organization_id.uuid())
+        .bind(session.harness_id.uuid())
+        .bind(session.agent_id.map(|a| a.uuid()))
+        .bind(session.status.as_str())
+        .bind(session.current_turn_id.map(|t| t.uuid()))
+        .bind(session.title.as_deref())
+        .bind(session.locale.as_deref())
+        .bind(session.preview.as_deref())
+        .bind(session.output_preview.as_deref())
+        .bind(Json(&session.tags))
+        .bind(session.model_id.map(|m| m.uuid()))
+        .bind(Json(capabilities_json(&session.capabilities)))
+        .bind(Json(&session.tools))
+        .bind(Json(&session.initial_files))
+        .bind(session.system_prompt.as_deref())
+        .bind(session.hints.as_ref().map(Json))
+        .bind(session.network_access.as_ref().map(Json))
+        .bind(u32_column(session.max_iterations))
+        .bind(session.parallel_tool_calls)
+        .bind(session.mcp_servers.as_ref().map(Json))
+        .bind(session.usage.as_ref().map(Json))
+        .bind(session.started_at.map(|t| t.as_datetime()))
+        .bind(session.finished_at.map(|t| t.as_datetime()))
+        .bind(session.created_at.as_datetime())
+        .bind(session.updated_at.as_datetime())
+        .execute(&self.pool)
+        .await
+        .map_err(|err| match violation(&err) {
+            Some(Violation::Unique("sessions_pkey")) => {
+                PortError::Conflict(format!("session '{}' already exists", session.id))
+            }
+            Some(Violation::ForeignKey("sessions_harness_id_fkey")) => {
+                PortError::not_found("harness", session.harness_id)
+            }
+            _ => port_error("insert_session", err),
+        })?;
+        Ok(())
+    }
+
+    async fn get_session(&self, org: OrgId, id: SessionId) -> PortResult<Option<Session>> {
+        sqlx::query_as::<_, SessionRow>(concat!(
+            "SELECT ",
+            session_columns!(),
+            " FROM sessions WHERE id = $1 AND org_id = $2"
+        ))
+        .bind(id.uuid())
+        .bind(org.uuid())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|err| port_error("get_session", err))?
+        .map(SessionRow::into_session)
+        .transpose()
+    }
+
+    async fn update_session(&self, session: &Session) -> PortResult<()> {
+        let done = sqlx::query(
+            "UPDATE sessions SET title = $3, locale = $4, tags = $5, model_id = $6, capabilities = $7, tools = $8, \
+             initial_files = $9, system_prompt = $10, hints = $11, network_access = $12, max_iterations = $13, \
+             parallel_tool_calls = $14, mcp_servers = $15, updated_at = $16 WHERE id = $1 AND org_id = $2",
+        )
+        .bind(session.id.uuid())
+        .bind(session.organization_id.uuid())
+        .bind(session.title.as_deref())
+        .bind(session.locale.as_deref())
+        .bind(Json(&session.tags))
+        .bind(session.model_id.map(|m| m.uuid()))
+        .bind(Json(capabilities_json(&session.capabilities)))
+        .bind(Json(&session.tools))
+        .bind(Json(&session.initial_files))
+        .bind(session.system_prompt.as_deref())
+        .bind(session.hints.as_ref().map(Json))
+        .bind(session.network_access.as_ref().map(Json))
+        .bind(u32_column(session.max_iterations))
+        .bind(session.parallel_tool_calls)
+        .bind(session.mcp_servers.as_ref().map(Json))
+        .bind(Timestamp::now().as_datetime())
+        .execute(&self.pool)
+        .await
+        .map_err(|err| port_error("update_session", err))?;
+        if done.rows_affected() == 0 {
+            return Err(PortError::not_found("session", session.id));
+        }
+        Ok(())
+    }
+
+    async fn delete_session(&self, org: OrgId, id: SessionId) -> PortResult<bool> {
+        let done = sqlx::query("DELETE FROM sessions WHERE id = $1 AND org_id = $2")
+            .bind(id.uuid())
+            .bind(org.uuid())
+            .execute(&self.pool)
+            .await
+            .map_err(|err| port_error("delete_session", err))?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn list_sessions(&self, org: OrgId, filter: &SessionFilter) -> PortResult<Page<Session>> {
+        let needle = needle(filter.search.as_deref());
+        let agent = filter.agent_id.map(|a| a.uuid());
+        let limit = if filter.limit == 0 { 100 } else { filter.limit };
+        let total: i64 = sqlx::query_scalar(concat!("SELECT count(*)", session_list_filter!()))
+            .bind(org.uuid())
+            .bind(agent)
+            .bind(needle.as_deref())
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|err| port_error("list_sessions", err))?;
+        let rows = sqlx::query_as::<_, SessionRow>(concat!(
+            "SELECT ",
+            session_columns!(),
+            session_list_filter!(),
+            " ORDER BY created_at DESC, id DESC OFFSET $4 LIMIT $5"
+        ))
+        .bind(org.uuid())
+        .bind(agent)
+        .bind(needle.as_deref())
+        .bind(i64::from(filter.offset))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|err| port_error("list_sessions", err))?;
+        let items = rows.into_iter().map(SessionRow::into_session).collect::<PortResult<Vec<_>>>()?;
+        Ok(Page { items, total: u64::try_from(total).unwrap_or_default() })
+    }
+
+    async fn change_status(&self, org: OrgId, id: SessionId, change: StatusChange) -> PortResult<Option<Session>> {
+        let expect: Vec<&str> = change.expect.iter().map(|s| s.as_str()).collect();
+        let row = sqlx::query_as::<_, SessionRow>(concat!(
+            "UPDATE sessions SET status = $3, current_turn_id = $4, \
+             started_at = CASE WHEN $3 = 'active' AND started_at IS NULL THEN $5 ELSE started_at END, \
+             finished_at = CASE WHEN $3 = 'idle' THEN $5 ELSE finished_at END, \
+             usage = ",
+            add_usage!(),
+            ", preview = COALESCE(preview, $7), output_preview = COALESCE($8, output_preview), updated_at = $5 \
+             WHERE id = $1 AND org_id = $2 \
+             AND (cardinality($9::text[]) = 0 OR status = ANY($9)) \
+             AND ($10::uuid IS NULL OR current_turn_id = $10) \
+             RETURNING ",
+            session_columns!()
+        ))
+        .bind(id.uuid())
+        .bind(org.uuid())
+        .bind(change.to.as_str())
+        .bind(change.turn.map(|t| t.uuid()))
+        .bind(Timestamp::now().as_datetime())
+        .bind(change.add_usage.as_ref().map(Json))
+        .bind(change.preview.as_deref())
+        .bind(change.output_preview.as_deref())
+        .bind(expect)
+        .bind(change.expect_turn.map(|t| t.uuid()))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|err| port_error("change_status", err))?;
+        if let Some(row) = row {
+            return row.into_session().map(Some);
+        }
+        let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM sessions WHERE id = $1 AND org_id = $2)")
+            .bind(id.uuid())
+            .bind(org.uuid())
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|err| port_error("change_status", err))?;
+        if exists { Ok(None) } else { Err(PortError::not_found("session", id)) }
+    }
+}
