@@ -13,6 +13,7 @@ mod app;
 pub mod config;
 pub mod error;
 mod front;
+pub mod grpc;
 pub mod http;
 pub mod openapi;
 mod platform;

@@ -416,6 +416,70 @@ impl TurnService {
         }
     }
 
+    /// The raw inputs of a task's iteration (for a remote worker, which merges them itself).
+    pub async fn task_inputs(&self, task: &IterationTask) -> Result<crate::context::TurnInputs, TurnError> {
+        let session = self.loader.session(task.org_id, task.session_id).await?;
+        Ok(self.loader.inputs(task.org_id, session, Some(task.turn_id)).await?)
+    }
+
+    /// The store-backed host for a remote worker's effects in `org`.
+    pub fn host(&self, org: OrgId) -> StoreIterationHost {
+        StoreIterationHost::new(self.loader.stores.clone(), self.bus.clone(), org)
+    }
+
+    /// Whether cancellation was requested for a turn (its `turn.cancelled` event is stored).
+    pub async fn is_cancelled(&self, session: SessionId, turn: TurnId) -> Result<bool, TurnError> {
+        Ok(self.loader.stores.events.get_by_key(session, &format!("{turn}/turn.cancelled")).await?.is_some())
+    }
+
+    /// Ends a turn whose task ran out of attempts: the friendly message, `turn.failed`, the
+    /// session back to idle, `session.idled`. Idempotent (every step is keyed by the turn).
+    pub async fn terminalise(&self, task: &IterationTask) -> Result<(), TurnError> {
+        let turn_id = task.turn_id;
+        let context = EventContext::for_turn(turn_id, Some(task.input_message_id));
+        let key = |step: &str| format!("{turn_id}/{step}");
+        let text = crate::driver::GENERIC_ERROR_MESSAGE;
+        let mut message = Message::new(MessageRole::Agent, vec![ContentPart::text(text)]);
+        message.phase = Some(crate::domain::MessagePhase::FinalAnswer);
+        message.metadata = Some(serde_json::json!({"error_code": "processing_error"}));
+        let completed = OutputMessageCompletedData {
+            message,
+            metadata: None,
+            usage: None,
+            error_code: Some("processing_error".into()),
+            error_fields: None,
+            error_disclosure: Some("standard".into()),
+        };
+        self.emit(
+            task.session_id,
+            &context,
+            key("output.message.terminal"),
+            EventPayload::OutputMessageCompleted(completed),
+        )
+        .await?;
+        let failed = TurnFailedData {
+            turn_id,
+            error: text.into(),
+            error_code: Some("processing_error".into()),
+            error_fields: None,
+            error_disclosure: Some("standard".into()),
+        };
+        self.emit(task.session_id, &context, key("turn.failed"), EventPayload::TurnFailed(failed)).await?;
+        let host = self.host(task.org_id);
+        let usage = crate::engine::IterationHost::end_turn(
+            &host,
+            task.session_id,
+            turn_id,
+            Default::default(),
+            Some(text.into()),
+        )
+        .await?;
+        let idled = SessionIdledData { turn_id, iterations: Some(task.iteration), usage };
+        self.emit(task.session_id, &context, key("session.idled"), EventPayload::SessionIdled(idled)).await?;
+        self.cancellations.remove(turn_id);
+        Ok(())
+    }
+
     /// The merged context the next reason step of a session would use.
     pub async fn load_context(&self, org: OrgId, session_id: SessionId) -> Result<TurnContext, TurnError> {
         let session = self.loader.session(org, session_id).await?;

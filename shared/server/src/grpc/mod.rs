@@ -1,0 +1,13 @@
+//! The worker gRPC service hosted by the control plane (`WORKER_GRPC_ADDR`): task claims,
+//! heartbeats, completion and failure, the turn context in one call, event emission, and push
+//! wake-ups. Bearer-token auth (`WORKER_GRPC_AUTH_TOKEN`) and optional (mutual) TLS.
+
+mod auth;
+mod queue;
+mod serve;
+mod service;
+
+pub use auth::BearerAuth;
+pub use queue::TaskStoreQueue;
+pub use serve::{GrpcSettings, serve_grpc};
+pub use service::WorkerGrpcService;

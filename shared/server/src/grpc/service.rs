@@ -1,0 +1,257 @@
+//! `WorkerGrpcService`: the worker boundary over the turn services and the task store. Handlers
+//! translate protobuf to calls; the rules live in `TurnService` and the `TaskStore`.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use everruns_core::domain::TokenUsage;
+use everruns_core::engine::IterationHost;
+use everruns_core::events::NewEvent;
+use everruns_core::ids::{OrgId, SessionId, TaskId, TurnId};
+use everruns_core::ports::{ClaimOutcome, FailOutcome, PortError, TaskLease, TaskStore};
+use everruns_core::turns::{TurnError, TurnService, record_event};
+use everruns_internal_protocol::v1::worker_service_server::WorkerService;
+use everruns_internal_protocol::v1::*;
+use everruns_internal_protocol::wire::{self, KeyedEvent, WireError};
+use futures::{Stream, StreamExt};
+use tokio::sync::broadcast;
+use tonic::{Request, Response, Status, Streaming};
+
+/// The default lease when a worker does not ask for one.
+const DEFAULT_LEASE: Duration = Duration::from_secs(30);
+
+/// The worker service.
+#[derive(Clone)]
+pub struct WorkerGrpcService {
+    turns: TurnService,
+    tasks: Arc<dyn TaskStore>,
+    notify: broadcast::Sender<TaskId>,
+}
+
+impl WorkerGrpcService {
+    /// The service over the turn services and the task store; `notify` carries task wake-ups.
+    pub fn new(turns: TurnService, tasks: Arc<dyn TaskStore>, notify: broadcast::Sender<TaskId>) -> Self {
+        Self { turns, tasks, notify }
+    }
+}
+
+fn invalid(error: impl std::fmt::Display) -> Status {
+    Status::invalid_argument(error.to_string())
+}
+
+fn port(error: PortError) -> Status {
+    match error {
+        PortError::NotFound { .. } => Status::not_found(error.to_string()),
+        PortError::Conflict(m) => Status::failed_precondition(m),
+        PortError::Invalid(m) => Status::invalid_argument(m),
+        PortError::Unavailable(m) => Status::unavailable(m),
+        PortError::Internal(m) => {
+            tracing::error!("worker service: {m}");
+            Status::internal("internal error")
+        }
+    }
+}
+
+fn turn(error: TurnError) -> Status {
+    match error {
+        TurnError::Port(p) => port(p),
+        TurnError::NotFound { .. } => Status::not_found(error.to_string()),
+        other => Status::failed_precondition(other.to_string()),
+    }
+}
+
+fn wire_err(error: WireError) -> Status {
+    invalid(error)
+}
+
+fn lease(ms: u32) -> Duration {
+    if ms == 0 { DEFAULT_LEASE } else { Duration::from_millis(u64::from(ms)) }
+}
+
+fn owner(owner: &str) -> Result<&str, Status> {
+    if owner.trim().is_empty() || owner.len() > 200 {
+        return Err(invalid("owner must be a non-empty worker id (at most 200 characters)"));
+    }
+    Ok(owner)
+}
+
+fn to_lease(lease: &TaskLease) -> Lease {
+    Lease {
+        task: Some(wire::task(&lease.task)),
+        attempt: lease.attempt,
+        max_attempts: lease.max_attempts,
+        owner: lease.owner.clone(),
+    }
+}
+
+type NotificationStream = Pin<Box<dyn Stream<Item = Result<TaskNotification, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl WorkerService for WorkerGrpcService {
+    async fn claim_task(&self, request: Request<ClaimTaskRequest>) -> Result<Response<ClaimTaskResponse>, Status> {
+        let r = request.into_inner();
+        let id = TaskId::parse(&r.task_id).map_err(invalid)?;
+        let outcome = self.tasks.claim(id, owner(&r.owner)?, lease(r.lease_ms)).await.map_err(port)?;
+        use claim_task_response::Outcome;
+        let (outcome, lease) = match outcome {
+            ClaimOutcome::Claimed(l) => (Outcome::Claimed, Some(to_lease(&l))),
+            ClaimOutcome::Finished => (Outcome::Finished, None),
+            ClaimOutcome::LeasedElsewhere => (Outcome::LeasedElsewhere, None),
+            ClaimOutcome::NotFound => (Outcome::NotFound, None),
+            ClaimOutcome::Exhausted(task) => {
+                self.turns.terminalise(&task).await.map_err(turn)?;
+                (Outcome::Exhausted, None)
+            }
+        };
+        Ok(Response::new(ClaimTaskResponse { outcome: outcome as i32, lease }))
+    }
+
+    async fn claim_next_tasks(
+        &self,
+        request: Request<ClaimNextTasksRequest>,
+    ) -> Result<Response<ClaimNextTasksResponse>, Status> {
+        let r = request.into_inner();
+        let max = r.max.clamp(1, 100) as usize;
+        let leases = self.tasks.claim_next(owner(&r.owner)?, lease(r.lease_ms), max).await.map_err(port)?;
+        Ok(Response::new(ClaimNextTasksResponse { leases: leases.iter().map(to_lease).collect() }))
+    }
+
+    async fn heartbeat_task(
+        &self,
+        request: Request<HeartbeatTaskRequest>,
+    ) -> Result<Response<HeartbeatTaskResponse>, Status> {
+        let r = request.into_inner();
+        let id = TaskId::parse(&r.task_id).map_err(invalid)?;
+        let acknowledged = self.tasks.heartbeat(id, owner(&r.owner)?, lease(r.lease_ms)).await.map_err(port)?;
+        let cancelled = match (SessionId::parse(&r.session_id), TurnId::parse(&r.turn_id)) {
+            (Ok(session), Ok(turn_id)) => self.turns.is_cancelled(session, turn_id).await.map_err(turn)?,
+            _ => false,
+        };
+        Ok(Response::new(HeartbeatTaskResponse { acknowledged, should_cancel: !acknowledged || cancelled }))
+    }
+
+    async fn complete_task(
+        &self,
+        request: Request<CompleteTaskRequest>,
+    ) -> Result<Response<CompleteTaskResponse>, Status> {
+        let r = request.into_inner();
+        let id = TaskId::parse(&r.task_id).map_err(invalid)?;
+        let next = match r.outcome.as_str() {
+            "continue" => Some(wire::parse_task(r.task.as_ref()).map_err(wire_err)?.next()),
+            "waiting_for_tool_results" | "completed" | "failed" | "cancelled" => None,
+            other => return Err(invalid(format!("unknown outcome '{other}'"))),
+        };
+        let success = self.tasks.complete(id, owner(&r.owner)?, next.as_ref()).await.map_err(port)?;
+        if success && let Some(next) = &next {
+            self.tasks.mark_published(next.task_id).await.map_err(port)?;
+            let _ = self.notify.send(next.task_id);
+        }
+        Ok(Response::new(CompleteTaskResponse { success, next: next.filter(|_| success).as_ref().map(wire::task) }))
+    }
+
+    async fn fail_task(&self, request: Request<FailTaskRequest>) -> Result<Response<FailTaskResponse>, Status> {
+        let r = request.into_inner();
+        let id = TaskId::parse(&r.task_id).map_err(invalid)?;
+        let retry = Duration::from_millis(u64::from(r.retry_after_ms));
+        let outcome = self.tasks.fail(id, owner(&r.owner)?, &r.error, retry).await.map_err(port)?;
+        if outcome == FailOutcome::Terminal {
+            let task = wire::parse_task(r.task.as_ref()).map_err(wire_err)?;
+            self.turns.terminalise(&task).await.map_err(turn)?;
+        } else if outcome == FailOutcome::WillRetry {
+            let _ = self.notify.send(id);
+        }
+        Ok(Response::new(FailTaskResponse {
+            will_retry: outcome == FailOutcome::WillRetry,
+            terminal: outcome == FailOutcome::Terminal,
+        }))
+    }
+
+    async fn get_turn_context(
+        &self,
+        request: Request<GetTurnContextRequest>,
+    ) -> Result<Response<GetTurnContextResponse>, Status> {
+        let task = wire::from_json("task", &request.into_inner().task_json).map_err(wire_err)?;
+        let inputs = self.turns.task_inputs(&task).await.map_err(turn)?;
+        Ok(Response::new(wire::context_response(&inputs)))
+    }
+
+    async fn emit_event(&self, request: Request<EmitEventRequest>) -> Result<Response<EmitEventResponse>, Status> {
+        let stored = self.emit(request.into_inner()).await?;
+        Ok(Response::new(EmitEventResponse {
+            event_json: stored.map(|e| wire::to_json(&KeyedEvent::of(&e))).unwrap_or_default(),
+        }))
+    }
+
+    async fn emit_event_stream(
+        &self,
+        request: Request<Streaming<EmitEventRequest>>,
+    ) -> Result<Response<EmitEventStreamResponse>, Status> {
+        let mut stream = request.into_inner();
+        let mut accepted = 0;
+        while let Some(message) = stream.next().await {
+            self.emit(message?).await?;
+            accepted += 1;
+        }
+        Ok(Response::new(EmitEventStreamResponse { accepted }))
+    }
+
+    async fn await_tool_results(&self, request: Request<TurnRef>) -> Result<Response<Empty>, Status> {
+        let (org, session, turn_id) = turn_ref(Some(&request.into_inner()))?;
+        self.turns.host(org).await_tool_results(session, turn_id).await.map_err(port)?;
+        Ok(Response::new(Empty {}))
+    }
+
+    async fn end_turn(&self, request: Request<EndTurnRequest>) -> Result<Response<EndTurnResponse>, Status> {
+        let r = request.into_inner();
+        let (org, session, turn_id) = turn_ref(r.turn.as_ref())?;
+        let usage: TokenUsage = wire::from_json("usage", &r.usage_json).map_err(wire_err)?;
+        let preview = (!r.output_preview.is_empty()).then_some(r.output_preview);
+        let total = self.turns.host(org).end_turn(session, turn_id, usage, preview).await.map_err(port)?;
+        Ok(Response::new(EndTurnResponse { session_usage_json: total.map(|u| wire::usage(&u)).unwrap_or_default() }))
+    }
+
+    type SubscribeTaskNotificationsStream = NotificationStream;
+
+    async fn subscribe_task_notifications(
+        &self,
+        _request: Request<SubscribeTaskNotificationsRequest>,
+    ) -> Result<Response<Self::SubscribeTaskNotificationsStream>, Status> {
+        let receiver = self.notify.subscribe();
+        let heartbeat = tokio::time::interval(Duration::from_secs(15));
+        let stream = futures::stream::unfold((receiver, heartbeat), |(mut receiver, mut heartbeat)| async move {
+            use task_notification::Kind;
+            let item = tokio::select! {
+                received = receiver.recv() => match received {
+                    Ok(id) => TaskNotification { kind: Kind::TaskAvailable as i32, task_id: id.to_string() },
+                    // Missed some: one wake-up covers them (workers claim whatever is visible).
+                    Err(broadcast::error::RecvError::Lagged(_)) => TaskNotification { kind: Kind::TaskAvailable as i32, task_id: String::new() },
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                },
+                _ = heartbeat.tick() => TaskNotification { kind: Kind::Heartbeat as i32, task_id: String::new() },
+            };
+            Some((Ok(item), (receiver, heartbeat)))
+        });
+        Ok(Response::new(Box::pin(stream)))
+    }
+}
+
+impl WorkerGrpcService {
+    async fn emit(&self, request: EmitEventRequest) -> Result<Option<everruns_core::events::Event>, Status> {
+        let mut event: everruns_core::events::Event =
+            wire::from_json("event", &request.event_json).map_err(wire_err)?;
+        let key = (!request.idempotency_key.is_empty()).then_some(request.idempotency_key);
+        event.idempotency_key = key.clone();
+        let stores = self.turns.stores();
+        record_event(stores, self.turns.bus().as_ref(), NewEvent { event, idempotency_key: key }).await.map_err(port)
+    }
+}
+
+fn turn_ref(turn: Option<&TurnRef>) -> Result<(OrgId, SessionId, TurnId), Status> {
+    let turn = turn.ok_or_else(|| invalid("turn missing"))?;
+    Ok((
+        OrgId::parse(&turn.org_id).map_err(invalid)?,
+        SessionId::parse(&turn.session_id).map_err(invalid)?,
+        TurnId::parse(&turn.turn_id).map_err(invalid)?,
+    ))
+}
