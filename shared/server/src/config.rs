@@ -89,6 +89,20 @@ pub struct ServerConfig {
     pub secrets_encryption_key_previous: Option<String>,
     /// Largest accepted request body in bytes (10 MiB).
     pub body_limit_bytes: usize,
+    /// `DATABASE_URL` (required outside DEV_MODE).
+    pub database_url: Option<String>,
+    /// `WORKER_GRPC_ADDR` (`0.0.0.0:9001`): the worker service listener (not in DEV_MODE).
+    pub worker_grpc_addr: SocketAddr,
+    /// `WORKER_GRPC_AUTH_TOKEN` (required outside DEV_MODE).
+    pub worker_grpc_auth_token: Option<String>,
+    /// `WORKER_GRPC_TLS_CERT`.
+    pub worker_grpc_tls_cert: Option<std::path::PathBuf>,
+    /// `WORKER_GRPC_TLS_KEY`.
+    pub worker_grpc_tls_key: Option<std::path::PathBuf>,
+    /// `WORKER_GRPC_TLS_CA_CERT` (requires client certificates: mutual TLS).
+    pub worker_grpc_tls_ca_cert: Option<std::path::PathBuf>,
+    /// `STALE_TASK_SECS` (30): the lease after which a silent worker's task is reclaimed.
+    pub stale_task_after: Duration,
     /// Problems found while reading the environment, reported by [`ServerConfig::validate`].
     problems: Vec<String>,
 }
@@ -107,6 +121,10 @@ impl std::fmt::Debug for ServerConfig {
             .field("secrets_encryption_key", &self.secrets_encryption_key.as_ref().map(|_| "<set>"))
             .finish_non_exhaustive()
     }
+}
+
+fn number_after(name: &str, default: u64, lookup: &impl Fn(&str) -> Option<String>) -> u64 {
+    lookup(name).and_then(|v| v.trim().parse().ok()).filter(|v| *v > 0).unwrap_or(default)
 }
 
 /// A configuration that cannot start a server.
@@ -190,6 +208,19 @@ impl ServerConfig {
                 AuthMode::None
             }
         };
+        let worker_grpc_addr = match get("WORKER_GRPC_ADDR") {
+            None => SocketAddr::from(([0, 0, 0, 0], 9001)),
+            Some(text) => text.parse().unwrap_or_else(|_| {
+                problems.push(format!("WORKER_GRPC_ADDR must be an address like 0.0.0.0:9001 (got '{text}')"));
+                SocketAddr::from(([0, 0, 0, 0], 9001))
+            }),
+        };
+        let database_url = get("DATABASE_URL");
+        if database_url.is_none() && !dev_mode {
+            problems.push(
+                "DATABASE_URL is required outside DEV_MODE (e.g. postgres://user:pass@host:5432/everruns)".to_owned(),
+            );
+        }
         let secrets_encryption_key = get("SECRETS_ENCRYPTION_KEY");
         if secrets_encryption_key.is_none() && !dev_mode {
             problems.push(
@@ -214,6 +245,13 @@ impl ServerConfig {
             secrets_encryption_key,
             secrets_encryption_key_previous: get("SECRETS_ENCRYPTION_KEY_PREVIOUS"),
             body_limit_bytes,
+            database_url,
+            worker_grpc_addr,
+            worker_grpc_auth_token: get("WORKER_GRPC_AUTH_TOKEN"),
+            worker_grpc_tls_cert: get("WORKER_GRPC_TLS_CERT").map(Into::into),
+            worker_grpc_tls_key: get("WORKER_GRPC_TLS_KEY").map(Into::into),
+            worker_grpc_tls_ca_cert: get("WORKER_GRPC_TLS_CA_CERT").map(Into::into),
+            stale_task_after: Duration::from_secs(number_after("STALE_TASK_SECS", 30, &lookup)),
             problems,
         }
     }

@@ -7,6 +7,11 @@
 //! org scoping, `Conflict` on a duplicate id or name, gap-free per-session event sequences under
 //! concurrency, idempotency keys, atomic conditional status changes, cascading deletes.
 //!
+//! The durable iteration queue is [`PgTaskStore`] (leases on the database clock, `SKIP LOCKED`
+//! claims, exactly-once terminal outcomes), with [`PgTaskNotifier`] waking workers through
+//! `LISTEN`/`NOTIFY` when a task is inserted. It is not part of [`Stores`]: build it on the same
+//! pool with `PgTaskStore::new(pool.clone())`.
+//!
 //! ```no_run
 //! # async fn demo() -> everruns_core::ports::PortResult<()> {
 //! let pool = everruns_store_pg::connect("postgres://postgres@127.0.0.1:55432/everruns").await?;
@@ -33,8 +38,10 @@ mod error;
 mod events;
 mod files;
 mod harnesses;
+mod notify;
 mod providers;
 mod sessions;
+mod tasks;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -47,9 +54,11 @@ pub use agents::PgAgentStore;
 pub use events::PgEventStore;
 pub use files::PgFileStore;
 pub use harnesses::PgHarnessStore;
+pub use notify::{PgTaskNotifier, TASK_AVAILABLE_CHANNEL, TaskWake};
 pub use providers::PgProviderStore;
 pub use sessions::PgSessionStore;
 pub use sqlx::PgPool;
+pub use tasks::PgTaskStore;
 
 /// How long a store call waits for a pooled connection before failing with `Unavailable`.
 pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);

@@ -1,8 +1,9 @@
 //! `PgSessionStore`: sessions in the `sessions` table. The conditional status change is one
 //! `UPDATE … WHERE status = ANY(…) AND (current_turn_id = … OR … IS NULL) RETURNING`, so of many
 //! concurrent changes with the same expectation exactly one matches (the others re-check the
-//! updated row and match nothing). Deleting a session cascades to its events, sequence counter,
-//! files and queued tasks through the foreign keys.
+//! updated row and match nothing). Deleting a session cascades to its events, sequence counter
+//! and files through the foreign keys; its queued tasks (`iteration_tasks`, which has no foreign
+//! key since migration 0002) are deleted in the same statement.
 
 use chrono::{DateTime, Utc};
 use everruns_core::domain::{
@@ -228,13 +229,18 @@ impl SessionStore for PgSessionStore {
     }
 
     async fn delete_session(&self, org: OrgId, id: SessionId) -> PortResult<bool> {
-        let done = sqlx::query("DELETE FROM sessions WHERE id = $1 AND org_id = $2")
-            .bind(id.uuid())
-            .bind(org.uuid())
-            .execute(&self.pool)
-            .await
-            .map_err(|err| port_error("delete_session", err))?;
-        Ok(done.rows_affected() > 0)
+        // The session's tasks go in the same statement (iteration_tasks has no foreign key).
+        let deleted: i64 = sqlx::query_scalar(
+            "WITH gone AS (DELETE FROM sessions WHERE id = $1 AND org_id = $2 RETURNING id), \
+             tasks AS (DELETE FROM iteration_tasks WHERE session_id IN (SELECT id FROM gone)) \
+             SELECT count(*) FROM gone",
+        )
+        .bind(id.uuid())
+        .bind(org.uuid())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|err| port_error("delete_session", err))?;
+        Ok(deleted > 0)
     }
 
     async fn list_sessions(&self, org: OrgId, filter: &SessionFilter) -> PortResult<Page<Session>> {

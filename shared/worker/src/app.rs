@@ -1,0 +1,113 @@
+//! `WorkerAppBuilder`: a long-running worker that claims tasks over gRPC — woken by the
+//! service's task notifications, with polling as the fallback — and runs up to
+//! `MAX_CONCURRENT_TASKS` at once.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use everruns_core::engine::{EngineConfig, IterationEngine};
+use everruns_core::{CapabilityRegistry, DriverRegistry, PlatformDefinition};
+use everruns_internal_protocol::v1::{ClaimNextTasksRequest, SubscribeTaskNotificationsRequest};
+use futures::StreamExt;
+use tokio::sync::{Notify, Semaphore};
+
+use crate::client::connect;
+use crate::config::DurableWorkerConfig;
+use crate::runner::TaskRunner;
+
+/// Builds and runs a worker.
+pub struct WorkerAppBuilder {
+    config: DurableWorkerConfig,
+    platform: Option<PlatformDefinition>,
+}
+
+impl WorkerAppBuilder {
+    /// A worker with `config`; without a platform definition it runs the built-in capabilities and
+    /// the llmsim driver only.
+    pub fn new(config: DurableWorkerConfig) -> Self {
+        Self { config, platform: None }
+    }
+
+    /// The runtime surface (the same one the server was given).
+    pub fn platform_definition(mut self, platform: PlatformDefinition) -> Self {
+        self.platform = Some(platform);
+        self
+    }
+
+    /// Connects and runs until the process stops.
+    pub async fn run(self) -> anyhow::Result<()> {
+        let platform = self.platform.unwrap_or_else(|| {
+            let mut drivers = DriverRegistry::new();
+            everruns_core::llmsim_driver::register_driver(&mut drivers);
+            PlatformDefinition::new(CapabilityRegistry::with_builtins(), drivers)
+        });
+        let config = Arc::new(self.config);
+        let client = connect(&config).await?;
+        tracing::info!(worker = %config.worker_id, address = %config.grpc_address, "worker connected");
+        let capabilities = Arc::new(platform.capability_registry().clone());
+        let engine = IterationEngine::new(
+            Arc::new(platform.driver_registry().clone()),
+            capabilities.clone(),
+            EngineConfig { grade: config.grade, ..EngineConfig::default() },
+        );
+        let runner = TaskRunner { client: client.clone(), engine, capabilities, config: config.clone() };
+        let wake = Arc::new(Notify::new());
+        tokio::spawn(listen(client.clone(), config.clone(), wake.clone()));
+        let slots = Arc::new(Semaphore::new(config.max_concurrent_tasks));
+        let mut idle = config.poll_interval;
+        loop {
+            let free = slots.available_permits();
+            if free == 0 {
+                let permit = slots.clone().acquire_owned().await?;
+                drop(permit);
+                continue;
+            }
+            let request = ClaimNextTasksRequest {
+                owner: config.worker_id.clone(),
+                lease_ms: u32::try_from(config.lease.as_millis()).unwrap_or(u32::MAX),
+                max: u32::try_from(free).unwrap_or(u32::MAX),
+            };
+            let leases = match client.clone().claim_next_tasks(request).await {
+                Ok(response) => response.into_inner().leases,
+                Err(error) => {
+                    tracing::warn!("claiming tasks failed: {error}");
+                    Vec::new()
+                }
+            };
+            if leases.is_empty() {
+                // Wait for a wake-up, or poll again after a growing interval.
+                let _ = tokio::time::timeout(idle, wake.notified()).await;
+                idle = (idle * 2).min(config.poll_backoff_max);
+                continue;
+            }
+            idle = config.poll_interval;
+            for lease in leases {
+                let permit = slots.clone().acquire_owned().await?;
+                let runner = runner.clone();
+                tokio::spawn(async move {
+                    if let Err(error) = runner.run(lease).await {
+                        tracing::error!("task run failed: {error}");
+                    }
+                    drop(permit);
+                });
+            }
+        }
+    }
+}
+
+/// Relays the service's task notifications to the claim loop, reconnecting after errors.
+async fn listen(client: crate::client::WorkerClient, config: Arc<DurableWorkerConfig>, wake: Arc<Notify>) {
+    loop {
+        let request = SubscribeTaskNotificationsRequest { owner: config.worker_id.clone() };
+        match client.clone().subscribe_task_notifications(request).await {
+            Ok(response) => {
+                let mut stream = response.into_inner();
+                while let Some(Ok(_notification)) = stream.next().await {
+                    wake.notify_one();
+                }
+            }
+            Err(error) => tracing::warn!("task notifications unavailable: {error}"),
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}

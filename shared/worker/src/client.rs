@@ -1,0 +1,97 @@
+//! The gRPC client of the worker service: one channel (TLS when a CA is configured, client
+//! certificate for mutual TLS) and the bearer token on every call.
+
+use std::time::Duration;
+
+use everruns_internal_protocol::v1::worker_service_client::WorkerServiceClient;
+use tonic::metadata::MetadataValue;
+use tonic::service::Interceptor;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
+use tonic::{Request, Status};
+
+use crate::config::DurableWorkerConfig;
+
+/// Adds `authorization: Bearer <token>`.
+#[derive(Clone)]
+pub struct TokenInterceptor(Option<MetadataValue<tonic::metadata::Ascii>>);
+
+impl Interceptor for TokenInterceptor {
+    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
+        if let Some(token) = &self.0 {
+            request.metadata_mut().insert("authorization", token.clone());
+        }
+        Ok(request)
+    }
+}
+
+/// The client type.
+pub type WorkerClient = WorkerServiceClient<InterceptedService<Channel, TokenInterceptor>>;
+
+/// A worker could not reach the control plane.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// Bad configuration (address, certificates, token).
+    #[error("worker configuration: {0}")]
+    Config(String),
+    /// The control plane did not answer in time.
+    #[error("cannot connect to the control plane at {address}: {source}")]
+    Connect {
+        /// The address.
+        address: String,
+        /// Why.
+        #[source]
+        source: tonic::transport::Error,
+    },
+}
+
+/// Connects to the control plane's worker service.
+pub async fn connect(config: &DurableWorkerConfig) -> Result<WorkerClient, ConnectError> {
+    let tls = config.tls_ca_cert.is_some();
+    let scheme = if tls { "https" } else { "http" };
+    let address = if config.grpc_address.contains("://") {
+        config.grpc_address.clone()
+    } else {
+        format!("{scheme}://{}", config.grpc_address)
+    };
+    let mut endpoint = Endpoint::from_shared(address.clone())
+        .map_err(|e| ConnectError::Config(format!("WORKER_GRPC_ADDRESS '{address}': {e}")))?
+        .connect_timeout(config.connect_timeout)
+        .tcp_nodelay(true)
+        .http2_keep_alive_interval(Duration::from_secs(20));
+    if let Some(ca) = &config.tls_ca_cert {
+        let read = |path: &std::path::PathBuf, what: &str| {
+            std::fs::read(path).map_err(|e| ConnectError::Config(format!("cannot read {what} {}: {e}", path.display())))
+        };
+        let mut tls =
+            ClientTlsConfig::new().ca_certificate(Certificate::from_pem(read(ca, "WORKER_GRPC_TLS_CA_CERT")?));
+        if let Some(domain) = &config.tls_domain {
+            tls = tls.domain_name(domain.clone());
+        }
+        match (&config.tls_cert, &config.tls_key) {
+            (Some(cert), Some(key)) => {
+                tls = tls.identity(Identity::from_pem(
+                    read(cert, "WORKER_GRPC_TLS_CERT")?,
+                    read(key, "WORKER_GRPC_TLS_KEY")?,
+                ));
+            }
+            (None, None) => {}
+            _ => {
+                return Err(ConnectError::Config(
+                    "WORKER_GRPC_TLS_CERT and WORKER_GRPC_TLS_KEY must be set together".into(),
+                ));
+            }
+        }
+        endpoint = endpoint.tls_config(tls).map_err(|e| ConnectError::Config(format!("TLS: {e}")))?;
+    }
+    let channel = endpoint.connect().await.map_err(|source| ConnectError::Connect { address, source })?;
+    let token = match &config.auth_token {
+        Some(token) => Some(
+            format!("Bearer {token}")
+                .parse()
+                .map_err(|_| ConnectError::Config("WORKER_GRPC_AUTH_TOKEN is not a valid header value".into()))?,
+        ),
+        None => None,
+    };
+    Ok(WorkerServiceClient::with_interceptor(channel, TokenInterceptor(token)))
+}

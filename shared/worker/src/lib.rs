@@ -1,0 +1,21 @@
+//! # everruns-worker
+//!
+//! The durable worker: it holds no database credentials and no encryption key. It claims
+//! iteration tasks from the control plane over gRPC (bearer token, optional mTLS), loads the turn
+//! context in one call, runs the iteration with the core engine — the same engine DEV_MODE runs
+//! in-process — while a heartbeat keeps its lease and relays cancellation, and completes or fails
+//! the task.
+//!
+//! - [`DurableWorkerConfig::from_env`]: the worker's environment;
+//! - [`WorkerAppBuilder`]: the long-running poller (push wake-ups, polling fallback);
+//! - [`TaskRunner`]: one task, usable by other hosts (the SQS Lambda handler).
+
+mod app;
+pub mod client;
+mod config;
+pub mod host;
+mod runner;
+
+pub use app::WorkerAppBuilder;
+pub use config::DurableWorkerConfig;
+pub use runner::{RunResult, TaskRunner};

@@ -1,0 +1,175 @@
+//! Running one claimed task: load the context in one call, run the iteration with the engine
+//! while a heartbeat keeps the lease (and relays cancellation), then complete or fail the task.
+
+use std::sync::Arc;
+
+use everruns_core::capabilities::CapabilityRegistry;
+use everruns_core::context::inspect_turn_context;
+use everruns_core::engine::{CancelSignal, IterationEngine, IterationOutcome};
+use everruns_core::ports::IterationTask;
+use everruns_internal_protocol::v1::{
+    CompleteTaskRequest, FailTaskRequest, GetTurnContextRequest, HeartbeatTaskRequest, Lease,
+};
+use everruns_internal_protocol::wire;
+use tokio::sync::watch;
+
+use crate::client::WorkerClient;
+use crate::config::DurableWorkerConfig;
+use crate::host::GrpcIterationHost;
+
+/// What the worker needs to run tasks.
+#[derive(Clone)]
+pub struct TaskRunner {
+    /// The control plane.
+    pub client: WorkerClient,
+    /// The engine.
+    pub engine: IterationEngine,
+    /// Capabilities (to merge the context with the worker's own surface).
+    pub capabilities: Arc<CapabilityRegistry>,
+    /// Settings.
+    pub config: Arc<DurableWorkerConfig>,
+}
+
+/// How a task run ended, from the worker's side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunResult {
+    /// The iteration finished and the task was completed.
+    Completed(IterationOutcome),
+    /// The iteration failed; the task was failed (retried or terminalised by the service).
+    Failed,
+    /// The lease was lost to another worker; nothing was reported.
+    LeaseLost,
+}
+
+fn outcome_name(outcome: IterationOutcome) -> &'static str {
+    match outcome {
+        IterationOutcome::Continue => "continue",
+        IterationOutcome::WaitingForToolResults => "waiting_for_tool_results",
+        IterationOutcome::Completed => "completed",
+        IterationOutcome::Failed => "failed",
+        IterationOutcome::Cancelled => "cancelled",
+    }
+}
+
+impl TaskRunner {
+    /// Runs one claimed task to its end.
+    pub async fn run(&self, lease: Lease) -> anyhow::Result<RunResult> {
+        let task: IterationTask = wire::parse_task(lease.task.as_ref())?;
+        let owner = lease.owner.clone();
+        let (cancel_tx, cancel) = CancelSignal::new();
+        let (lost_tx, mut lost) = watch::channel(false);
+        // One heartbeat before starting: a task of a turn cancelled while it was queued must not
+        // call the model.
+        if !self.beat(&task, &owner, &cancel_tx, &lost_tx).await {
+            return Ok(RunResult::LeaseLost);
+        }
+        let heartbeat = tokio::spawn(self.clone().heartbeat(task.clone(), owner.clone(), cancel_tx, lost_tx));
+        let result = tokio::select! {
+            result = self.iterate(&task, &cancel) => Some(result),
+            _ = lost.wait_for(|l| *l) => None,
+        };
+        heartbeat.abort();
+        let task_wire = Some(wire::task(&task));
+        match result {
+            None => {
+                tracing::warn!(task = %task.task_id, "lease lost; another worker continues the task");
+                Ok(RunResult::LeaseLost)
+            }
+            Some(Ok(outcome)) => {
+                let request = CompleteTaskRequest {
+                    task_id: task.task_id.to_string(),
+                    owner,
+                    outcome: outcome_name(outcome).into(),
+                    task: task_wire,
+                };
+                let done = self.client.clone().complete_task(request).await?.into_inner();
+                if !done.success {
+                    return Ok(RunResult::LeaseLost);
+                }
+                Ok(RunResult::Completed(outcome))
+            }
+            Some(Err(error)) => {
+                tracing::warn!(task = %task.task_id, attempt = lease.attempt, "iteration failed: {error}");
+                let request = FailTaskRequest {
+                    task_id: task.task_id.to_string(),
+                    owner,
+                    error: error.to_string(),
+                    retry_after_ms: 1000,
+                    task: task_wire,
+                };
+                self.client.clone().fail_task(request).await?;
+                Ok(RunResult::Failed)
+            }
+        }
+    }
+
+    async fn iterate(&self, task: &IterationTask, cancel: &CancelSignal) -> anyhow::Result<IterationOutcome> {
+        let request = GetTurnContextRequest { task_json: wire::to_json(task) };
+        let response = self.client.clone().get_turn_context(request).await?.into_inner();
+        let mut inputs = wire::parse_context(&response)?;
+        let grade = self.config.grade;
+        // The worker runs its own capability surface: refs it does not provide are skipped.
+        let known = |refs: &mut Vec<everruns_core::domain::AgentCapabilityConfig>| {
+            refs.retain(|r| self.capabilities.is_visible(&r.capability_ref, grade));
+        };
+        inputs.harness_chain.iter_mut().for_each(|h| known(&mut h.capabilities));
+        if let Some(agent) = inputs.agent.as_mut() {
+            known(&mut agent.capabilities);
+        }
+        known(&mut inputs.session.capabilities);
+        let turn_events: Vec<_> =
+            inputs.events.iter().filter(|e| e.context.turn_id == Some(task.turn_id)).cloned().collect();
+        let context = inspect_turn_context(inputs, &self.capabilities, grade)?;
+        let host = GrpcIterationHost::new(self.client.clone(), task.org_id);
+        Ok(self.engine.run_iteration(&context, task, &turn_events, &host, cancel).await?)
+    }
+
+    async fn heartbeat(
+        self,
+        task: IterationTask,
+        owner: String,
+        cancel: watch::Sender<bool>,
+        lost: watch::Sender<bool>,
+    ) {
+        let mut ticks = tokio::time::interval(self.config.heartbeat_interval);
+        ticks.tick().await;
+        loop {
+            ticks.tick().await;
+            if !self.beat(&task, &owner, &cancel, &lost).await {
+                return;
+            }
+        }
+    }
+
+    /// One heartbeat; trips `cancel` when the turn was cancelled. Returns false (and trips
+    /// `lost`) when the lease is gone.
+    async fn beat(
+        &self,
+        task: &IterationTask,
+        owner: &str,
+        cancel: &watch::Sender<bool>,
+        lost: &watch::Sender<bool>,
+    ) -> bool {
+        let request = HeartbeatTaskRequest {
+            task_id: task.task_id.to_string(),
+            owner: owner.to_owned(),
+            lease_ms: u32::try_from(self.config.lease.as_millis()).unwrap_or(u32::MAX),
+            session_id: task.session_id.to_string(),
+            turn_id: task.turn_id.to_string(),
+        };
+        match self.client.clone().heartbeat_task(request).await {
+            Ok(response) => {
+                let response = response.into_inner();
+                if !response.acknowledged {
+                    let _ = lost.send(true);
+                    return false;
+                }
+                if response.should_cancel {
+                    let _ = cancel.send(true);
+                }
+            }
+            Err(error) => tracing::warn!(task = %task.task_id, "heartbeat failed: {error}"),
+        }
+        true
+    }
+}
