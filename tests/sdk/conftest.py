@@ -106,6 +106,57 @@ def _stop(proc: subprocess.Popen) -> None:
         proc.wait(timeout=10)
 
 
+def _durable_setup(env: dict) -> Optional[dict]:
+    """With EVERRUNS_TEST_MODE=durable: PostgreSQL storage (a fresh database) and workers over gRPC."""
+    if os.environ.get("EVERRUNS_TEST_MODE") != "durable":
+        return None
+    admin = os.environ.get("EVERRUNS_TEST_DATABASE_URL")
+    worker_bin = os.environ.get("EVERRUNS_WORKER_BIN")
+    if not admin or not worker_bin:
+        pytest.fail("durable mode needs EVERRUNS_TEST_DATABASE_URL and EVERRUNS_WORKER_BIN", pytrace=False)
+    name = f"everruns_sdk_{os.getpid()}_{int(time.time())}"
+    subprocess.run(["psql", admin, "-q", "-c", f"CREATE DATABASE {name}"], check=True, capture_output=True)
+    base, _, _ = admin.rpartition("/")
+    grpc_port = _free_port()
+    token = "sdk-test-token"
+    import base64
+    env.pop("DEV_MODE", None)
+    env.update(
+        DEPLOYMENT_GRADE="dev",
+        DATABASE_URL=f"{base}/{name}",
+        SECRETS_ENCRYPTION_KEY="kek-v1:" + base64.b64encode(os.urandom(32)).decode(),
+        WORKER_GRPC_AUTH_TOKEN=token,
+        WORKER_GRPC_ADDR=f"127.0.0.1:{grpc_port}",
+    )
+    worker_env = dict(os.environ)
+    worker_env.update(
+        WORKER_GRPC_ADDRESS=f"127.0.0.1:{grpc_port}",
+        WORKER_GRPC_AUTH_TOKEN=token,
+        DEPLOYMENT_GRADE="dev",
+        WORKER_HEARTBEAT_INTERVAL_MS="300",
+        WORKER_TASK_LEASE_SECS="5",
+        RUST_LOG="warn",
+    )
+    return {"admin": admin, "name": name, "worker_bin": worker_bin, "worker_env": worker_env}
+
+
+def _start_workers(durable: Optional[dict]) -> list:
+    if durable is None:
+        return []
+    workers = []
+    for i in range(2):
+        env = dict(durable["worker_env"], WORKER_ID=f"sdk-worker-{i}")
+        workers.append(subprocess.Popen([durable["worker_bin"]], env=env, stdin=subprocess.DEVNULL,
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    return workers
+
+
+def _durable_teardown(durable: Optional[dict]) -> None:
+    if durable is not None:
+        subprocess.run(["psql", durable["admin"], "-q", "-c", f"DROP DATABASE IF EXISTS {durable['name']} WITH (FORCE)"],
+                       capture_output=True)
+
+
 @pytest.fixture(scope="session")
 def server() -> Iterable[ServerInfo]:
     global _SERVER
@@ -130,11 +181,13 @@ def server() -> Iterable[ServerInfo]:
         SSE_PER_SESSION_MAX="5",
         RUST_LOG="warn",
     )
+    durable = _durable_setup(env)
     log = tempfile.NamedTemporaryFile(prefix="everruns-server-", suffix=".log", delete=False)
     proc = subprocess.Popen(
         [binary], env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
     )
     log.close()
+    workers = _start_workers(durable)
     root = f"http://127.0.0.1:{port}"
     info = ServerInfo(root=root, base_url=f"{root}/api", port=port, log_path=log.name, proc=proc)
 
@@ -170,7 +223,10 @@ def server() -> Iterable[ServerInfo]:
         yield info
     finally:
         _SERVER = None
+        for worker in workers:
+            _stop(worker)
         _stop(proc)
+        _durable_teardown(durable)
         try:
             os.unlink(log.name)
         except OSError:

@@ -1,22 +1,30 @@
-//! `ServerAppBuilder`: composes configuration, the platform definition, storage, the in-process
-//! worker (DEV_MODE) and custom routes into a served application with graceful shutdown.
+//! `ServerAppBuilder`: composes configuration, the platform definition, storage, the worker side
+//! and custom routes into a served application with graceful shutdown.
+//!
+//! Two compositions, chosen by `DEV_MODE`:
+//! - DEV_MODE: in-memory storage, a channel task queue drained by an in-process worker, no gRPC;
+//! - durable: PostgreSQL storage, the Postgres task store (leases, PG NOTIFY wake-ups), the worker
+//!   gRPC service on `WORKER_GRPC_ADDR` (bearer token, optional mTLS), and a reaper that
+//!   terminalises turns whose tasks ran out of attempts.
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use everruns_core::PlatformDefinition;
 use everruns_core::engine::EngineConfig;
-use everruns_core::ids::OrgId;
-use everruns_core::ports::{EventBus, SecretCipher, Stores};
+use everruns_core::ids::{OrgId, TaskId};
+use everruns_core::ports::{EventBus, SecretCipher, Stores, TaskStore};
 use everruns_core::turns::TurnService;
 use everruns_secrets::AesGcmSecretCipher;
 use everruns_store_memory::{ChannelTaskQueue, MemoryEventBus, memory_stores};
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 
 use crate::config::ServerConfig;
+use crate::grpc::{GrpcSettings, TaskStoreQueue, WorkerGrpcService, serve_grpc};
 use crate::platform::oss_platform_definition;
 use crate::seed::seed_org;
 use crate::sse::SseHub;
@@ -35,8 +43,33 @@ pub struct ServerApp {
     pub router: Router,
     /// Shared state.
     pub state: AppState,
+    /// The durable task store (not in DEV_MODE).
+    pub tasks: Option<Arc<dyn TaskStore>>,
     shutdown: watch::Sender<bool>,
-    worker: Option<JoinHandle<()>>,
+    background: Vec<JoinHandle<()>>,
+    grpc: Option<(WorkerGrpcService, GrpcSettings)>,
+}
+
+/// How long startup waits for the database before giving up.
+const DATABASE_STARTUP_WAIT: Duration = Duration::from_secs(60);
+
+async fn connect_database(url: &str) -> anyhow::Result<everruns_store_pg::PgPool> {
+    let started = std::time::Instant::now();
+    loop {
+        match everruns_store_pg::connect(url).await {
+            Ok(pool) => {
+                everruns_store_pg::migrate(&pool)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("database migration failed: {e}"))?;
+                return Ok(pool);
+            }
+            Err(error) if started.elapsed() < DATABASE_STARTUP_WAIT => {
+                tracing::warn!("database not reachable yet ({error}); retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            Err(error) => anyhow::bail!("database unreachable after {DATABASE_STARTUP_WAIT:?}: {error}"),
+        }
+    }
 }
 
 impl ServerAppBuilder {
@@ -58,12 +91,12 @@ impl ServerAppBuilder {
     }
 
     /// Builds the application: validates configuration, prepares storage, seeds, and starts the
-    /// in-process worker.
+    /// worker side (the in-process worker in DEV_MODE; the reaper and wake-ups otherwise).
     pub async fn build(self) -> anyhow::Result<ServerApp> {
         self.config.validate()?;
-        if !self.config.dev_mode {
-            anyhow::bail!(
-                "only DEV_MODE=true (in-memory storage) is available in this build; PostgreSQL storage (DATABASE_URL) is not wired yet"
+        if !self.config.dev_mode && self.config.worker_grpc_auth_token.is_none() {
+            panic!(
+                "WORKER_GRPC_AUTH_TOKEN must be set outside DEV_MODE: workers authenticate to the control plane with it (set the same value on the server and every worker)"
             );
         }
         let platform = self.platform.unwrap_or_else(oss_platform_definition);
@@ -74,28 +107,56 @@ impl ServerAppBuilder {
             ),
             None => Arc::new(AesGcmSecretCipher::ephemeral()),
         };
-        let stores: Stores = memory_stores();
         let bus: Arc<dyn EventBus> = Arc::new(MemoryEventBus::new());
+        let engine = EngineConfig { grade: self.config.grade, ..EngineConfig::default() };
+        let mut background = Vec::new();
+        let (notify, _) = broadcast::channel::<TaskId>(1024);
+
+        let (stores, tasks, pool): (Stores, Option<Arc<dyn TaskStore>>, _) = if self.config.dev_mode {
+            (memory_stores(), None, None)
+        } else {
+            let url = self.config.database_url.clone().unwrap_or_default();
+            let pool = connect_database(&url).await?;
+            let tasks: Arc<dyn TaskStore> = Arc::new(everruns_store_pg::PgTaskStore::new(pool.clone()));
+            (everruns_store_pg::pg_stores(pool.clone()), Some(tasks), Some(pool))
+        };
         let keyed: Vec<_> = self.config.default_keys.by_driver().into_iter().map(|(driver, _)| driver).collect();
         let default_model = seed_org(&stores, OrgId::DEFAULT, &platform, self.config.grade, &keyed).await?;
-        let (queue, mut tasks) = ChannelTaskQueue::new();
-        let engine = EngineConfig { grade: self.config.grade, ..EngineConfig::default() };
-        let turns = TurnService::new(&platform, stores.clone(), bus, engine)
-            .with_queue(Arc::new(queue))
+        let mut turns = TurnService::new(&platform, stores.clone(), bus, engine)
             .with_default_model(default_model)
             .with_cipher(cipher.clone())
             .with_fallback_keys(self.config.default_keys.by_driver());
-        let worker_turns = turns.clone();
-        let worker = tokio::spawn(async move {
-            while let Some(task) = tasks.recv().await {
-                let turns = worker_turns.clone();
-                tokio::spawn(async move {
-                    if let Err(error) = turns.process_task(&task).await {
-                        tracing::error!(turn = %task.turn_id, iteration = task.iteration, "iteration failed: {error}");
-                    }
-                });
+
+        let grpc = match (&tasks, &pool) {
+            (Some(tasks), Some(pool)) => {
+                turns = turns.with_queue(Arc::new(TaskStoreQueue::new(tasks.clone(), notify.clone())));
+                background.push(tokio::spawn(relay_wakeups(pool.clone(), notify.clone())));
+                background.push(tokio::spawn(reap(tasks.clone(), turns.clone())));
+                let settings = GrpcSettings {
+                    auth_token: self.config.worker_grpc_auth_token.clone(),
+                    tls_cert: self.config.worker_grpc_tls_cert.clone(),
+                    tls_key: self.config.worker_grpc_tls_key.clone(),
+                    tls_ca_cert: self.config.worker_grpc_tls_ca_cert.clone(),
+                };
+                Some((WorkerGrpcService::new(turns.clone(), tasks.clone(), notify.clone()), settings))
             }
-        });
+            _ => {
+                let (queue, mut receiver) = ChannelTaskQueue::new();
+                turns = turns.with_queue(Arc::new(queue));
+                let worker_turns = turns.clone();
+                background.push(tokio::spawn(async move {
+                    while let Some(task) = receiver.recv().await {
+                        let turns = worker_turns.clone();
+                        tokio::spawn(async move {
+                            if let Err(error) = turns.process_task(&task).await {
+                                tracing::error!(turn = %task.turn_id, iteration = task.iteration, "iteration failed: {error}");
+                            }
+                        });
+                    }
+                }));
+                None
+            }
+        };
         let (shutdown, shutdown_rx) = watch::channel(false);
         let config = Arc::new(self.config);
         let state = AppState {
@@ -108,28 +169,105 @@ impl ServerAppBuilder {
             shutdown: shutdown_rx,
         };
         let router = crate::http::router(state.clone(), self.routes);
-        Ok(ServerApp { router, state, shutdown, worker: Some(worker) })
+        Ok(ServerApp { router, state, tasks, shutdown, background, grpc })
     }
 
-    /// Builds, binds `HTTP_ADDR` and serves until Ctrl-C or SIGTERM.
+    /// Builds, binds `HTTP_ADDR` (and `WORKER_GRPC_ADDR` outside DEV_MODE) and serves until
+    /// Ctrl-C or SIGTERM.
     pub async fn run(self) -> anyhow::Result<()> {
         let addr = self.config.http_addr;
+        let grpc_addr = self.config.worker_grpc_addr;
         let app = self.build().await?;
         let listener = TcpListener::bind(addr).await.map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
         tracing::info!("everruns-server listening on http://{}", listener.local_addr()?);
-        app.serve(listener, shutdown_signal()).await
+        let grpc = match app.grpc.is_some() {
+            true => {
+                let grpc = TcpListener::bind(grpc_addr)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("cannot listen on {grpc_addr}: {e}"))?;
+                tracing::info!("worker gRPC service listening on {}", grpc.local_addr()?);
+                Some(grpc)
+            }
+            false => None,
+        };
+        app.serve_all(listener, grpc, crate::app::shutdown_signal()).await
+    }
+}
+
+/// Forwards PG NOTIFY wake-ups (tasks enqueued by any instance) to the workers' streams.
+async fn relay_wakeups(pool: everruns_store_pg::PgPool, notify: broadcast::Sender<TaskId>) {
+    loop {
+        match everruns_store_pg::PgTaskNotifier::listen(&pool).await {
+            Ok(mut listener) => loop {
+                match listener.recv().await {
+                    Ok(everruns_store_pg::TaskWake::Task(id)) => {
+                        let _ = notify.send(id);
+                    }
+                    Ok(everruns_store_pg::TaskWake::Poll) => {
+                        let _ = notify.send(TaskId::new());
+                    }
+                    Err(error) => {
+                        tracing::warn!("task notifications interrupted: {error}");
+                        break;
+                    }
+                }
+            },
+            Err(error) => tracing::warn!("cannot listen for task notifications: {error}"),
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// Every 10 s: tasks whose last attempt's lease lapsed become dead and their turns end with the
+/// friendly message (exactly once: the store hands each dead task to one reaper).
+async fn reap(tasks: Arc<dyn TaskStore>, turns: TurnService) {
+    let mut ticks = tokio::time::interval(Duration::from_secs(10));
+    loop {
+        ticks.tick().await;
+        match tasks.reap_exhausted().await {
+            Ok(dead) => {
+                for task in dead {
+                    tracing::warn!(turn = %task.turn_id, "task out of attempts; failing the turn");
+                    if let Err(error) = turns.terminalise(&task).await {
+                        tracing::error!(turn = %task.turn_id, "terminalising failed: {error}");
+                    }
+                }
+            }
+            Err(error) => tracing::warn!("reaper: {error}"),
+        }
     }
 }
 
 impl ServerApp {
-    /// Serves on `listener` until `shutdown` resolves; SSE streams then say goodbye
+    /// Serves HTTP on `listener` until `shutdown` resolves; SSE streams then say goodbye
     /// (`disconnecting {reason: "shutdown"}`) and in-flight requests finish.
     pub async fn serve(
-        mut self,
+        self,
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
+        self.serve_all(listener, None, shutdown).await
+    }
+
+    /// Serves HTTP, and the worker gRPC service on `grpc` when given (durable mode).
+    pub async fn serve_all(
+        mut self,
+        listener: TcpListener,
+        grpc: Option<TcpListener>,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
         let trigger = self.shutdown.clone();
+        if let (Some(grpc), Some((service, settings))) = (grpc, self.grpc.take()) {
+            let mut down = self.shutdown.subscribe();
+            self.background.push(tokio::spawn(async move {
+                let stop = async move {
+                    let _ = down.wait_for(|d| *d).await;
+                };
+                if let Err(error) = serve_grpc(grpc, settings, service, stop).await {
+                    tracing::error!("worker gRPC service stopped: {error}");
+                }
+            }));
+        }
         let service = self.router.clone().into_make_service_with_connect_info::<crate::front::ClientAddr>();
         let listener = crate::front::front(listener, self.state.clone())?;
         axum::serve(listener, service)
@@ -139,8 +277,8 @@ impl ServerApp {
                 let _ = trigger.send(true);
             })
             .await?;
-        if let Some(worker) = self.worker.take() {
-            worker.abort();
+        for task in self.background.drain(..) {
+            task.abort();
         }
         Ok(())
     }

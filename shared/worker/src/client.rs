@@ -84,7 +84,20 @@ pub async fn connect(config: &DurableWorkerConfig) -> Result<WorkerClient, Conne
         }
         endpoint = endpoint.tls_config(tls).map_err(|e| ConnectError::Config(format!("TLS: {e}")))?;
     }
-    let channel = endpoint.connect().await.map_err(|source| ConnectError::Connect { address, source })?;
+    // The control plane may still be starting: retry until the connect timeout has passed.
+    let deadline = std::time::Instant::now() + config.connect_timeout;
+    let channel = loop {
+        match endpoint.connect().await {
+            Ok(channel) => break channel,
+            Err(source) if std::time::Instant::now() >= deadline => {
+                return Err(ConnectError::Connect { address, source });
+            }
+            Err(error) => {
+                tracing::debug!("control plane not reachable yet: {error}");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    };
     let token = match &config.auth_token {
         Some(token) => Some(
             format!("Bearer {token}")
