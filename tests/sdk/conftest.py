@@ -87,6 +87,9 @@ class ServerInfo:
 
 
 _SERVER: Optional[ServerInfo] = None
+# Durable mode only: the database, the server's environment and the worker processes, for the
+# tests that kill workers, restart the server or dump the database.
+DURABLE: Optional[dict] = None
 
 
 def _free_port() -> int:
@@ -137,18 +140,26 @@ def _durable_setup(env: dict) -> Optional[dict]:
         WORKER_TASK_LEASE_SECS="5",
         RUST_LOG="warn",
     )
-    return {"admin": admin, "name": name, "worker_bin": worker_bin, "worker_env": worker_env}
+    return {"admin": admin, "name": name, "worker_bin": worker_bin, "worker_env": worker_env,
+            "database_url": f"{base}/{name}", "grpc_port": grpc_port}
+
+
+def start_worker(durable: dict, worker_id: str, **overrides: str) -> subprocess.Popen:
+    """Starts one worker process (its output goes to a temp file named in `proc.log_path`)."""
+    env = dict(durable["worker_env"], WORKER_ID=worker_id, **overrides)
+    log = tempfile.NamedTemporaryFile(prefix=f"{worker_id}-", suffix=".log", delete=False)
+    proc = subprocess.Popen([durable["worker_bin"]], env=env, stdin=subprocess.DEVNULL, stdout=log,
+                            stderr=subprocess.STDOUT)
+    proc.log_path = log.name  # type: ignore[attr-defined]
+    proc.worker_id = worker_id  # type: ignore[attr-defined]
+    log.close()
+    return proc
 
 
 def _start_workers(durable: Optional[dict]) -> list:
     if durable is None:
         return []
-    workers = []
-    for i in range(2):
-        env = dict(durable["worker_env"], WORKER_ID=f"sdk-worker-{i}")
-        workers.append(subprocess.Popen([durable["worker_bin"]], env=env, stdin=subprocess.DEVNULL,
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-    return workers
+    return [start_worker(durable, f"sdk-worker-{i}") for i in range(2)]
 
 
 def _durable_teardown(durable: Optional[dict]) -> None:
@@ -182,12 +193,19 @@ def server() -> Iterable[ServerInfo]:
         RUST_LOG="warn",
     )
     durable = _durable_setup(env)
+    if durable is not None:
+        durable["server_env"] = dict(env)
+        durable["server_bin"] = binary
     log = tempfile.NamedTemporaryFile(prefix="everruns-server-", suffix=".log", delete=False)
     proc = subprocess.Popen(
         [binary], env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
     )
     log.close()
     workers = _start_workers(durable)
+    global DURABLE
+    if durable is not None:
+        durable["workers"] = workers
+        DURABLE = durable
     root = f"http://127.0.0.1:{port}"
     info = ServerInfo(root=root, base_url=f"{root}/api", port=port, log_path=log.name, proc=proc)
 
@@ -223,7 +241,7 @@ def server() -> Iterable[ServerInfo]:
         yield info
     finally:
         _SERVER = None
-        for worker in workers:
+        for worker in (durable or {}).get("workers", workers):
             _stop(worker)
         _stop(proc)
         _durable_teardown(durable)

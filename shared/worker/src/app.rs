@@ -69,6 +69,10 @@ impl WorkerAppBuilder {
             };
             let leases = match client.clone().claim_next_tasks(request).await {
                 Ok(response) => response.into_inner().leases,
+                // A rejected token will not fix itself: stop loudly.
+                Err(error) if error.code() == tonic::Code::Unauthenticated => {
+                    anyhow::bail!("the control plane rejected this worker: {}", error.message());
+                }
                 Err(error) => {
                     tracing::warn!("claiming tasks failed: {error}");
                     Vec::new()
