@@ -111,11 +111,14 @@ fn free_port() -> u16 {
 }
 
 async fn spawn_server(extra: &[(&str, &str)]) -> Server {
+    spawn_server_mode(extra, true).await
+}
+
+async fn spawn_server_mode(extra: &[(&str, &str)], dev: bool) -> Server {
     let port = free_port();
     let mut command = Command::new(std::env::current_exe().expect("exe"));
+    command.arg("--serve").env("DEV_MODE", if dev { "true" } else { "false" });
     command
-        .arg("--serve")
-        .env("DEV_MODE", "true")
         .env("HTTP_ADDR", format!("127.0.0.1:{port}"))
         .env("RATE_LIMIT_API_REQUESTS_PER_MINUTE", "0")
         .env("RUST_LOG", "error")
@@ -151,12 +154,73 @@ fn pct(sorted: &[Duration], p: f64) -> f64 {
 }
 
 async fn bench_turn() {
-    const WARMUP: usize = 200;
-    const SAMPLES: usize = 2_000;
     let server = spawn_server(&[]).await;
+    let samples = turns(&server, 200, 2_000).await;
+    println!("turn through HTTP + SSE, DEV_MODE, 0-latency llmsim ({} turns):", samples.len());
+    println!(
+        "  p50 {:.3} ms | p99 {:.3} ms | max {:.3} ms",
+        pct(&samples, 0.5),
+        pct(&samples, 0.99),
+        pct(&samples, 1.0)
+    );
+}
+
+/// The same turn with the server on PostgreSQL and one worker process over gRPC.
+async fn bench_durable() {
+    let (Ok(admin), Ok(worker_bin)) =
+        (std::env::var("EVERRUNS_TEST_DATABASE_URL"), std::env::var("EVERRUNS_WORKER_BIN"))
+    else {
+        println!("durable: skipped (set EVERRUNS_TEST_DATABASE_URL and EVERRUNS_WORKER_BIN)");
+        return;
+    };
+    let name = format!("everruns_bench_{}", std::process::id());
+    let psql = |sql: String| Command::new("psql").args([admin.as_str(), "-q", "-c", &sql]).status().expect("psql");
+    psql(format!("CREATE DATABASE {name}"));
+    let database = format!("{}/{name}", admin.rsplit_once('/').map(|(base, _)| base).unwrap_or(&admin));
+    let grpc = free_port().to_string();
+    let grpc_addr = format!("127.0.0.1:{grpc}");
+    let key = "kek-v1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+    let server = spawn_server_mode(
+        &[
+            ("DEPLOYMENT_GRADE", "dev"),
+            ("DATABASE_URL", &database),
+            ("SECRETS_ENCRYPTION_KEY", key),
+            ("WORKER_GRPC_AUTH_TOKEN", "bench"),
+            ("WORKER_GRPC_ADDR", &grpc_addr),
+        ],
+        false,
+    )
+    .await;
+    let worker = Server {
+        child: Command::new(worker_bin)
+            .env("WORKER_GRPC_ADDRESS", &grpc_addr)
+            .env("WORKER_GRPC_AUTH_TOKEN", "bench")
+            .env("DEPLOYMENT_GRADE", "dev")
+            .env("RUST_LOG", "error")
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("worker"),
+        port: 0,
+    };
+    let samples = turns(&server, 50, 500).await;
+    println!("turn through HTTP + SSE, PostgreSQL + 1 gRPC worker, 0-latency llmsim ({} turns):", samples.len());
+    println!(
+        "  p50 {:.3} ms | p99 {:.3} ms | max {:.3} ms",
+        pct(&samples, 0.5),
+        pct(&samples, 0.99),
+        pct(&samples, 1.0)
+    );
+    drop((worker, server));
+    psql(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+}
+
+/// Runs `warmup + samples` turns, each in a fresh session with its stream open before posting;
+/// returns the timed ones, sorted.
+async fn turns(server: &Server, warmup: usize, samples_wanted: usize) -> Vec<Duration> {
+    let samples_len = samples_wanted;
     let mut api = connect(server.port).await;
-    let mut samples = Vec::with_capacity(SAMPLES);
-    for i in 0..WARMUP + SAMPLES {
+    let mut samples = Vec::with_capacity(samples_len);
+    for i in 0..warmup + samples_len {
         let (status, session) = request(&mut api, "POST", "/api/v1/sessions", "{}").await;
         assert_eq!(status, 201);
         let session = field(&session, "id");
@@ -167,7 +231,7 @@ async fn bench_turn() {
         assert_eq!(status, 201);
         wait_for(&mut sse, "event: turn.completed").await;
         let elapsed = started.elapsed();
-        if i >= WARMUP {
+        if i >= warmup {
             samples.push(elapsed);
         }
         drop(sse);
@@ -175,13 +239,7 @@ async fn bench_turn() {
         assert_eq!(status, 204);
     }
     samples.sort_unstable();
-    println!("turn through HTTP + SSE, DEV_MODE, 0-latency llmsim ({SAMPLES} turns):");
-    println!(
-        "  p50 {:.3} ms | p99 {:.3} ms | max {:.3} ms",
-        pct(&samples, 0.5),
-        pct(&samples, 0.99),
-        pct(&samples, 1.0)
-    );
+    samples
 }
 
 async fn bench_subscribers() {
@@ -346,6 +404,9 @@ fn main() {
     rt.block_on(async {
         if wants("turn") {
             bench_turn().await;
+        }
+        if wants("durable") {
+            bench_durable().await;
         }
         if wants("fanout") {
             bench_fanout().await;
