@@ -1,13 +1,14 @@
-//! The embedding guide's server example: the OSS preset, mutated, with a custom route.
-//! (The guide also spawns `WorkerAppBuilder`; until the worker crate exists, DEV_MODE runs turns
-//! in-process.)
+//! The embedding guide's server example: the OSS preset, mutated, with a custom route, and the
+//! stock worker spawned beside the server with the same platform definition.
 //!
-//! `DEV_MODE=true cargo run -p everruns-server --example embedded_server`, then
-//! `curl localhost:9000/api/v1/ping`.
+//! Durable: `DATABASE_URL=… SECRETS_ENCRYPTION_KEY=… WORKER_GRPC_AUTH_TOKEN=t
+//! cargo run -p everruns-server --example embedded_server`, then `curl localhost:9000/api/v1/ping`.
+//! (With `DEV_MODE=true` turns run in-process and the spawned worker finds no gRPC service.)
 
 use axum::{Router, routing::get};
 use everruns_core::{BuiltInCapabilityDefinition, BuiltInHarnessDefinition, BuiltInHarnessRole};
 use everruns_server::{ServerAppBuilder, ServerConfig, oss_platform_definition};
+use everruns_worker::{DurableWorkerConfig, WorkerAppBuilder};
 
 fn custom_routes() -> Router {
     Router::new().route("/v1/ping", get(|| async { "pong" }))
@@ -40,6 +41,16 @@ fn platform() -> everruns_core::PlatformDefinition {
 async fn main() -> anyhow::Result<()> {
     let platform = platform();
     let server_platform = platform.clone();
+    let worker_platform = platform.clone();
+
+    tokio::spawn(async move {
+        WorkerAppBuilder::new(DurableWorkerConfig::from_env())
+            .platform_definition(worker_platform)
+            .run()
+            .await
+            .expect("worker failed");
+    });
+
     ServerAppBuilder::new(ServerConfig::from_env())
         .platform_definition(server_platform)
         .routes(custom_routes())
