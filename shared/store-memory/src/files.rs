@@ -7,39 +7,11 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
 
 use everruns_core::ids::SessionId;
-use everruns_core::ports::{FileStore, PortError, PortResult, SessionFile};
+use everruns_core::ports::{FileStore, PortError, PortResult, SessionFile, normalize_file_path as normalize_path};
 
 use crate::support::{read, write};
 
 /// Strips a leading `/workspace/` (or a bare `/workspace`) and any leading slashes.
-fn strip_root(path: &str) -> &str {
-    let relative = match path.strip_prefix("/workspace") {
-        Some(rest) if rest.is_empty() || rest.starts_with('/') => rest,
-        _ => path,
-    };
-    relative.trim_start_matches('/')
-}
-
-/// Normalises a workspace path: strips a leading `/workspace/` or `/`, drops empty and `.`
-/// segments. `Invalid` for an empty path, a `..` segment or a NUL character.
-pub fn normalize_path(path: &str) -> PortResult<String> {
-    if path.contains('\0') {
-        return Err(PortError::Invalid("file path must not contain NUL characters".to_owned()));
-    }
-    let mut segments = Vec::new();
-    for segment in strip_root(path).split('/') {
-        match segment {
-            "" | "." => {}
-            ".." => return Err(PortError::Invalid(format!("file path '{path}' must not contain '..'"))),
-            other => segments.push(other),
-        }
-    }
-    if segments.is_empty() {
-        return Err(PortError::Invalid("file path must not be empty".to_owned()));
-    }
-    Ok(segments.join("/"))
-}
-
 type SessionFiles = BTreeMap<String, SessionFile>;
 
 /// The in-memory [`FileStore`]. Cloning shares the same files (the session store holds a clone to
@@ -80,7 +52,7 @@ impl FileStore for MemoryFileStore {
     }
 
     async fn list_files(&self, session: SessionId, prefix: &str) -> PortResult<Vec<SessionFile>> {
-        let prefix = strip_root(prefix);
+        let prefix = everruns_core::ports::workspace_relative(prefix);
         let sessions = read(&self.sessions)?;
         Ok(sessions
             .get(&session)

@@ -6,41 +6,12 @@
 
 use chrono::{DateTime, Utc};
 use everruns_core::ids::SessionId;
-use everruns_core::ports::{FileStore, PortError, PortResult, SessionFile};
+use everruns_core::ports::{FileStore, PortError, PortResult, SessionFile, normalize_file_path as normalize_path};
 use sqlx::PgPool;
 
 use crate::error::{Violation, port_error, violation};
 
 /// Strips a leading `/workspace/` (or a bare `/workspace`) and any leading slashes.
-fn strip_root(path: &str) -> &str {
-    let relative = match path.strip_prefix("/workspace") {
-        Some(rest) if rest.is_empty() || rest.starts_with('/') => rest,
-        _ => path,
-    };
-    relative.trim_start_matches('/')
-}
-
-/// Normalises a workspace path: strips a leading `/workspace/` or `/`, drops empty and `.`
-/// segments. `Invalid` for an empty path, a `..` segment or a NUL character. (The same rules as
-/// `everruns_store_memory::normalize_path`.)
-pub(crate) fn normalize_path(path: &str) -> PortResult<String> {
-    if path.contains('\0') {
-        return Err(PortError::Invalid("file path must not contain NUL characters".to_owned()));
-    }
-    let mut segments = Vec::new();
-    for segment in strip_root(path).split('/') {
-        match segment {
-            "" | "." => {}
-            ".." => return Err(PortError::Invalid(format!("file path '{path}' must not contain '..'"))),
-            other => segments.push(other),
-        }
-    }
-    if segments.is_empty() {
-        return Err(PortError::Invalid("file path must not be empty".to_owned()));
-    }
-    Ok(segments.join("/"))
-}
-
 /// The Postgres [`FileStore`].
 #[derive(Debug, Clone)]
 pub struct PgFileStore {
@@ -115,7 +86,7 @@ impl FileStore for PgFileStore {
              WHERE session_id = $1 AND starts_with(path, $2) ORDER BY path COLLATE \"C\"",
         )
         .bind(session.uuid())
-        .bind(strip_root(prefix))
+        .bind(everruns_core::ports::workspace_relative(prefix))
         .fetch_all(&self.pool)
         .await
         .map_err(|err| port_error("list_files", err))?;
@@ -146,7 +117,7 @@ mod tests {
         for bad in ["", "/", "/workspace", "a/../b", "a\0b"] {
             assert!(normalize_path(bad).is_err(), "{bad:?}");
         }
-        assert_eq!(strip_root("/workspace/src/"), "src/");
-        assert_eq!(strip_root("/docs"), "docs");
+        assert_eq!(everruns_core::ports::workspace_relative("/workspace/src/"), "src/");
+        assert_eq!(everruns_core::ports::workspace_relative("/docs"), "docs");
     }
 }

@@ -13,7 +13,7 @@ pub use queue::{IterationTask, TaskQueue};
 pub use secrets::{CipherError, SecretCipher};
 pub use stores::{
     AgentStore, EventFilter, EventStore, FileStore, HarnessStore, ListQuery, Page, ProviderStore, SessionFile,
-    SessionFilter, SessionStore, StatusChange, Stores,
+    SessionFilter, SessionStore, StatusChange, Stores, normalize_file_path, workspace_relative,
 };
 pub use tasks::{ClaimOutcome, FailOutcome, TaskLease, TaskStatus, TaskStore};
 

@@ -195,6 +195,35 @@ pub struct SessionFile {
     pub updated_at: Timestamp,
 }
 
+/// A workspace path without its leading `/workspace` or `/` (no other normalisation).
+pub fn workspace_relative(path: &str) -> &str {
+    let relative = match path.strip_prefix("/workspace") {
+        Some(rest) if rest.is_empty() || rest.starts_with('/') => rest,
+        _ => path,
+    };
+    relative.trim_start_matches('/')
+}
+
+/// Normalises a workspace path: strips a leading `/workspace/` or `/`, drops empty and `.`
+/// segments. `Invalid` for an empty path, a `..` segment or a NUL character.
+pub fn normalize_file_path(path: &str) -> super::PortResult<String> {
+    if path.contains('\0') {
+        return Err(super::PortError::Invalid("file path must not contain NUL characters".to_owned()));
+    }
+    let mut segments = Vec::new();
+    for segment in workspace_relative(path).split('/') {
+        match segment {
+            "" | "." => {}
+            ".." => return Err(super::PortError::Invalid(format!("file path '{path}' must not contain '..'"))),
+            other => segments.push(other),
+        }
+    }
+    if segments.is_empty() {
+        return Err(super::PortError::Invalid("file path must not be empty".to_owned()));
+    }
+    Ok(segments.join("/"))
+}
+
 /// Session workspace files.
 #[async_trait::async_trait]
 pub trait FileStore: Send + Sync {
