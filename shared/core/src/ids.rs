@@ -145,6 +145,8 @@ prefixed_id!(/// A model row.
     ModelId, "model");
 prefixed_id!(/// An iteration task in the durable queue.
     TaskId, "task");
+prefixed_id!(/// An API key of an organization (`AUTH_MODE=api_key`).
+    ApiKeyId, "key");
 
 impl OrgId {
     /// The default organization used when `AUTH_MODE=none`: `org_000…001`.

@@ -8,6 +8,7 @@
 //! * [`cipher`] — [`AesGcmSecretCipher`]: a primary key that seals, previous keys that only open
 //!   (rotation), legacy raw-format support, and the [`SecretCipher`] implementation.
 //! * [`envelope`] — the stored JSON envelope format.
+//! * [`api_key`] — API key secrets: generation, SHA-256 digests, display prefixes.
 //!
 //! # Configuration
 //! The control plane passes the values of `SECRETS_ENCRYPTION_KEY` and the optional
@@ -33,6 +34,7 @@
 //! # }
 //! ```
 
+pub mod api_key;
 pub mod cipher;
 pub mod envelope;
 pub mod key;

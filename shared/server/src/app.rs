@@ -23,7 +23,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 
-use crate::config::ServerConfig;
+use crate::config::{AuthMode, ServerConfig};
 use crate::grpc::{GrpcSettings, TaskStoreQueue, WorkerGrpcService, serve_grpc};
 use crate::platform::oss_platform_definition;
 use crate::seed::seed_org;
@@ -122,6 +122,13 @@ impl ServerAppBuilder {
         };
         let keyed: Vec<_> = self.config.default_keys.by_driver().into_iter().map(|(driver, _)| driver).collect();
         let default_model = seed_org(&stores, OrgId::DEFAULT, &platform, self.config.grade, &keyed).await?;
+        if let Some(secret) = &self.config.auth_bootstrap_api_key {
+            crate::auth::bootstrap(&stores, secret).await?;
+        } else if self.config.auth_mode == AuthMode::ApiKey && !self.config.auth_signup_enabled {
+            tracing::info!(
+                "AUTH_MODE=api_key without AUTH_BOOTSTRAP_API_KEY or AUTH_SIGNUP_ENABLED: only keys already stored can authenticate"
+            );
+        }
         let mut turns = TurnService::new(&platform, stores.clone(), bus, engine)
             .with_default_model(default_model)
             .with_cipher(cipher.clone())

@@ -12,6 +12,18 @@ use everruns_core::{DeploymentGrade, DriverId};
 pub enum AuthMode {
     /// Every request runs in the default org; any `Authorization` value is accepted.
     None,
+    /// Every request carries an `evr_` API key; it runs in the key's organization.
+    ApiKey,
+}
+
+impl AuthMode {
+    /// The wire name (`none`, `api_key`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::ApiKey => "api_key",
+        }
+    }
 }
 
 /// SSE streaming settings.
@@ -79,6 +91,11 @@ pub struct ServerConfig {
     pub rate_limit_per_minute: u32,
     /// `AUTH_MODE` (`none`).
     pub auth_mode: AuthMode,
+    /// `AUTH_BOOTSTRAP_API_KEY`: an operator-generated `evr_` key registered for the default org
+    /// at startup (how the first key of an `api_key` deployment comes to exist).
+    pub auth_bootstrap_api_key: Option<String>,
+    /// `AUTH_SIGNUP_ENABLED` (false): `POST /v1/auth/register` creates organizations.
+    pub auth_signup_enabled: bool,
     /// SSE settings.
     pub sse: SseConfig,
     /// `DEFAULT_*_API_KEY`.
@@ -203,11 +220,21 @@ impl ServerConfig {
         };
         let auth_mode = match get("AUTH_MODE").as_deref().map(str::to_ascii_lowercase).as_deref() {
             None | Some("none") => AuthMode::None,
+            Some("api_key") => AuthMode::ApiKey,
             Some(other) => {
-                problems.push(format!("AUTH_MODE '{other}' is not supported (supported: none)"));
+                problems.push(format!("AUTH_MODE '{other}' is not supported (supported: none, api_key)"));
                 AuthMode::None
             }
         };
+        let auth_bootstrap_api_key = get("AUTH_BOOTSTRAP_API_KEY");
+        if auth_bootstrap_api_key.as_deref().is_some_and(|key| !everruns_secrets::api_key::is_well_formed(key)) {
+            problems.push(
+                "AUTH_BOOTSTRAP_API_KEY must be 'evr_' followed by at least 32 letters or digits; generate one with: python3 -c \"import secrets; print('evr_' + secrets.token_hex(32))\""
+                    .to_owned(),
+            );
+        }
+        let auth_signup_enabled =
+            get("AUTH_SIGNUP_ENABLED").is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "true" | "1" | "yes"));
         let worker_grpc_addr = match get("WORKER_GRPC_ADDR") {
             None => SocketAddr::from(([0, 0, 0, 0], 9001)),
             Some(text) => text.parse().unwrap_or_else(|_| {
@@ -236,6 +263,8 @@ impl ServerConfig {
             http_addr,
             rate_limit_per_minute,
             auth_mode,
+            auth_bootstrap_api_key,
+            auth_signup_enabled,
             sse,
             default_keys: DefaultProviderKeys {
                 openai: get("DEFAULT_OPENAI_API_KEY"),
@@ -313,5 +342,30 @@ mod tests {
         let err = config(&[]).validate().unwrap_err().to_string();
         assert!(err.contains("SECRETS_ENCRYPTION_KEY is required"), "{err}");
         assert!(config(&[("DEV_MODE", "true"), ("DEPLOYMENT_GRADE", "staging")]).validate().is_err());
+    }
+
+    #[test]
+    fn auth_settings() {
+        let c = config(&[("DEV_MODE", "true")]);
+        assert_eq!(
+            (c.auth_mode, c.auth_signup_enabled, c.auth_bootstrap_api_key.is_none()),
+            (AuthMode::None, false, true)
+        );
+        let key = "evr_0123456789abcdef0123456789abcdef0123";
+        let c = config(&[
+            ("DEV_MODE", "true"),
+            ("AUTH_MODE", "API_KEY"),
+            ("AUTH_SIGNUP_ENABLED", "true"),
+            ("AUTH_BOOTSTRAP_API_KEY", key),
+        ]);
+        assert!(c.validate().is_ok());
+        assert_eq!((c.auth_mode, c.auth_signup_enabled), (AuthMode::ApiKey, true));
+        assert_eq!(c.auth_bootstrap_api_key.as_deref(), Some(key));
+        assert!(!format!("{c:?}").contains(key), "the bootstrap key must not be printed");
+        let err = config(&[("DEV_MODE", "true"), ("AUTH_MODE", "jwt")]).validate().unwrap_err().to_string();
+        assert!(err.contains("AUTH_MODE 'jwt' is not supported (supported: none, api_key)"), "{err}");
+        let err =
+            config(&[("DEV_MODE", "true"), ("AUTH_BOOTSTRAP_API_KEY", "hunter2")]).validate().unwrap_err().to_string();
+        assert!(err.contains("AUTH_BOOTSTRAP_API_KEY must be 'evr_'") && !err.contains("hunter2"), "{err}");
     }
 }

@@ -30,6 +30,9 @@ pub enum ApiError {
         /// Text.
         message: String,
     },
+    /// 401: missing or invalid credentials.
+    #[error("{0}")]
+    Unauthorized(String),
     /// 403.
     #[error("{0}")]
     Forbidden(String),
@@ -77,6 +80,7 @@ impl ApiError {
         match self {
             Self::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, (*code).to_owned()),
             Self::NotFound { code, .. } => (StatusCode::NOT_FOUND, code.clone()),
+            Self::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized".into()),
             Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden".into()),
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict".into()),
             Self::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large".into()),

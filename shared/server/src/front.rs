@@ -20,7 +20,6 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
 use crate::error::ApiError;
-use crate::http::extract::Org;
 use crate::sse::StreamParams;
 use crate::state::AppState;
 
@@ -135,6 +134,8 @@ struct Head {
     query: String,
     request_id: Option<String>,
     origin: Option<String>,
+    authorization: Option<String>,
+    org_id: Option<String>,
 }
 
 fn parse_head(bytes: &[u8], prefix: &str) -> Option<Head> {
@@ -153,7 +154,14 @@ fn parse_head(bytes: &[u8], prefix: &str) -> Option<Head> {
     if segments.len() != 4 || segments[0] != "v1" || segments[1] != "sessions" || segments[3] != "sse" {
         return None;
     }
-    let mut head = Head { path: segments[2].to_owned(), query: query.to_owned(), request_id: None, origin: None };
+    let mut head = Head {
+        path: segments[2].to_owned(),
+        query: query.to_owned(),
+        request_id: None,
+        origin: None,
+        authorization: None,
+        org_id: None,
+    };
     for line in lines {
         let Some((name, value)) = line.split_once(':') else { continue };
         let value = value.trim();
@@ -164,6 +172,10 @@ fn parse_head(bytes: &[u8], prefix: &str) -> Option<Head> {
             head.request_id = Some(value.to_owned());
         } else if name.eq_ignore_ascii_case("origin") {
             head.origin = Some(value.to_owned());
+        } else if name.eq_ignore_ascii_case("authorization") {
+            head.authorization = Some(value.to_owned());
+        } else if name.eq_ignore_ascii_case("x-org-id") {
+            head.org_id = Some(value.to_owned());
         } else if name.eq_ignore_ascii_case("upgrade") || name.eq_ignore_ascii_case("expect") {
             return None;
         }
@@ -225,7 +237,12 @@ fn common_headers(out: &mut String, head: &Head, state: &AppState) {
 
 async fn serve_sse(mut tcp: TcpStream, head: Head, state: AppState) {
     let opened = match serde_html_form::from_str::<StreamParams>(&head.query) {
-        Ok(params) => crate::sse::open(&state, Org::default_org().0, &head.path, &params).await,
+        Ok(params) => {
+            match crate::auth::authenticate(&state, head.authorization.as_deref(), head.org_id.as_deref()).await {
+                Ok(caller) => crate::sse::open(&state, caller.org, &head.path, &params).await,
+                Err(error) => Err(error),
+            }
+        }
         Err(e) => Err(ApiError::BadRequest { code: "invalid_query", message: format!("invalid query string: {e}") }),
     };
     let mut stream = match opened {

@@ -10,6 +10,7 @@
 //! `seed` (startup seeding), `app` (composition and serving).
 
 mod app;
+pub mod auth;
 pub mod config;
 pub mod error;
 mod front;

@@ -460,6 +460,66 @@ fn operations() -> Vec<Op> {
             body: None,
             ok: (200, "The capability", Some(schema_ref("CapabilityInfo"))),
         },
+        Op {
+            method: "get",
+            path: "/v1/auth/config",
+            id: "get_auth_config",
+            tag: "auth",
+            summary: "The authentication mode (no credentials needed)",
+            query: &[],
+            body: None,
+            ok: (200, "Auth configuration", Some(schema_ref("AuthConfig"))),
+        },
+        Op {
+            method: "post",
+            path: "/v1/auth/register",
+            id: "register_organization",
+            tag: "auth",
+            summary: "Create an organization and its first API key (AUTH_SIGNUP_ENABLED; no credentials needed)",
+            query: &[],
+            body: json("RegisterRequest"),
+            ok: (201, "Created; the key's secret is shown once", Some(schema_ref("RegisterResponse"))),
+        },
+        Op {
+            method: "get",
+            path: "/v1/auth/me",
+            id: "get_caller",
+            tag: "auth",
+            summary: "The caller's organization and key",
+            query: &[],
+            body: None,
+            ok: (200, "The caller", Some(schema_ref("Caller"))),
+        },
+        Op {
+            method: "get",
+            path: "/v1/auth/api-keys",
+            id: "list_api_keys",
+            tag: "auth",
+            summary: "List the organization's API keys (never their secrets)",
+            query: &[],
+            body: None,
+            ok: (200, "API keys", Some(list_of("ApiKey"))),
+        },
+        Op {
+            method: "post",
+            path: "/v1/auth/api-keys",
+            id: "create_api_key",
+            tag: "auth",
+            summary: "Create an API key of the organization",
+            query: &[],
+            body: json("CreateApiKeyRequest"),
+            ok: (201, "Created; the secret (`key`) is shown once", Some(schema_ref("CreatedApiKey"))),
+        },
+        Op {
+            method: "delete",
+            path: "/v1/auth/api-keys/{key_id}",
+            id: "delete_api_key",
+            tag: "auth",
+            summary: "Revoke an API key",
+            query: &[],
+            body: None,
+            ok: (204, "Revoked", None),
+        },
     ]
 }
 
@@ -652,6 +712,20 @@ fn schemas() -> Value {
             ("description", string()), ("parameters", any()), ("display_name", string()), ("category", string()),
         ]),
         "TokenUsage": object(&["input_tokens", "output_tokens"], &[("input_tokens", json!({"type": "integer"})), ("output_tokens", json!({"type": "integer"})), ("cache_read_tokens", json!({"type": "integer"})), ("cache_creation_tokens", json!({"type": "integer"}))]),
+        "AuthConfig": object(&["mode", "password_auth_enabled", "oauth_providers", "signup_enabled"], &[
+            ("mode", json!({"type": "string", "enum": ["none", "api_key"]})), ("password_auth_enabled", json!({"type": "boolean"})),
+            ("oauth_providers", strings()), ("signup_enabled", json!({"type": "boolean"})),
+        ]),
+        "Organization": object(&["id", "name", "created_at"], &[("id", string()), ("name", string()), ("created_at", ts())]),
+        "ApiKey": object(&["id", "organization_id", "name", "key_prefix", "scopes", "created_at"], &[
+            ("id", string()), ("organization_id", string()), ("name", string()), ("key_prefix", string()),
+            ("scopes", strings()), ("expires_at", ts()), ("last_used_at", ts()), ("created_at", ts()),
+        ]),
+        "CreatedApiKey": {"allOf": [schema_ref("ApiKey"), object(&["key"], &[("key", string())])]},
+        "CreateApiKeyRequest": object(&["name"], &[("name", string()), ("expires_at", ts()), ("expires_in_days", json!({"type": "integer", "minimum": 1})), ("scopes", strings())]),
+        "RegisterRequest": object(&["organization_name"], &[("organization_name", string()), ("key_name", string())]),
+        "RegisterResponse": object(&["organization", "api_key"], &[("organization", schema_ref("Organization")), ("api_key", schema_ref("CreatedApiKey"))]),
+        "Caller": object(&["organization", "auth_mode"], &[("organization", schema_ref("Organization")), ("api_key_id", string()), ("auth_mode", string())]),
         "Problem": object(&["title", "status", "error"], &[
             ("type", string()), ("title", string()), ("status", json!({"type": "integer"})), ("detail", string()),
             ("code", string()), ("retry_after_seconds", json!({"type": "integer"})),
@@ -686,7 +760,7 @@ fn operation(op: &Op) -> Value {
     if op.id == "stream_events" {
         ok["content"] = json!({"text/event-stream": {"schema": string()}});
     }
-    let mut responses = json!({ code.to_string(): ok, "400": problem("Invalid input"), "429": problem("Rate or connection limit"), "500": problem("Internal error") });
+    let mut responses = json!({ code.to_string(): ok, "400": problem("Invalid input"), "401": problem("Missing or invalid credentials (AUTH_MODE=api_key)"), "429": problem("Rate or connection limit"), "500": problem("Internal error") });
     if op.path.contains('{') {
         responses["404"] = problem("Not found");
     }
@@ -745,7 +819,7 @@ mod tests {
         let doc = build("/api");
         assert!(serde_json::from_value::<utoipa::openapi::OpenApi>(doc.clone()).is_ok());
         let paths = doc["paths"].as_object().map(|p| p.len()).unwrap_or(0);
-        assert_eq!(paths, 24, "distinct paths, including /health and this document");
+        assert_eq!(paths, 29, "distinct paths, including /health and this document");
         assert!(doc["paths"]["/api/v1/sessions/{session_id}/sse"]["get"].is_object());
         assert_eq!(doc["components"]["schemas"]["Agent"]["required"][0], "id");
         let ops: usize = doc["paths"]

@@ -16,6 +16,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod agents;
+mod auth;
 mod concurrency;
 mod events;
 mod files;
@@ -28,6 +29,7 @@ mod tasks;
 use everruns_core::ports::Stores;
 
 pub use agents::agent_store_contract;
+pub use auth::auth_store_contract;
 pub use concurrency::{concurrent_append_contract, concurrent_change_status_contract};
 pub use events::event_store_contract;
 pub use files::file_store_contract;
@@ -45,6 +47,7 @@ pub async fn run_all(stores: &Stores) {
     event_store_contract(stores).await;
     provider_store_contract(stores.providers.as_ref()).await;
     file_store_contract(stores).await;
+    auth_store_contract(stores.auth.as_ref()).await;
     concurrent_append_contract(stores).await;
     concurrent_change_status_contract(stores).await;
 }

@@ -1,7 +1,7 @@
 //! # everruns-store-memory
 //!
 //! The in-memory adapter set: one honest implementation of every port of `everruns-core`
-//! (agents, harnesses, sessions, the event log, providers and models, session files, the live
+//! (agents, harnesses, sessions, the event log, organizations and API keys, providers and models, session files, the live
 //! event bus and the task queue).
 //!
 //! "Honest" means these adapters enforce the same rules a real database would (org scoping,
@@ -14,6 +14,7 @@
 //! `.await`); a poisoned lock is reported as [`PortError::Internal`](everruns_core::ports::PortError).
 
 mod agents;
+mod auth;
 mod bus;
 mod events;
 mod files;
@@ -29,6 +30,7 @@ use std::sync::Arc;
 use everruns_core::ports::Stores;
 
 pub use agents::MemoryAgentStore;
+pub use auth::MemoryAuthStore;
 pub use bus::{BUS_CAPACITY, MemoryEventBus};
 pub use events::MemoryEventStore;
 pub use everruns_core::ports::normalize_file_path as normalize_path;
@@ -51,5 +53,6 @@ pub fn memory_stores() -> Stores {
         events: Arc::new(events),
         providers: Arc::new(MemoryProviderStore::new()),
         files: Arc::new(files),
+        auth: Arc::new(MemoryAuthStore::new()),
     }
 }

@@ -65,3 +65,8 @@ async fn concurrent_task_claims() {
     ))
     .await;
 }
+
+#[tokio::test]
+async fn auth_store() {
+    contract::auth_store_contract(&everruns_store_memory::MemoryAuthStore::new()).await;
+}

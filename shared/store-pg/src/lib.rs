@@ -33,6 +33,7 @@
 //!   other database error is `Internal` with the detail logged through `tracing`.
 
 mod agents;
+mod auth;
 mod codec;
 mod error;
 mod events;
@@ -51,6 +52,7 @@ use everruns_core::ports::{PortError, PortResult, Stores};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 pub use agents::PgAgentStore;
+pub use auth::PgAuthStore;
 pub use events::PgEventStore;
 pub use files::PgFileStore;
 pub use harnesses::PgHarnessStore;
@@ -111,6 +113,7 @@ pub fn pg_stores(pool: PgPool) -> Stores {
         sessions: Arc::new(PgSessionStore::new(pool.clone())),
         events: Arc::new(PgEventStore::new(pool.clone())),
         providers: Arc::new(PgProviderStore::new(pool.clone())),
-        files: Arc::new(PgFileStore::new(pool)),
+        files: Arc::new(PgFileStore::new(pool.clone())),
+        auth: Arc::new(PgAuthStore::new(pool)),
     }
 }

@@ -43,6 +43,11 @@ async fn provider_store() {
 }
 
 #[tokio::test]
+async fn auth_store() {
+    with_database(|stores, _| async move { contract::auth_store_contract(stores.auth.as_ref()).await }).await;
+}
+
+#[tokio::test]
 async fn file_store() {
     with_database(|stores, _| async move { contract::file_store_contract(&stores).await }).await;
 }

@@ -2,12 +2,14 @@
 //! `{Tech}{Port}` (`MemoryAgentStore`, later `PgAgentStore`). Every store reads and writes within
 //! one organization; another org's row is simply not found.
 
+mod auth;
 mod bus;
 mod queue;
 mod secrets;
 mod stores;
 mod tasks;
 
+pub use auth::AuthStore;
 pub use bus::{EventBus, EventEmitter, EventSubscription};
 pub use queue::{IterationTask, TaskQueue};
 pub use secrets::{CipherError, SecretCipher};

@@ -253,4 +253,6 @@ pub struct Stores {
     pub providers: Arc<dyn ProviderStore>,
     /// Session files.
     pub files: Arc<dyn FileStore>,
+    /// Organizations and API keys.
+    pub auth: Arc<dyn super::AuthStore>,
 }

@@ -57,22 +57,21 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
     }
 }
 
-/// The caller's organization. With `AUTH_MODE=none` every request belongs to the default org.
+/// The caller's organization, set by the authentication middleware (with `AUTH_MODE=none`, the
+/// default org). A route the middleware did not run on has no caller: it answers 401 (fail
+/// closed) rather than guessing an organization.
 #[derive(Debug, Clone, Copy)]
 pub struct Org(pub OrgId);
-
-impl Org {
-    /// The default organization (`AUTH_MODE=none`).
-    pub fn default_org() -> Self {
-        Self(OrgId::DEFAULT)
-    }
-}
 
 impl<S: Send + Sync> FromRequestParts<S> for Org {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(parts.extensions.get::<Org>().copied().unwrap_or(Org(OrgId::DEFAULT)))
+        parts
+            .extensions
+            .get::<Org>()
+            .copied()
+            .ok_or_else(|| ApiError::Unauthorized("this route has no authenticated caller".to_owned()))
     }
 }
 

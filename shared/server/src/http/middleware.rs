@@ -1,4 +1,5 @@
-//! Cross-cutting middleware: request ids, per-IP rate limiting (governor, in memory), CORS.
+//! Cross-cutting middleware: request ids, per-IP rate limiting (governor, in memory), CORS, and
+//! authentication of REST routes.
 
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
@@ -88,5 +89,26 @@ async fn rate_limit(limiter: Arc<DefaultKeyedRateLimiter<IpAddr>>, req: Request,
             }
             .into_response()
         }
+    }
+}
+
+/// Authenticates the caller (see [`crate::auth`]) and scopes the request to its organization.
+pub async fn authenticate(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let (authorization, org) = {
+        let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        (header("authorization"), header("x-org-id"))
+    };
+    let caller = crate::auth::authenticate(&state, authorization.as_deref(), org.as_deref()).await;
+    match caller {
+        Ok(caller) => {
+            req.extensions_mut().insert(crate::http::extract::Org(caller.org));
+            req.extensions_mut().insert(caller);
+            next.run(req).await
+        }
+        Err(error) => error.into_response(),
     }
 }

@@ -1,8 +1,10 @@
 //! The HTTP surface: REST routes under `API_PREFIX` (and, for SDK compatibility, at the root),
 //! root routes (`/health`, `/api-doc/openapi.json`), and the middleware every request passes:
-//! `X-Request-Id`, per-IP rate limiting, CORS, the body limit, and JSON 404/405 answers.
+//! `X-Request-Id`, per-IP rate limiting, CORS, the body limit, authentication (REST routes), and
+//! JSON 404/405 answers.
 
 mod agents;
+mod auth;
 mod capabilities;
 mod events;
 pub mod extract;
@@ -31,14 +33,19 @@ pub fn api_routes() -> Router<AppState> {
         .merge(sessions::routes())
         .merge(events::routes())
         .merge(capabilities::routes())
+        .merge(auth::routes())
 }
 
 /// The whole router: `custom` routes are merged into the REST routes.
 pub fn router(state: AppState, custom: Router) -> Router {
     let prefix = state.config.api_prefix.clone();
+    // Every REST route (custom ones included) runs as an authenticated caller; the auth
+    // configuration and sign-up are merged after the layer, so they need no credentials.
     let api = api_routes()
         .with_state(state.clone())
         .merge(custom)
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), middleware::authenticate))
+        .merge(auth::public_routes().with_state(state.clone()))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed);
     let prefixed = |p: &str| api.clone().layer(axum::Extension(ApiPrefix(p.to_owned())));
@@ -60,7 +67,7 @@ async fn health(axum::extract::State(state): axum::extract::State<AppState>) -> 
         "status": "ok",
         "version": env!("CARGO_PKG_VERSION"),
         "mode": if state.config.dev_mode { "dev" } else { "server" },
-        "auth_mode": "none",
+        "auth_mode": state.config.auth_mode.as_str(),
     }))
 }
 
