@@ -104,6 +104,21 @@ pub async fn task_store_contract(store: &dyn TaskStore) {
     assert!(!store.unpublished(Duration::from_secs(3600)).await.unwrap().contains(&outbox), "too young");
     store.mark_published(outbox.task_id).await.unwrap();
     assert!(!store.unpublished(Duration::ZERO).await.unwrap().contains(&outbox));
+
+    // Abandoning (a dead-lettered delivery): a pending or claimed task becomes dead, once; a
+    // finished one is left alone.
+    assert_eq!(store.abandon(outbox.task_id).await.unwrap(), Some(outbox.clone()));
+    assert_eq!(store.abandon(outbox.task_id).await.unwrap(), None, "exactly once");
+    assert_eq!(store.status(outbox.task_id).await.unwrap(), Some(TaskStatus::Dead));
+    assert_eq!(store.claim(outbox.task_id, "w1", LEASE).await.unwrap(), ClaimOutcome::Finished);
+    let held = task(TurnId::new(), 1);
+    store.enqueue(&held, 3).await.unwrap();
+    let ClaimOutcome::Claimed(_) = store.claim(held.task_id, "w1", LEASE).await.unwrap() else { panic!("claim") };
+    assert_eq!(store.abandon(held.task_id).await.unwrap(), Some(held.clone()));
+    assert!(!store.heartbeat(held.task_id, "w1", LEASE).await.unwrap(), "the owner learns it is gone");
+    assert_eq!(store.abandon(first.task_id).await.unwrap(), None, "completed tasks stay completed");
+    assert_eq!(store.status(first.task_id).await.unwrap(), Some(TaskStatus::Completed));
+    assert_eq!(store.abandon(TaskId::new()).await.unwrap(), None);
 }
 
 /// Concurrent `claim_next` callers never share a task.

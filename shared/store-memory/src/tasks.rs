@@ -199,6 +199,18 @@ impl TaskStore for MemoryTaskStore {
         Ok(dead)
     }
 
+    async fn abandon(&self, task_id: TaskId) -> PortResult<Option<IterationTask>> {
+        let mut tables = lock(&self.tables)?;
+        match tables.rows.get_mut(&task_id) {
+            Some(row) if matches!(row.status, TaskStatus::Pending | TaskStatus::Claimed) => {
+                row.status = TaskStatus::Dead;
+                row.owner = None;
+                Ok(Some(row.task.clone()))
+            }
+            _ => Ok(None),
+        }
+    }
+
     async fn unpublished(&self, older_than: Duration) -> PortResult<Vec<IterationTask>> {
         let cutoff =
             Timestamp::from_millis(Timestamp::now().millis() - i64::try_from(older_than.as_millis()).unwrap_or(0));

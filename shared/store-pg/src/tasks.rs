@@ -323,6 +323,19 @@ impl TaskStore for PgTaskStore {
         tasks_of(&rows, "reap_exhausted")
     }
 
+    async fn abandon(&self, task_id: TaskId) -> PortResult<Option<IterationTask>> {
+        let row: Option<TaskRow> = sqlx::query_as(concat!(
+            "UPDATE iteration_tasks SET status = 'dead', lease_owner = NULL, updated_at = now() \
+             WHERE id = $1 AND status IN ('pending', 'claimed') RETURNING ",
+            task_columns!()
+        ))
+        .bind(task_id.uuid())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|err| port_error("abandon", err))?;
+        Ok(tasks_of(&row.into_iter().collect::<Vec<_>>(), "abandon")?.pop())
+    }
+
     async fn unpublished(&self, older_than: Duration) -> PortResult<Vec<IterationTask>> {
         let rows: Vec<TaskRow> = sqlx::query_as(concat!(
             "SELECT ",

@@ -93,6 +93,10 @@ pub trait TaskStore: Send + Sync {
     /// Marks lapsed tasks with no attempt left as dead and returns them, each exactly once.
     async fn reap_exhausted(&self) -> PortResult<Vec<IterationTask>>;
 
+    /// Gives up on a task the queue could not deliver (a dead-letter queue holds it): a task not
+    /// yet completed or dead becomes dead and is returned — exactly once, so exactly one caller
+    /// terminalises its turn. `None` when it is already finished (or unknown).
+    async fn abandon(&self, task_id: TaskId) -> PortResult<Option<IterationTask>>;
     /// Pending tasks created more than `older_than` ago and never marked published (the outbox
     /// the sweeper re-publishes).
     async fn unpublished(&self, older_than: Duration) -> PortResult<Vec<IterationTask>>;
