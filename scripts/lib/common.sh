@@ -32,3 +32,18 @@ ensure_sdk_venv() {
   fi
   echo "$venv"
 }
+
+# The `openssl` CLI: the mutual TLS system test (tests/sdk/test_mtls.py) makes its certificates
+# with it. Installed from the distribution (Debian: the `openssl` package) only when missing.
+ensure_openssl() {
+  if command -v openssl >/dev/null 2>&1; then return; fi
+  local sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  echo "installing openssl (apt-get install openssl)"
+  export DEBIAN_FRONTEND=noninteractive
+  if [ -z "${EVERRUNS_APT_UPDATED:-}" ]; then
+    $sudo apt-get update -qq >/dev/null
+    EVERRUNS_APT_UPDATED=1
+  fi
+  $sudo apt-get install -y -qq openssl >/dev/null
+}

@@ -145,6 +145,7 @@ impl ServerAppBuilder {
                     tls_key: self.config.worker_grpc_tls_key.clone(),
                     tls_ca_cert: self.config.worker_grpc_tls_ca_cert.clone(),
                 };
+                settings.check()?;
                 Some((WorkerGrpcService::new(turns.clone(), tasks.clone(), notify.clone()), settings))
             }
             _ => {

@@ -248,6 +248,18 @@ impl ServerConfig {
                 "DATABASE_URL is required outside DEV_MODE (e.g. postgres://user:pass@host:5432/everruns)".to_owned(),
             );
         }
+        let (tls_cert, tls_key, tls_ca_cert) =
+            (get("WORKER_GRPC_TLS_CERT"), get("WORKER_GRPC_TLS_KEY"), get("WORKER_GRPC_TLS_CA_CERT"));
+        if tls_cert.is_some() != tls_key.is_some() {
+            problems.push("WORKER_GRPC_TLS_CERT and WORKER_GRPC_TLS_KEY must be set together".to_owned());
+        } else if tls_ca_cert.is_some() && tls_cert.is_none() {
+            // Without a server certificate the worker service would run in plaintext and accept
+            // any client: never silently drop the client-certificate requirement.
+            problems.push(
+                "WORKER_GRPC_TLS_CA_CERT (mutual TLS) needs WORKER_GRPC_TLS_CERT and WORKER_GRPC_TLS_KEY (the server's certificate and key)"
+                    .to_owned(),
+            );
+        }
         let secrets_encryption_key = get("SECRETS_ENCRYPTION_KEY");
         if secrets_encryption_key.is_none() && !dev_mode {
             problems.push(
@@ -277,9 +289,9 @@ impl ServerConfig {
             database_url,
             worker_grpc_addr,
             worker_grpc_auth_token: get("WORKER_GRPC_AUTH_TOKEN"),
-            worker_grpc_tls_cert: get("WORKER_GRPC_TLS_CERT").map(Into::into),
-            worker_grpc_tls_key: get("WORKER_GRPC_TLS_KEY").map(Into::into),
-            worker_grpc_tls_ca_cert: get("WORKER_GRPC_TLS_CA_CERT").map(Into::into),
+            worker_grpc_tls_cert: tls_cert.map(Into::into),
+            worker_grpc_tls_key: tls_key.map(Into::into),
+            worker_grpc_tls_ca_cert: tls_ca_cert.map(Into::into),
             stale_task_after: Duration::from_secs(number_after("STALE_TASK_SECS", 30, &lookup)),
             problems,
         }
@@ -367,5 +379,24 @@ mod tests {
         let err =
             config(&[("DEV_MODE", "true"), ("AUTH_BOOTSTRAP_API_KEY", "hunter2")]).validate().unwrap_err().to_string();
         assert!(err.contains("AUTH_BOOTSTRAP_API_KEY must be 'evr_'") && !err.contains("hunter2"), "{err}");
+    }
+
+    #[test]
+    fn worker_tls_settings_must_be_complete() {
+        let durable = [("DATABASE_URL", "postgres://x"), ("SECRETS_ENCRYPTION_KEY", "kek-v1:x")];
+        let with = |extra: &[(&'static str, &'static str)]| config(&[&durable[..], extra].concat()).validate();
+        assert!(with(&[]).is_ok());
+        assert!(with(&[("WORKER_GRPC_TLS_CERT", "s.pem"), ("WORKER_GRPC_TLS_KEY", "s.key")]).is_ok());
+        let mtls = [
+            ("WORKER_GRPC_TLS_CERT", "s.pem"),
+            ("WORKER_GRPC_TLS_KEY", "s.key"),
+            ("WORKER_GRPC_TLS_CA_CERT", "ca.pem"),
+        ];
+        assert!(with(&mtls).is_ok());
+        let err = with(&[("WORKER_GRPC_TLS_CERT", "s.pem")]).unwrap_err().to_string();
+        assert!(err.contains("must be set together"), "{err}");
+        // A client CA alone would otherwise leave the worker service in plaintext, open to anyone.
+        let err = with(&[("WORKER_GRPC_TLS_CA_CERT", "ca.pem")]).unwrap_err().to_string();
+        assert!(err.contains("WORKER_GRPC_TLS_CA_CERT (mutual TLS) needs"), "{err}");
     }
 }

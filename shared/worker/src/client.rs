@@ -48,6 +48,13 @@ pub enum ConnectError {
 /// Connects to the control plane's worker service.
 pub async fn connect(config: &DurableWorkerConfig) -> Result<WorkerClient, ConnectError> {
     let tls = config.tls_ca_cert.is_some();
+    if !tls && (config.tls_cert.is_some() || config.tls_key.is_some()) {
+        // Without a CA the channel is plaintext: never drop a configured client certificate silently.
+        return Err(ConnectError::Config(
+            "WORKER_GRPC_TLS_CERT / WORKER_GRPC_TLS_KEY need WORKER_GRPC_TLS_CA_CERT (the CA that verifies the server)"
+                .into(),
+        ));
+    }
     let scheme = if tls { "https" } else { "http" };
     let address = if config.grpc_address.contains("://") {
         config.grpc_address.clone()
@@ -107,4 +114,22 @@ pub async fn connect(config: &DurableWorkerConfig) -> Result<WorkerClient, Conne
         None => None,
     };
     Ok(WorkerServiceClient::with_interceptor(channel, TokenInterceptor(token)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_client_certificate_without_a_ca_is_refused() {
+        let config = DurableWorkerConfig::from_lookup(|name| match name {
+            "WORKER_GRPC_ADDRESS" => Some("127.0.0.1:9".to_owned()),
+            "WORKER_GRPC_TLS_CERT" => Some("client.pem".to_owned()),
+            "WORKER_GRPC_TLS_KEY" => Some("client.key".to_owned()),
+            _ => None,
+        });
+        let Err(err) = connect(&config).await else { panic!("a client certificate without a CA must be refused") };
+        let err = err.to_string();
+        assert!(err.contains("need WORKER_GRPC_TLS_CA_CERT"), "{err}");
+    }
 }

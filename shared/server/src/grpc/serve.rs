@@ -27,6 +27,39 @@ fn read(path: &PathBuf, what: &str) -> anyhow::Result<Vec<u8>> {
     std::fs::read(path).map_err(|e| anyhow::anyhow!("cannot read {what} {}: {e}", path.display()))
 }
 
+impl GrpcSettings {
+    /// Reads the certificates and builds the TLS configuration, so that a missing file, a bad
+    /// PEM or incomplete settings stop the server at startup instead of leaving it without a
+    /// worker service.
+    pub fn check(&self) -> anyhow::Result<()> {
+        self.server().map(drop)
+    }
+
+    fn server(&self) -> anyhow::Result<Server> {
+        let mut server = Server::builder();
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => {
+                let identity =
+                    Identity::from_pem(read(cert, "WORKER_GRPC_TLS_CERT")?, read(key, "WORKER_GRPC_TLS_KEY")?);
+                let mut tls = ServerTlsConfig::new().identity(identity);
+                if let Some(ca) = &self.tls_ca_cert {
+                    tls = tls.client_ca_root(Certificate::from_pem(read(ca, "WORKER_GRPC_TLS_CA_CERT")?));
+                }
+                server = server
+                    .tls_config(tls)
+                    .map_err(|e| anyhow::Error::new(e).context("worker gRPC TLS configuration"))?;
+            }
+            (None, None) if self.tls_ca_cert.is_some() => {
+                // Plaintext would accept every client: refuse rather than drop the requirement.
+                anyhow::bail!("WORKER_GRPC_TLS_CA_CERT (mutual TLS) needs WORKER_GRPC_TLS_CERT and WORKER_GRPC_TLS_KEY")
+            }
+            (None, None) => {}
+            _ => anyhow::bail!("WORKER_GRPC_TLS_CERT and WORKER_GRPC_TLS_KEY must be set together"),
+        }
+        Ok(server)
+    }
+}
+
 /// Serves the worker service on `listener` until `shutdown` resolves.
 pub async fn serve_grpc(
     listener: TcpListener,
@@ -34,19 +67,7 @@ pub async fn serve_grpc(
     service: WorkerGrpcService,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let mut server = Server::builder();
-    match (&settings.tls_cert, &settings.tls_key) {
-        (Some(cert), Some(key)) => {
-            let identity = Identity::from_pem(read(cert, "WORKER_GRPC_TLS_CERT")?, read(key, "WORKER_GRPC_TLS_KEY")?);
-            let mut tls = ServerTlsConfig::new().identity(identity);
-            if let Some(ca) = &settings.tls_ca_cert {
-                tls = tls.client_ca_root(Certificate::from_pem(read(ca, "WORKER_GRPC_TLS_CA_CERT")?));
-            }
-            server = server.tls_config(tls)?;
-        }
-        (None, None) => {}
-        _ => anyhow::bail!("WORKER_GRPC_TLS_CERT and WORKER_GRPC_TLS_KEY must be set together"),
-    }
+    let mut server = settings.server()?;
     let service = WorkerServiceServer::with_interceptor(service, BearerAuth::new(settings.auth_token));
     // Small request/response messages: without TCP_NODELAY, Nagle and delayed ACKs add ~40 ms.
     let incoming = futures::StreamExt::map(tokio_stream::wrappers::TcpListenerStream::new(listener), |stream| {
@@ -56,4 +77,27 @@ pub async fn serve_grpc(
     });
     server.add_service(service).serve_with_incoming_shutdown(incoming, shutdown).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn incomplete_or_unreadable_tls_settings_are_refused() {
+        let settings = |cert: Option<&str>, key: Option<&str>, ca: Option<&str>| GrpcSettings {
+            auth_token: None,
+            tls_cert: cert.map(Into::into),
+            tls_key: key.map(Into::into),
+            tls_ca_cert: ca.map(Into::into),
+        };
+        assert!(settings(None, None, None).check().is_ok());
+        let err = settings(None, None, Some("ca.pem")).check().unwrap_err().to_string();
+        assert!(err.contains("WORKER_GRPC_TLS_CA_CERT (mutual TLS) needs"), "{err}");
+        let err = settings(Some("s.pem"), None, None).check().unwrap_err().to_string();
+        assert!(err.contains("must be set together"), "{err}");
+        let err =
+            settings(Some("/nonexistent/s.pem"), Some("/nonexistent/s.key"), None).check().unwrap_err().to_string();
+        assert!(err.contains("cannot read WORKER_GRPC_TLS_CERT /nonexistent/s.pem"), "{err}");
+    }
 }
