@@ -2,10 +2,12 @@
 //!
 //! Each store first looks at [`violation`] to turn the constraint violations it expects (a
 //! duplicate id or name, a missing parent row) into `Conflict` / `NotFound` with a message naming
-//! the problem; everything else goes through [`port_error`]: connection trouble is `Unavailable`
-//! (the API answers 503 and clients retry), a value PostgreSQL cannot store (a NUL character in
-//! text or JSON, say) is `Invalid`, and the rest is `Internal`. The detail is logged with
-//! `tracing`; bound values (provider keys among them) are never part of a sqlx error message.
+//! the problem; everything else goes through [`port_error`]: connection trouble (a connection
+//! that breaks the wire protocol, such as one closed during the handshake, included) is
+//! `Unavailable` (the API answers 503 and clients retry), a value PostgreSQL cannot store (a NUL
+//! character in text or JSON, say) is `Invalid`, and the rest is `Internal`. The detail is
+//! logged with `tracing`; bound values (provider keys among them) are never part of a sqlx error
+//! message.
 
 use everruns_core::ports::PortError;
 use sqlx::error::ErrorKind;
@@ -49,6 +51,15 @@ pub(crate) fn port_error(operation: &'static str, err: sqlx::Error) -> PortError
         | sqlx::Error::WorkerCrashed => {
             tracing::warn!(operation, error = %err, "postgres unavailable");
             PortError::Unavailable("the database cannot be reached".to_owned())
+        }
+        sqlx::Error::Protocol(_) => {
+            // The bytes from the server broke the wire protocol. In practice this is a connection
+            // closed half-way: sqlx reports a connection accepted and closed at once (a proxy or
+            // pooler in front of a dead database) as "unexpected response from SSLRequest: 0x00".
+            // Retrying later is the right advice, so 503; logged as an error because a lasting one
+            // means DATABASE_URL points at something that is not PostgreSQL.
+            tracing::error!(operation, error = %err, "postgres connection broke the protocol");
+            PortError::Unavailable("the database connection failed".to_owned())
         }
         sqlx::Error::Database(db) => {
             let code = db.code().unwrap_or_default().into_owned();
@@ -95,5 +106,12 @@ mod tests {
         assert!(transient_sqlstate("53300"));
         assert!(!transient_sqlstate("23505"));
         assert!(matches!(port_error("test", sqlx::Error::RowNotFound), PortError::Internal(_)));
+    }
+
+    #[test]
+    fn a_connection_that_breaks_the_protocol_is_unavailable() {
+        // What sqlx reports when the server end closes the socket right after accepting it.
+        let err = sqlx::Error::Protocol("unexpected response from SSLRequest: 0x00".to_owned());
+        assert!(matches!(port_error("test", err), PortError::Unavailable(_)));
     }
 }
