@@ -15,7 +15,7 @@ use axum::Router;
 use everruns_core::PlatformDefinition;
 use everruns_core::engine::EngineConfig;
 use everruns_core::ids::{OrgId, TaskId};
-use everruns_core::ports::{EventBus, SecretCipher, Stores, TaskStore};
+use everruns_core::ports::{EventBus, SecretCipher, Stores, TaskDispatch, TaskStore};
 use everruns_core::turns::TurnService;
 use everruns_secrets::AesGcmSecretCipher;
 use everruns_store_memory::{ChannelTaskQueue, MemoryEventBus, memory_stores};
@@ -24,7 +24,7 @@ use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 
 use crate::config::{AuthMode, ServerConfig};
-use crate::grpc::{GrpcSettings, TaskStoreQueue, WorkerGrpcService, serve_grpc};
+use crate::grpc::{GrpcSettings, NotifyDispatch, TaskStoreQueue, WorkerGrpcService, serve_grpc};
 use crate::platform::oss_platform_definition;
 use crate::seed::seed_org;
 use crate::sse::SseHub;
@@ -35,6 +35,7 @@ pub struct ServerAppBuilder {
     config: ServerConfig,
     platform: Option<PlatformDefinition>,
     routes: Router,
+    api_function: bool,
 }
 
 /// A built application: the router, its state, and the handles that stop it.
@@ -57,12 +58,17 @@ async fn connect_database(url: &str) -> anyhow::Result<everruns_store_pg::PgPool
     let started = std::time::Instant::now();
     loop {
         match everruns_store_pg::connect(url).await {
-            Ok(pool) => {
-                everruns_store_pg::migrate(&pool)
-                    .await
-                    .map_err(|e| anyhow::anyhow!("database migration failed: {e}"))?;
-                return Ok(pool);
-            }
+            Ok(pool) => match everruns_store_pg::migrate(&pool).await {
+                Ok(()) => return Ok(pool),
+                // The database went away between connecting and migrating: keep waiting.
+                Err(everruns_core::ports::PortError::Unavailable(error))
+                    if started.elapsed() < DATABASE_STARTUP_WAIT =>
+                {
+                    tracing::warn!("database not reachable while migrating ({error}); retrying");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+                Err(error) => anyhow::bail!("database migration failed: {error}"),
+            },
             Err(error) if started.elapsed() < DATABASE_STARTUP_WAIT => {
                 tracing::warn!("database not reachable yet ({error}); retrying");
                 tokio::time::sleep(Duration::from_secs(1)).await;
@@ -75,7 +81,15 @@ async fn connect_database(url: &str) -> anyhow::Result<everruns_store_pg::PgPool
 impl ServerAppBuilder {
     /// A builder over `config` with the OSS platform preset and no custom routes.
     pub fn new(config: ServerConfig) -> Self {
-        Self { config, platform: None, routes: Router::new() }
+        Self { config, platform: None, routes: Router::new(), api_function: false }
+    }
+
+    /// The API function's composition (serverless split): the REST router only, on PostgreSQL
+    /// connected lazily (the bridge migrates and seeds), tasks sent to `TASK_QUEUE_URL`, appended
+    /// events announced to the bridge through PostgreSQL, and nothing running in the background.
+    pub fn api_function(mut self) -> Self {
+        self.api_function = true;
+        self
     }
 
     /// The platform surface.
@@ -94,7 +108,11 @@ impl ServerAppBuilder {
     /// worker side (the in-process worker in DEV_MODE; the reaper and wake-ups otherwise).
     pub async fn build(self) -> anyhow::Result<ServerApp> {
         self.config.validate()?;
-        if !self.config.dev_mode && self.config.worker_grpc_auth_token.is_none() {
+        let api_function = self.api_function && !self.config.dev_mode;
+        if api_function && self.config.task_queue_url.is_none() {
+            anyhow::bail!("the API function needs TASK_QUEUE_URL (the SQS queue of iteration tasks)");
+        }
+        if !self.config.dev_mode && !api_function && self.config.worker_grpc_auth_token.is_none() {
             panic!(
                 "WORKER_GRPC_AUTH_TOKEN must be set outside DEV_MODE: workers authenticate to the control plane with it (set the same value on the server and every worker)"
             );
@@ -114,6 +132,11 @@ impl ServerAppBuilder {
 
         let (stores, tasks, pool): (Stores, Option<Arc<dyn TaskStore>>, _) = if self.config.dev_mode {
             (memory_stores(), None, None)
+        } else if api_function {
+            let url = self.config.database_url.clone().unwrap_or_default();
+            let pool = everruns_store_pg::connect_lazy(&url)?;
+            let tasks: Arc<dyn TaskStore> = Arc::new(everruns_store_pg::PgTaskStore::new(pool.clone()));
+            (everruns_store_pg::pg_stores_notifying(pool.clone()), Some(tasks), Some(pool))
         } else {
             let url = self.config.database_url.clone().unwrap_or_default();
             let pool = connect_database(&url).await?;
@@ -121,22 +144,43 @@ impl ServerAppBuilder {
             (everruns_store_pg::pg_stores(pool.clone()), Some(tasks), Some(pool))
         };
         let keyed: Vec<_> = self.config.default_keys.by_driver().into_iter().map(|(driver, _)| driver).collect();
-        let default_model = seed_org(&stores, OrgId::DEFAULT, &platform, self.config.grade, &keyed).await?;
-        if let Some(secret) = &self.config.auth_bootstrap_api_key {
+        let default_model = if api_function {
+            crate::seed::default_model(&platform, self.config.grade)
+        } else {
+            seed_org(&stores, OrgId::DEFAULT, &platform, self.config.grade, &keyed).await?
+        };
+        if api_function {
+            // The bridge registers the bootstrap key.
+        } else if let Some(secret) = &self.config.auth_bootstrap_api_key {
             crate::auth::bootstrap(&stores, secret).await?;
         } else if self.config.auth_mode == AuthMode::ApiKey && !self.config.auth_signup_enabled {
             tracing::info!(
                 "AUTH_MODE=api_key without AUTH_BOOTSTRAP_API_KEY or AUTH_SIGNUP_ENABLED: only keys already stored can authenticate"
             );
         }
-        let mut turns = TurnService::new(&platform, stores.clone(), bus, engine)
+        let mut turns = TurnService::new(&platform, stores.clone(), bus.clone(), engine)
             .with_default_model(default_model)
             .with_cipher(cipher.clone())
             .with_fallback_keys(self.config.default_keys.by_driver());
 
         let grpc = match (&tasks, &pool) {
+            (Some(tasks), Some(_)) if api_function => {
+                let dispatch = crate::split::sqs_dispatch(&self.config, tasks.clone()).await?;
+                turns = turns.with_queue(Arc::new(TaskStoreQueue::new(tasks.clone(), dispatch)));
+                None
+            }
             (Some(tasks), Some(pool)) => {
-                turns = turns.with_queue(Arc::new(TaskStoreQueue::new(tasks.clone(), notify.clone())));
+                let dispatch: Arc<dyn TaskDispatch> = match &self.config.task_queue_url {
+                    Some(_) => {
+                        let dispatch = crate::split::sqs_dispatch(&self.config, tasks.clone()).await?;
+                        background.extend(
+                            crate::split::bridge_tasks(&self.config, pool, tasks, &dispatch, &turns, &bus).await,
+                        );
+                        dispatch
+                    }
+                    None => Arc::new(NotifyDispatch::new(tasks.clone(), notify.clone())),
+                };
+                turns = turns.with_queue(Arc::new(TaskStoreQueue::new(tasks.clone(), dispatch.clone())));
                 background.push(tokio::spawn(relay_wakeups(pool.clone(), notify.clone())));
                 background.push(tokio::spawn(reap(tasks.clone(), turns.clone())));
                 let settings = GrpcSettings {
@@ -146,7 +190,7 @@ impl ServerAppBuilder {
                     tls_ca_cert: self.config.worker_grpc_tls_ca_cert.clone(),
                 };
                 settings.check()?;
-                Some((WorkerGrpcService::new(turns.clone(), tasks.clone(), notify.clone()), settings))
+                Some((WorkerGrpcService::new(turns.clone(), tasks.clone(), notify.clone(), dispatch), settings))
             }
             _ => {
                 let (queue, mut receiver) = ChannelTaskQueue::new();
