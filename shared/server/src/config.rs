@@ -118,6 +118,11 @@ pub struct ServerConfig {
     pub worker_grpc_tls_key: Option<std::path::PathBuf>,
     /// `WORKER_GRPC_TLS_CA_CERT` (requires client certificates: mutual TLS).
     pub worker_grpc_tls_ca_cert: Option<std::path::PathBuf>,
+    /// `TASK_QUEUE_URL`: the SQS queue of iteration tasks (the serverless split). Unset: workers
+    /// claim over gRPC with push wake-ups (the container deployment).
+    pub task_queue_url: Option<String>,
+    /// `TASK_DLQ_URL`: its dead-letter queue, drained by the bridge (each task there fails its turn).
+    pub task_dlq_url: Option<String>,
     /// `STALE_TASK_SECS` (30): the lease after which a silent worker's task is reclaimed.
     pub stale_task_after: Duration,
     /// Problems found while reading the environment, reported by [`ServerConfig::validate`].
@@ -292,9 +297,22 @@ impl ServerConfig {
             worker_grpc_tls_cert: tls_cert.map(Into::into),
             worker_grpc_tls_key: tls_key.map(Into::into),
             worker_grpc_tls_ca_cert: tls_ca_cert.map(Into::into),
+            task_queue_url: get("TASK_QUEUE_URL"),
+            task_dlq_url: get("TASK_DLQ_URL"),
             stale_task_after: Duration::from_secs(number_after("STALE_TASK_SECS", 30, &lookup)),
             problems,
         }
+    }
+
+    /// Reads the process environment after resolving `SECRETS_ENCRYPTION_KEY_SECRET_ARN`,
+    /// `WORKER_GRPC_AUTH_TOKEN_SECRET_ARN` and `DATABASE_URL_SECRET_ARN` from Secrets Manager
+    /// (once; a variable set directly wins). A secret that cannot be loaded is an error naming
+    /// the variable and the ARN.
+    pub async fn load() -> Result<Self, everruns_aws::secrets::SecretError> {
+        let env = |name: &str| std::env::var(name).ok();
+        let names = ["SECRETS_ENCRYPTION_KEY", "WORKER_GRPC_AUTH_TOKEN", "DATABASE_URL"];
+        let secrets = everruns_aws::secrets::resolve(&names, env).await?;
+        Ok(Self::from_lookup(|name| secrets.get(name).cloned().or_else(|| env(name))))
     }
 
     /// A DEV_MODE configuration listening on `addr` (for tests and embedding).

@@ -16,10 +16,12 @@ pub mod error;
 mod front;
 pub mod grpc;
 pub mod http;
+pub mod lambda;
 pub mod openapi;
 mod platform;
 pub mod seed;
 pub mod services;
+pub mod split;
 pub mod sse;
 pub mod state;
 

@@ -58,18 +58,22 @@ pub async fn seed_org(
             models(stores, org, &provider, presets).await?;
         }
     }
-    if !dev || !platform.driver_registry().contains(&DriverId::LlmSim) {
-        return Ok(None);
-    }
+    let Some(model) = default_model(platform, grade) else { return Ok(None) };
     let provider = provider(stores, org, DriverId::LlmSim, LLMSIM_PROVIDER_NAME).await?;
     models(stores, org, &provider, &LLMSIM_MODELS).await?;
-    Ok(Some(ResolvedModel {
+    Ok(Some(model))
+}
+
+/// The deployment's default model, without touching storage: the simulator's echo model in the
+/// `dev` grade when the llmsim driver is registered.
+pub fn default_model(platform: &PlatformDefinition, grade: DeploymentGrade) -> Option<ResolvedModel> {
+    (grade == DeploymentGrade::Dev && platform.driver_registry().contains(&DriverId::LlmSim)).then(|| ResolvedModel {
         model: LLMSIM_MODELS[0].0.into(),
         provider_type: DriverId::LlmSim,
         api_key: None,
         base_url: None,
         provider_metadata: None,
-    }))
+    })
 }
 
 /// Finds the org's provider by name and driver, or creates it (without a key).

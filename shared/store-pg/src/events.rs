@@ -35,12 +35,20 @@ macro_rules! event_columns {
 #[derive(Debug, Clone)]
 pub struct PgEventStore {
     pool: PgPool,
+    notify: bool,
 }
 
 impl PgEventStore {
     /// A store on the given pool.
     pub fn new(pool: PgPool) -> Self {
-        Self { pool }
+        Self { pool, notify: false }
+    }
+
+    /// A store that also announces every appended event on [`crate::EVENT_APPENDED_CHANNEL`]
+    /// (payload `<session id> <event id>`), in the appending transaction: a process that does
+    /// not serve SSE itself (the API function) makes its events reach the SSE bridge this way.
+    pub fn notifying(pool: PgPool) -> Self {
+        Self { pool, notify: true }
     }
 }
 
@@ -124,6 +132,13 @@ impl PgEventStore {
         .bind(event.context.turn_id.map(|t| t.uuid()))
         .execute(&mut *tx)
         .await?;
+        if self.notify {
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(crate::EVENT_APPENDED_CHANNEL)
+                .bind(format!("{} {}", event.session_id, event.id))
+                .execute(&mut *tx)
+                .await?;
+        }
         tx.commit().await?;
         Ok(sequence)
     }

@@ -56,7 +56,7 @@ pub use auth::PgAuthStore;
 pub use events::PgEventStore;
 pub use files::PgFileStore;
 pub use harnesses::PgHarnessStore;
-pub use notify::{PgTaskNotifier, TASK_AVAILABLE_CHANNEL, TaskWake};
+pub use notify::{EVENT_APPENDED_CHANNEL, PgEventListener, PgTaskNotifier, TASK_AVAILABLE_CHANNEL, TaskWake};
 pub use providers::PgProviderStore;
 pub use sessions::PgSessionStore;
 pub use sqlx::PgPool;
@@ -85,6 +85,15 @@ pub async fn connect(database_url: &str) -> PortResult<PgPool> {
     connect_with(database_url, pool_options()).await
 }
 
+/// A pool that opens connections on first use (a Lambda cold start must not wait for the
+/// database). `Invalid` if the URL cannot be parsed.
+pub fn connect_lazy(database_url: &str) -> PortResult<PgPool> {
+    let connect_options = PgConnectOptions::from_str(database_url)
+        .map_err(|_| PortError::Invalid("the database URL cannot be parsed".to_owned()))?
+        .application_name("everruns");
+    Ok(pool_options().connect_lazy_with(connect_options))
+}
+
 /// Connects a pool to `database_url` with the given options (see [`connect`]).
 pub async fn connect_with(database_url: &str, options: PgPoolOptions) -> PortResult<PgPool> {
     let connect_options = PgConnectOptions::from_str(database_url)
@@ -103,6 +112,11 @@ pub async fn migrate(pool: &PgPool) -> PortResult<()> {
             PortError::Internal(format!("database migration failed: {other}"))
         }
     })
+}
+
+/// [`pg_stores`] whose event store announces appended events (see [`PgEventStore::notifying`]).
+pub fn pg_stores_notifying(pool: PgPool) -> Stores {
+    Stores { events: Arc::new(PgEventStore::notifying(pool.clone())), ..pg_stores(pool) }
 }
 
 /// One Postgres store of each kind, sharing `pool`.

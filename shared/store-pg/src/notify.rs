@@ -15,7 +15,7 @@
 
 use std::str::FromStr;
 
-use everruns_core::ids::TaskId;
+use everruns_core::ids::{EventId, SessionId, TaskId};
 use everruns_core::ports::{PortError, PortResult};
 use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
@@ -25,6 +25,10 @@ use crate::error::port_error;
 /// The channel `PgTaskStore` notifies when a task is inserted; the payload is the task id
 /// (`task_<32 hex>`).
 pub const TASK_AVAILABLE_CHANNEL: &str = "everruns_task_available";
+
+/// The channel a notifying [`crate::PgEventStore`] announces appended events on; the payload is
+/// `<session id> <event id>`.
+pub const EVENT_APPENDED_CHANNEL: &str = "everruns_event_appended";
 
 /// What a [`PgTaskNotifier`] woke up for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,4 +107,40 @@ async fn subscribe(pool: &PgPool) -> PortResult<PgListener> {
     let mut listener = PgListener::connect_with(pool).await.map_err(|err| port_error("task_notifier", err))?;
     listener.listen(TASK_AVAILABLE_CHANNEL).await.map_err(|err| port_error("task_notifier", err))?;
     Ok(listener)
+}
+
+/// Listens for [`EVENT_APPENDED_CHANNEL`] notifications (events appended by other processes).
+pub struct PgEventListener {
+    listener: PgListener,
+}
+
+impl std::fmt::Debug for PgEventListener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PgEventListener")
+    }
+}
+
+impl PgEventListener {
+    /// Listens on a connection of `pool`.
+    pub async fn listen(pool: &PgPool) -> PortResult<Self> {
+        let mut listener = PgListener::connect_with(pool).await.map_err(|err| port_error("event_listener", err))?;
+        listener.listen(EVENT_APPENDED_CHANNEL).await.map_err(|err| port_error("event_listener", err))?;
+        Ok(Self { listener })
+    }
+
+    /// The next appended event's session and id. `Ok(None)` when the connection was lost and
+    /// re-established (notifications in between are gone: SSE clients catch up with `since_id`).
+    pub async fn recv(&mut self) -> PortResult<Option<(SessionId, EventId)>> {
+        match self.listener.try_recv().await {
+            Ok(Some(notification)) => {
+                let parsed = notification
+                    .payload()
+                    .split_once(' ')
+                    .and_then(|(session, event)| Some((SessionId::parse(session).ok()?, EventId::parse(event).ok()?)));
+                Ok(parsed)
+            }
+            Ok(None) => Ok(None),
+            Err(err) => Err(port_error("event_listener", err)),
+        }
+    }
 }

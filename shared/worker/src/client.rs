@@ -47,6 +47,31 @@ pub enum ConnectError {
 
 /// Connects to the control plane's worker service.
 pub async fn connect(config: &DurableWorkerConfig) -> Result<WorkerClient, ConnectError> {
+    let (endpoint, address) = endpoint(config)?;
+    // The control plane may still be starting: retry until the connect timeout has passed.
+    let deadline = std::time::Instant::now() + config.connect_timeout;
+    let channel = loop {
+        match endpoint.connect().await {
+            Ok(channel) => break channel,
+            Err(source) if std::time::Instant::now() >= deadline => {
+                return Err(ConnectError::Connect { address, source });
+            }
+            Err(error) => {
+                tracing::debug!("control plane not reachable yet: {error}");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    };
+    with_token(channel, config)
+}
+
+/// A client that connects on its first call (a Lambda's cold start must not wait for it).
+pub fn connect_lazy(config: &DurableWorkerConfig) -> Result<WorkerClient, ConnectError> {
+    let (endpoint, _) = endpoint(config)?;
+    with_token(endpoint.connect_lazy(), config)
+}
+
+fn endpoint(config: &DurableWorkerConfig) -> Result<(Endpoint, String), ConnectError> {
     let tls = config.tls_ca_cert.is_some();
     if !tls && (config.tls_cert.is_some() || config.tls_key.is_some()) {
         // Without a CA the channel is plaintext: never drop a configured client certificate silently.
@@ -91,20 +116,10 @@ pub async fn connect(config: &DurableWorkerConfig) -> Result<WorkerClient, Conne
         }
         endpoint = endpoint.tls_config(tls).map_err(|e| ConnectError::Config(format!("TLS: {e}")))?;
     }
-    // The control plane may still be starting: retry until the connect timeout has passed.
-    let deadline = std::time::Instant::now() + config.connect_timeout;
-    let channel = loop {
-        match endpoint.connect().await {
-            Ok(channel) => break channel,
-            Err(source) if std::time::Instant::now() >= deadline => {
-                return Err(ConnectError::Connect { address, source });
-            }
-            Err(error) => {
-                tracing::debug!("control plane not reachable yet: {error}");
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-        }
-    };
+    Ok((endpoint, address))
+}
+
+fn with_token(channel: Channel, config: &DurableWorkerConfig) -> Result<WorkerClient, ConnectError> {
     let token = match &config.auth_token {
         Some(token) => Some(
             format!("Bearer {token}")

@@ -35,8 +35,12 @@ pub struct TaskRunner {
 pub enum RunResult {
     /// The iteration finished and the task was completed.
     Completed(IterationOutcome),
-    /// The iteration failed; the task was failed (retried or terminalised by the service).
-    Failed,
+    /// The iteration failed; the task was failed: retried later (`will_retry`) or terminalised
+    /// by the service.
+    Failed {
+        /// Whether another attempt will run.
+        will_retry: bool,
+    },
     /// The lease was lost to another worker; nothing was reported.
     LeaseLost,
 }
@@ -63,12 +67,15 @@ impl TaskRunner {
         if !self.beat(&task, &owner, &cancel_tx, &lost_tx).await {
             return Ok(RunResult::LeaseLost);
         }
-        let heartbeat = tokio::spawn(self.clone().heartbeat(task.clone(), owner.clone(), cancel_tx, lost_tx));
+        // Aborted when this run ends or is dropped (a host that gives up on the run mid-way must
+        // not leave a heartbeat holding the lease).
+        let heartbeat =
+            AbortOnDrop(tokio::spawn(self.clone().heartbeat(task.clone(), owner.clone(), cancel_tx, lost_tx)));
         let result = tokio::select! {
             result = self.iterate(&task, &cancel) => Some(result),
             _ = lost.wait_for(|l| *l) => None,
         };
-        heartbeat.abort();
+        drop(heartbeat);
         let task_wire = Some(wire::task(&task));
         match result {
             None => {
@@ -97,8 +104,8 @@ impl TaskRunner {
                     retry_after_ms: 1000,
                     task: task_wire,
                 };
-                self.client.clone().fail_task(request).await?;
-                Ok(RunResult::Failed)
+                let failed = self.client.clone().fail_task(request).await?.into_inner();
+                Ok(RunResult::Failed { will_retry: failed.will_retry })
             }
         }
     }
@@ -171,5 +178,14 @@ impl TaskRunner {
             Err(error) => tracing::warn!(task = %task.task_id, "heartbeat failed: {error}"),
         }
         true
+    }
+}
+
+/// Aborts a spawned task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }

@@ -17,7 +17,7 @@ pub use stores::{
     AgentStore, EventFilter, EventStore, FileStore, HarnessStore, ListQuery, Page, ProviderStore, SessionFile,
     SessionFilter, SessionStore, StatusChange, Stores, normalize_file_path, workspace_relative,
 };
-pub use tasks::{ClaimOutcome, FailOutcome, TaskLease, TaskStatus, TaskStore};
+pub use tasks::{ClaimOutcome, FailOutcome, TaskDispatch, TaskLease, TaskStatus, TaskStore};
 
 /// A failure of a port call.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -107,3 +107,16 @@ pub trait TaskStore: Send + Sync {
     /// The status of a task.
     async fn status(&self, task_id: TaskId) -> PortResult<Option<TaskStatus>>;
 }
+
+/// How a committed task reaches a worker: the container deployment wakes its workers' streams,
+/// the serverless split sends a queue message. Called after the task row is committed (so a
+/// delivery never names a task that does not exist); a crash in between leaves the task
+/// unpublished for the sweeper ([`TaskStore::unpublished`]).
+#[async_trait::async_trait]
+pub trait TaskDispatch: Send + Sync {
+    /// Delivers a committed task and marks it published.
+    async fn dispatch(&self, task: &IterationTask) -> PortResult<()>;
+    /// A failed attempt of `task_id` will be retried after `delay`. Queues that redeliver by
+    /// themselves ignore this.
+    fn retry_later(&self, task_id: TaskId, delay: Duration);
+}

@@ -8,6 +8,6 @@ mod serve;
 mod service;
 
 pub use auth::BearerAuth;
-pub use queue::TaskStoreQueue;
+pub use queue::{NotifyDispatch, TaskStoreQueue, sweep_unpublished};
 pub use serve::{GrpcSettings, serve_grpc};
 pub use service::WorkerGrpcService;

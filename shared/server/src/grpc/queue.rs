@@ -1,27 +1,58 @@
-//! `TaskStoreQueue`: the durable `TaskQueue` — publishing a task enqueues it in the task store
-//! and wakes subscribed workers.
+//! The durable `TaskQueue`: publishing a task enqueues it in the task store (committed), then
+//! hands it to a [`TaskDispatch`] — [`NotifyDispatch`] wakes the workers' notification streams in
+//! the container deployment; the serverless split sends an SQS message instead.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use everruns_core::ids::TaskId;
-use everruns_core::ports::{IterationTask, PortResult, TaskQueue, TaskStore};
+use everruns_core::ports::{IterationTask, PortResult, TaskDispatch, TaskQueue, TaskStore};
 use tokio::sync::broadcast;
 
 /// Attempts a task gets before it is dead.
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;
 
-/// Publishes into the task store and notifies workers.
+/// Wakes subscribed workers (their `SubscribeTaskNotifications` streams).
+#[derive(Clone)]
+pub struct NotifyDispatch {
+    store: Arc<dyn TaskStore>,
+    notify: broadcast::Sender<TaskId>,
+}
+
+impl NotifyDispatch {
+    /// A dispatcher that marks tasks of `store` published and announces them on `notify`.
+    pub fn new(store: Arc<dyn TaskStore>, notify: broadcast::Sender<TaskId>) -> Self {
+        Self { store, notify }
+    }
+}
+
+#[async_trait::async_trait]
+impl TaskDispatch for NotifyDispatch {
+    async fn dispatch(&self, task: &IterationTask) -> PortResult<()> {
+        self.store.mark_published(task.task_id).await?;
+        let _ = self.notify.send(task.task_id);
+        Ok(())
+    }
+
+    fn retry_later(&self, task_id: TaskId, _delay: Duration) {
+        // Workers poll as a fallback; the wake-up makes an idle one look now (the task becomes
+        // claimable once its delay has passed).
+        let _ = self.notify.send(task_id);
+    }
+}
+
+/// Publishes into the task store, then dispatches.
 #[derive(Clone)]
 pub struct TaskStoreQueue {
     store: Arc<dyn TaskStore>,
-    notify: broadcast::Sender<TaskId>,
+    dispatch: Arc<dyn TaskDispatch>,
     max_attempts: u32,
 }
 
 impl TaskStoreQueue {
-    /// A queue over `store`; `notify` reaches the workers' notification streams.
-    pub fn new(store: Arc<dyn TaskStore>, notify: broadcast::Sender<TaskId>) -> Self {
-        Self { store, notify, max_attempts: DEFAULT_MAX_ATTEMPTS }
+    /// A queue over `store` delivering through `dispatch`.
+    pub fn new(store: Arc<dyn TaskStore>, dispatch: Arc<dyn TaskDispatch>) -> Self {
+        Self { store, dispatch, max_attempts: DEFAULT_MAX_ATTEMPTS }
     }
 }
 
@@ -29,8 +60,31 @@ impl TaskStoreQueue {
 impl TaskQueue for TaskStoreQueue {
     async fn publish(&self, task: IterationTask) -> PortResult<()> {
         self.store.enqueue(&task, self.max_attempts).await?;
-        self.store.mark_published(task.task_id).await?;
-        let _ = self.notify.send(task.task_id);
-        Ok(())
+        self.dispatch.dispatch(&task).await
+    }
+}
+
+/// Re-dispatches tasks committed but never published (a crash between commit and publish), every
+/// `every`, for tasks older than `grace`.
+pub async fn sweep_unpublished(
+    store: Arc<dyn TaskStore>,
+    dispatch: Arc<dyn TaskDispatch>,
+    every: Duration,
+    grace: Duration,
+) {
+    let mut ticks = tokio::time::interval(every);
+    loop {
+        ticks.tick().await;
+        match store.unpublished(grace).await {
+            Ok(stranded) => {
+                for task in stranded {
+                    tracing::warn!(task = %task.task_id, "re-publishing a task stranded between commit and publish");
+                    if let Err(error) = dispatch.dispatch(&task).await {
+                        tracing::warn!(task = %task.task_id, "sweeper could not publish: {error}");
+                    }
+                }
+            }
+            Err(error) => tracing::warn!("sweeper: {error}"),
+        }
     }
 }

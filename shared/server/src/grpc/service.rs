@@ -9,7 +9,7 @@ use everruns_core::domain::TokenUsage;
 use everruns_core::engine::IterationHost;
 use everruns_core::events::NewEvent;
 use everruns_core::ids::{OrgId, SessionId, TaskId, TurnId};
-use everruns_core::ports::{ClaimOutcome, FailOutcome, PortError, TaskLease, TaskStore};
+use everruns_core::ports::{ClaimOutcome, FailOutcome, PortError, TaskDispatch, TaskLease, TaskStore};
 use everruns_core::turns::{TurnError, TurnService, record_event};
 use everruns_internal_protocol::v1::worker_service_server::WorkerService;
 use everruns_internal_protocol::v1::*;
@@ -27,12 +27,19 @@ pub struct WorkerGrpcService {
     turns: TurnService,
     tasks: Arc<dyn TaskStore>,
     notify: broadcast::Sender<TaskId>,
+    dispatch: Arc<dyn TaskDispatch>,
 }
 
 impl WorkerGrpcService {
-    /// The service over the turn services and the task store; `notify` carries task wake-ups.
-    pub fn new(turns: TurnService, tasks: Arc<dyn TaskStore>, notify: broadcast::Sender<TaskId>) -> Self {
-        Self { turns, tasks, notify }
+    /// The service over the turn services and the task store; `notify` carries task wake-ups to
+    /// subscribed workers and `dispatch` delivers the next iteration's task once committed.
+    pub fn new(
+        turns: TurnService,
+        tasks: Arc<dyn TaskStore>,
+        notify: broadcast::Sender<TaskId>,
+        dispatch: Arc<dyn TaskDispatch>,
+    ) -> Self {
+        Self { turns, tasks, notify, dispatch }
     }
 }
 
@@ -144,8 +151,10 @@ impl WorkerService for WorkerGrpcService {
         };
         let success = self.tasks.complete(id, owner(&r.owner)?, next.as_ref()).await.map_err(port)?;
         if success && let Some(next) = &next {
-            self.tasks.mark_published(next.task_id).await.map_err(port)?;
-            let _ = self.notify.send(next.task_id);
+            // Published after the commit; a failure here leaves it to the sweeper.
+            if let Err(error) = self.dispatch.dispatch(next).await {
+                tracing::warn!(task = %next.task_id, "publishing the next iteration failed (the sweeper retries): {error}");
+            }
         }
         Ok(Response::new(CompleteTaskResponse { success, next: next.filter(|_| success).as_ref().map(wire::task) }))
     }
@@ -159,7 +168,7 @@ impl WorkerService for WorkerGrpcService {
             let task = wire::parse_task(r.task.as_ref()).map_err(wire_err)?;
             self.turns.terminalise(&task).await.map_err(turn)?;
         } else if outcome == FailOutcome::WillRetry {
-            let _ = self.notify.send(id);
+            self.dispatch.retry_later(id, retry);
         }
         Ok(Response::new(FailTaskResponse {
             will_retry: outcome == FailOutcome::WillRetry,

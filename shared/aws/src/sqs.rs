@@ -1,0 +1,121 @@
+//! SQS as the task queue of the serverless split. One message per iteration task, sent after the
+//! task row is committed; the message only names the task (the task store stays the source of
+//! truth, so a duplicate or stale delivery is harmless: the claim answers "finished" or "leased").
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_sdk_sqs::Client;
+use everruns_core::ids::{SessionId, TaskId, TurnId};
+use everruns_core::ports::{IterationTask, PortError, PortResult, TaskDispatch, TaskStore};
+use serde::{Deserialize, Serialize};
+
+/// The body of a task message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskMessage {
+    /// The task to claim.
+    pub task_id: TaskId,
+    /// Its turn (for logs).
+    pub turn_id: TurnId,
+    /// Its session (for logs).
+    pub session_id: SessionId,
+    /// Its iteration (for logs).
+    pub iteration: u32,
+}
+
+impl TaskMessage {
+    /// The message of a task.
+    pub fn of(task: &IterationTask) -> Self {
+        Self { task_id: task.task_id, turn_id: task.turn_id, session_id: task.session_id, iteration: task.iteration }
+    }
+
+    /// Parses a message body; the error names what is wrong.
+    pub fn parse(body: &str) -> Result<Self, String> {
+        serde_json::from_str(body).map_err(|e| format!("not a task message: {e}"))
+    }
+}
+
+/// Sends committed tasks to the queue, then marks them published.
+#[derive(Clone)]
+pub struct SqsTaskDispatch {
+    client: Client,
+    queue_url: String,
+    store: Arc<dyn TaskStore>,
+}
+
+impl SqsTaskDispatch {
+    /// A dispatcher sending to `queue_url`.
+    pub fn new(client: Client, queue_url: impl Into<String>, store: Arc<dyn TaskStore>) -> Self {
+        Self { client, queue_url: queue_url.into(), store }
+    }
+}
+
+#[async_trait::async_trait]
+impl TaskDispatch for SqsTaskDispatch {
+    async fn dispatch(&self, task: &IterationTask) -> PortResult<()> {
+        let body = serde_json::to_string(&TaskMessage::of(task)).map_err(|e| PortError::Internal(e.to_string()))?;
+        self.client.send_message().queue_url(&self.queue_url).message_body(body).send().await.map_err(|error| {
+            let detail = error.as_service_error().map(|e| e.to_string()).unwrap_or_else(|| error.to_string());
+            PortError::Unavailable(format!("the task queue cannot be reached: {detail}"))
+        })?;
+        self.store.mark_published(task.task_id).await
+    }
+
+    fn retry_later(&self, _task_id: TaskId, _delay: Duration) {
+        // The worker reports the record as failed: SQS redelivers it after its visibility timeout.
+    }
+}
+
+/// Long-polls the dead-letter queue forever: each task message there is a task whose deliveries
+/// ran out; it is abandoned in the store (exactly once) and `on_dead` terminalises its turn. The
+/// message is deleted once handled; a malformed one is logged and deleted.
+pub async fn drain_dead_letters<F, Fut>(client: Client, dlq_url: String, store: Arc<dyn TaskStore>, on_dead: F)
+where
+    F: Fn(IterationTask) -> Fut + Send + Sync,
+    Fut: std::future::Future<Output = Result<(), String>> + Send,
+{
+    loop {
+        let received =
+            client.receive_message().queue_url(&dlq_url).max_number_of_messages(10).wait_time_seconds(5).send().await;
+        let messages = match received {
+            Ok(output) => output.messages.unwrap_or_default(),
+            Err(error) => {
+                let detail = error.as_service_error().map(|e| e.to_string()).unwrap_or_else(|| error.to_string());
+                tracing::warn!("dead-letter queue unreachable: {detail}");
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                continue;
+            }
+        };
+        for message in messages {
+            let handled = match TaskMessage::parse(message.body().unwrap_or_default()) {
+                Err(reason) => {
+                    tracing::warn!(
+                        message = message.message_id().unwrap_or_default(),
+                        "dropping a dead letter: {reason}"
+                    );
+                    true
+                }
+                Ok(parsed) => match store.abandon(parsed.task_id).await {
+                    Ok(Some(task)) => {
+                        tracing::warn!(task = %task.task_id, turn = %task.turn_id, "task dead-lettered; failing its turn");
+                        match on_dead(task).await {
+                            Ok(()) => true,
+                            Err(error) => {
+                                tracing::error!("terminalising a dead-lettered task failed: {error}");
+                                false
+                            }
+                        }
+                    }
+                    Ok(None) => true,
+                    Err(error) => {
+                        tracing::warn!("abandoning a dead-lettered task failed: {error}");
+                        false
+                    }
+                },
+            };
+            if handled && let Some(receipt) = message.receipt_handle() {
+                let _ = client.delete_message().queue_url(&dlq_url).receipt_handle(receipt).send().await;
+            }
+        }
+    }
+}

@@ -1,0 +1,79 @@
+//! The serverless split's parts of the control plane: the SQS task dispatch (API function and
+//! bridge), and the bridge's background work — the sweeper that re-publishes tasks stranded
+//! between commit and publish, the dead-letter drain that fails turns whose task ran out of
+//! deliveries (exactly once), and the relay that brings events appended by API functions to the
+//! bridge's SSE subscribers (PostgreSQL `NOTIFY` on append; push, no polling).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use everruns_aws::sqs::{SqsTaskDispatch, drain_dead_letters};
+use everruns_core::ports::{EventBus, Stores, TaskDispatch, TaskStore};
+use everruns_core::turns::TurnService;
+use everruns_store_pg::{PgEventListener, PgPool};
+use tokio::task::JoinHandle;
+
+use crate::config::ServerConfig;
+
+/// How often the sweeper looks, and how old an unpublished task must be to count as stranded.
+pub const SWEEP_EVERY: Duration = Duration::from_secs(5);
+/// See [`SWEEP_EVERY`].
+pub const SWEEP_GRACE: Duration = Duration::from_secs(5);
+
+/// The SQS dispatch to `TASK_QUEUE_URL` (the client is built once).
+pub async fn sqs_dispatch(config: &ServerConfig, tasks: Arc<dyn TaskStore>) -> anyhow::Result<Arc<dyn TaskDispatch>> {
+    let url = config.task_queue_url.clone().ok_or_else(|| anyhow::anyhow!("TASK_QUEUE_URL is not set"))?;
+    let client = aws_sdk_sqs::Client::new(&everruns_aws::sdk_config().await);
+    Ok(Arc::new(SqsTaskDispatch::new(client, url, tasks)))
+}
+
+/// Starts the bridge's background work of the split.
+pub async fn bridge_tasks(
+    config: &ServerConfig,
+    pool: &PgPool,
+    tasks: &Arc<dyn TaskStore>,
+    dispatch: &Arc<dyn TaskDispatch>,
+    turns: &TurnService,
+    bus: &Arc<dyn EventBus>,
+) -> Vec<JoinHandle<()>> {
+    let mut handles = vec![
+        tokio::spawn(crate::grpc::sweep_unpublished(tasks.clone(), dispatch.clone(), SWEEP_EVERY, SWEEP_GRACE)),
+        tokio::spawn(relay_events(pool.clone(), turns.stores().clone(), bus.clone())),
+    ];
+    if let Some(dlq) = config.task_dlq_url.clone() {
+        let client = aws_sdk_sqs::Client::new(&everruns_aws::sdk_config().await);
+        let (store, turns) = (tasks.clone(), turns.clone());
+        handles.push(tokio::spawn(async move {
+            drain_dead_letters(client, dlq, store, move |task| {
+                let turns = turns.clone();
+                async move { turns.terminalise(&task).await.map_err(|e| e.to_string()) }
+            })
+            .await;
+        }));
+    }
+    handles
+}
+
+/// Relays events appended by other processes (API functions) to this process's live bus.
+async fn relay_events(pool: PgPool, stores: Stores, bus: Arc<dyn EventBus>) {
+    loop {
+        match PgEventListener::listen(&pool).await {
+            Ok(mut listener) => loop {
+                match listener.recv().await {
+                    Ok(Some((session, id))) => match stores.events.get_event(session, id).await {
+                        Ok(Some(event)) => bus.emit(Arc::new(event)),
+                        Ok(None) => {}
+                        Err(error) => tracing::warn!("relaying event {id}: {error}"),
+                    },
+                    Ok(None) => {}
+                    Err(error) => {
+                        tracing::warn!("event notifications interrupted: {error}");
+                        break;
+                    }
+                }
+            },
+            Err(error) => tracing::warn!("cannot listen for appended events: {error}"),
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
