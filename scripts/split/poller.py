@@ -1,0 +1,76 @@
+"""Plays the Lambda SQS event source mapping for the local split (scripts/split-up).
+
+Receives batches from the task queue, invokes the worker function through cargo lambda watch's
+local invoke endpoint with an SQS event, and deletes the records the function did not name in
+`batchItemFailures` (ReportBatchItemFailures semantics). Records that fail stay in the queue and
+come back after their visibility timeout; the queue's redrive policy moves them to the DLQ.
+
+Only 127.0.0.1 endpoints. Needs boto3 (installed with moto).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import urllib.request
+
+import boto3
+
+
+def sqs_event(queue_arn: str, messages: list[dict]) -> dict:
+    return {
+        "Records": [
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": {k: str(v) for k, v in m.get("Attributes", {}).items()},
+                "messageAttributes": {},
+                "md5OfBody": m.get("MD5OfBody", ""),
+                "eventSource": "aws:sqs",
+                "eventSourceARN": queue_arn,
+                "awsRegion": "us-east-1",
+            }
+            for m in messages
+        ]
+    }
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--queue-url", required=True)
+    ap.add_argument("--invoke-url", required=True, help="cargo lambda watch invoke URL of the worker function")
+    ap.add_argument("--batch-size", type=int, default=10)
+    args = ap.parse_args()
+    sqs = boto3.client("sqs")
+    arn = sqs.get_queue_attributes(QueueUrl=args.queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    print(f"poller: {args.queue_url} -> {args.invoke_url}", flush=True)
+    while True:
+        try:
+            got = sqs.receive_message(QueueUrl=args.queue_url, MaxNumberOfMessages=args.batch_size,
+                                      WaitTimeSeconds=1, AttributeNames=["All"])
+        except Exception as exc:  # moto restarting: keep going
+            print(f"poller: receive failed: {exc}", file=sys.stderr, flush=True)
+            time.sleep(1)
+            continue
+        messages = got.get("Messages", [])
+        if not messages:
+            continue
+        body = json.dumps(sqs_event(arn, messages)).encode()
+        request = urllib.request.Request(args.invoke_url, data=body, headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=900) as response:
+                answer = json.loads(response.read() or b"{}")
+        except Exception as exc:  # the function crashed or timed out: every record is retried
+            print(f"poller: invocation failed ({exc}); the batch will be redelivered", file=sys.stderr, flush=True)
+            continue
+        failed = {f.get("itemIdentifier") for f in (answer or {}).get("batchItemFailures", [])}
+        for m in messages:
+            if m["MessageId"] not in failed:
+                sqs.delete_message(QueueUrl=args.queue_url, ReceiptHandle=m["ReceiptHandle"])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
