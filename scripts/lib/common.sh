@@ -47,3 +47,14 @@ ensure_openssl() {
   fi
   $sudo apt-get install -y -qq openssl >/dev/null
 }
+
+# cargo-lambda (pip `cargo-lambda`, which brings zig for cross-linking) in a virtualenv outside the
+# clone; puts it on PATH.
+ensure_cargo_lambda() {
+  local venv="${EVERRUNS_CARGO_LAMBDA_VENV:-$HOME/.cache/everruns-cargo-lambda-venv}"
+  if [ ! -x "$venv/bin/cargo-lambda" ]; then
+    python3 -m venv "$venv" >&2
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "cargo-lambda>=1.9,<2" >&2
+  fi
+  export PATH="$venv/bin:$PATH"
+}

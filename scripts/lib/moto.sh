@@ -23,6 +23,6 @@ ensure_moto() {
       sleep 0.2
     done
   fi
-  export AWS_ENDPOINT_URL="$url" AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
+  export AWS_ENDPOINT_URL="$url" AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
   export EVERRUNS_MOTO_PYTHON="$venv/bin/python"
 }

@@ -13,8 +13,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import threading
 import time
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 
 import boto3
 
@@ -43,21 +45,34 @@ def main() -> int:
     ap.add_argument("--queue-url", required=True)
     ap.add_argument("--invoke-url", required=True, help="cargo lambda watch invoke URL of the worker function")
     ap.add_argument("--batch-size", type=int, default=10)
+    ap.add_argument("--concurrency", type=int, default=4)
     args = ap.parse_args()
     sqs = boto3.client("sqs")
     arn = sqs.get_queue_attributes(QueueUrl=args.queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     print(f"poller: {args.queue_url} -> {args.invoke_url}", flush=True)
+    # Like the event source mapping, several batches may be in flight at once (one per
+    # concurrent function instance).
+    slots = threading.Semaphore(args.concurrency)
+    pool = ThreadPoolExecutor(max_workers=args.concurrency)
     while True:
+        slots.acquire()
         try:
             got = sqs.receive_message(QueueUrl=args.queue_url, MaxNumberOfMessages=args.batch_size,
                                       WaitTimeSeconds=1, AttributeNames=["All"])
         except Exception as exc:  # moto restarting: keep going
             print(f"poller: receive failed: {exc}", file=sys.stderr, flush=True)
+            slots.release()
             time.sleep(1)
             continue
         messages = got.get("Messages", [])
         if not messages:
+            slots.release()
             continue
+        pool.submit(invoke, sqs, args, arn, messages, slots)
+
+
+def invoke(sqs, args, arn: str, messages: list[dict], slots: threading.Semaphore) -> None:
+    try:
         body = json.dumps(sqs_event(arn, messages)).encode()
         request = urllib.request.Request(args.invoke_url, data=body, headers={"Content-Type": "application/json"})
         try:
@@ -65,12 +80,13 @@ def main() -> int:
                 answer = json.loads(response.read() or b"{}")
         except Exception as exc:  # the function crashed or timed out: every record is retried
             print(f"poller: invocation failed ({exc}); the batch will be redelivered", file=sys.stderr, flush=True)
-            continue
+            return
         failed = {f.get("itemIdentifier") for f in (answer or {}).get("batchItemFailures", [])}
         for m in messages:
             if m["MessageId"] not in failed:
                 sqs.delete_message(QueueUrl=args.queue_url, ReceiptHandle=m["ReceiptHandle"])
-
+    finally:
+        slots.release()
 
 if __name__ == "__main__":
     sys.exit(main())

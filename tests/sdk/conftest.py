@@ -171,6 +171,22 @@ def _durable_teardown(durable: Optional[dict]) -> None:
 @pytest.fixture(scope="session")
 def server() -> Iterable[ServerInfo]:
     global _SERVER
+    if os.environ.get("EVERRUNS_TEST_MODE") == "split":
+        # The serverless split started by scripts/split-up: REST through the API function, SSE
+        # through the bridge, both behind the one URL it printed.
+        api = os.environ.get("EVERRUNS_API_URL")
+        if not api:
+            pytest.fail("split mode needs EVERRUNS_API_URL (printed by scripts/split-up)", pytrace=False)
+        root = api.rstrip("/").removesuffix("/api")
+        state = os.environ.get("EVERRUNS_SPLIT_STATE", os.path.join(tempfile.gettempdir(), "everruns-split"))
+        info = ServerInfo(root=root, base_url=api.rstrip("/"), port=int(root.rsplit(":", 1)[1]),
+                          log_path=os.path.join(state, "watch.log"), proc=None)  # type: ignore[arg-type]
+        _SERVER = info
+        try:
+            yield info
+        finally:
+            _SERVER = None
+        return
     binary = os.environ.get("EVERRUNS_SERVER_BIN")
     if not binary:
         pytest.fail(

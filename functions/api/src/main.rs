@@ -7,5 +7,5 @@ async fn main() -> Result<(), lambda_http::Error> {
     everruns_server::lambda::init_tracing();
     let config = everruns_server::ServerConfig::load().await?;
     let app = everruns_server::ServerAppBuilder::new(config).api_function().build().await?;
-    lambda_http::run(app.router).await
+    lambda_http::run(everruns_api_function::service(app.router)).await
 }

@@ -1,4 +1,5 @@
-//! `everruns-server`: the long-lived host. Reads its configuration once, then serves.
+//! `everruns-server`: the long-lived host. Reads its configuration once (secrets given as
+//! `<NAME>_SECRET_ARN` are loaded from Secrets Manager), then serves.
 
 use everruns_server::{ServerAppBuilder, ServerConfig};
 
@@ -9,5 +10,5 @@ async fn main() -> anyhow::Result<()> {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
     tracing_subscriber::fmt().with_env_filter(filter).init();
-    ServerAppBuilder::new(ServerConfig::from_env()).run().await
+    ServerAppBuilder::new(ServerConfig::load().await?).run().await
 }

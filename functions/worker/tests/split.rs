@@ -333,3 +333,19 @@ async fn a_poison_message_reaches_the_dead_letter_queue_and_fails_its_turn_once(
         "the drain deletes what it handled"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_turn_context_larger_than_four_mib_crosses_the_worker_boundary() {
+    let split = start().await;
+    let worker = split.worker(&split.grpc);
+    let session = split.session("llmsim-echo").await;
+    // One 5 MiB word: the context the worker loads (and the echoed output) exceed tonic's
+    // default 4 MiB message limit.
+    let big = "a".repeat(5 * 1024 * 1024);
+    split.say(&session, &big).await;
+    split.pump_until(&worker, async || split.count(&session, "session.idled").await == 1, "the big turn ends").await;
+    let events = split.events(&session).await;
+    assert_eq!(events.iter().filter(|e| e["type"] == "turn.completed").count(), 1, "the turn completed");
+    let output = events.iter().find(|e| e["type"] == "output.message.completed").unwrap().to_string();
+    assert!(output.len() > 5 * 1024 * 1024, "the echo carries the whole text");
+}

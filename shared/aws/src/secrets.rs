@@ -8,7 +8,8 @@ use std::collections::HashMap;
 use serde::Deserialize;
 
 /// A secret could not be loaded: the message names the variable and the ARN, never the value.
-#[derive(Debug, thiserror::Error)]
+/// `Debug` prints the same text (a `main` returning this error shows it as is).
+#[derive(thiserror::Error)]
 #[error("{variable}_SECRET_ARN={arn}: {reason}")]
 pub struct SecretError {
     /// The variable the secret was for.
@@ -17,6 +18,12 @@ pub struct SecretError {
     pub arn: String,
     /// Why.
     pub reason: String,
+}
+
+impl std::fmt::Debug for SecretError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
 }
 
 #[derive(Deserialize)]

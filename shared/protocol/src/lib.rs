@@ -11,3 +11,7 @@ pub mod v1 {
 }
 
 pub mod wire;
+
+/// The largest message either side sends or accepts (tonic's default is 4 MiB). A turn context
+/// carries the session's whole history, which outgrows 4 MiB after a few hundred turns.
+pub const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;

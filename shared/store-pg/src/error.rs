@@ -66,6 +66,11 @@ pub(crate) fn port_error(operation: &'static str, err: sqlx::Error) -> PortError
             if transient_sqlstate(&code) {
                 tracing::warn!(operation, sqlstate = %code, error = %err, "postgres unavailable");
                 PortError::Unavailable("the database is temporarily unavailable".to_owned())
+            } else if code == "42P01" {
+                // An undefined table: this database has not been migrated (yet). Deployments run
+                // the migrations as a step of their own; until then the service is unavailable.
+                tracing::error!(operation, sqlstate = %code, error = %err, "the database schema is not migrated");
+                PortError::Unavailable("the database schema is not ready (migrations not applied)".to_owned())
             } else if code.starts_with("22") {
                 // Data exceptions: the value itself cannot be stored (NUL in text or JSON, …).
                 tracing::debug!(operation, sqlstate = %code, error = %err, "postgres rejected a value");

@@ -101,3 +101,15 @@ async fn connection_failures_are_unavailable() {
     let result = connect("not a url").await;
     assert!(matches!(result, Err(PortError::Invalid(_))), "got {result:?}");
 }
+
+/// A database nobody migrated answers `Unavailable` (503 at the API), not an internal error.
+#[tokio::test]
+async fn an_unmigrated_database_is_unavailable() {
+    with_database(|_, pool| async move {
+        sqlx::raw_sql(sqlx::AssertSqlSafe("DROP TABLE agents CASCADE".to_owned())).execute(&pool).await.unwrap();
+        let stores = everruns_store_pg::pg_stores(pool);
+        let result = stores.agents.list_agents(OrgId::DEFAULT, &Default::default()).await;
+        assert!(matches!(result, Err(PortError::Unavailable(ref m)) if m.contains("migrations")), "{result:?}");
+    })
+    .await;
+}

@@ -128,7 +128,9 @@ fn with_token(channel: Channel, config: &DurableWorkerConfig) -> Result<WorkerCl
         ),
         None => None,
     };
-    Ok(WorkerServiceClient::with_interceptor(channel, TokenInterceptor(token)))
+    Ok(WorkerServiceClient::with_interceptor(channel, TokenInterceptor(token))
+        .max_decoding_message_size(everruns_internal_protocol::MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(everruns_internal_protocol::MAX_MESSAGE_BYTES))
 }
 
 #[cfg(test)]

@@ -68,7 +68,10 @@ pub async fn serve_grpc(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let mut server = settings.server()?;
-    let service = WorkerServiceServer::with_interceptor(service, BearerAuth::new(settings.auth_token));
+    let service = WorkerServiceServer::new(service)
+        .max_decoding_message_size(everruns_internal_protocol::MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(everruns_internal_protocol::MAX_MESSAGE_BYTES);
+    let service = tonic::service::interceptor::InterceptedService::new(service, BearerAuth::new(settings.auth_token));
     // Small request/response messages: without TCP_NODELAY, Nagle and delayed ACKs add ~40 ms.
     let incoming = futures::StreamExt::map(tokio_stream::wrappers::TcpListenerStream::new(listener), |stream| {
         stream.inspect(|s| {

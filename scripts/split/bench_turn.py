@@ -1,0 +1,81 @@
+"""Turn overhead through the local serverless split (scripts/split-up must be up):
+POST a message through the API function → `turn.completed` read on the bridge's SSE stream, with
+the 0-latency `llmsim-echo` model. Sequential turns after a warm-up, `--per-session` turns on each
+session (a worker loads the session's whole history with every turn, so long sessions cost more).
+
+    python3 scripts/split/bench_turn.py --api $EVERRUNS_API_URL --sse $EVERRUNS_SSE_URL [--turns 100]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import queue
+import statistics
+import threading
+import time
+import urllib.parse
+import urllib.request
+
+
+def call(base: str, method: str, path: str, body=None):
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(base + path, method=method, data=data, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=30) as response:
+        return json.loads(response.read() or b"null")
+
+
+def stream(sse_base: str, session: str, lines: "queue.Queue[tuple[float, str]]") -> None:
+    url = urllib.parse.urlparse(f"{sse_base}/v1/sessions/{session}/sse")
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=600)
+    conn.request("GET", url.path, headers={"Accept": "text/event-stream"})
+    response = conn.getresponse()
+    while True:
+        line = response.readline()
+        if not line:
+            return
+        lines.put((time.perf_counter(), line.decode().rstrip()))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--api", required=True)
+    ap.add_argument("--sse", required=True)
+    ap.add_argument("--turns", type=int, default=100)
+    ap.add_argument("--warmup", type=int, default=5)
+    ap.add_argument("--per-session", type=int, default=1)
+    args = ap.parse_args()
+    samples = []
+    lines: queue.Queue = queue.Queue()
+    session = ""
+    for i in range(args.warmup + args.turns):
+        if i % args.per_session == 0:
+            session = call(args.api, "POST", "/v1/sessions", {})["id"]
+            lines = queue.Queue()
+            threading.Thread(target=stream, args=(args.sse, session, lines), daemon=True).start()
+            while "connected" not in lines.get(timeout=30)[1]:
+                pass
+        started = time.perf_counter()
+        message = {"message": {"role": "user", "content": [{"type": "text", "text": f"turn {i}"}]}}
+        call(args.api, "POST", f"/v1/sessions/{session}/messages", message)
+        while True:
+            at, line = lines.get(timeout=60)
+            if line == "event: turn.completed":
+                break
+        # Let session.idled arrive before the next message.
+        while True:
+            _, line = lines.get(timeout=60)
+            if line == "event: session.idled":
+                break
+        if i >= args.warmup:
+            samples.append((at - started) * 1000)
+    samples.sort()
+    p = lambda q: samples[round((len(samples) - 1) * q)]
+    print(f"split turn (POST via API function -> turn.completed on bridge SSE), {len(samples)} turns, "
+          f"{args.per_session} per session: "
+          f"p50 {p(0.5):.1f} ms, p99 {p(0.99):.1f} ms, mean {statistics.mean(samples):.1f} ms, max {samples[-1]:.1f} ms")
+
+
+if __name__ == "__main__":
+    main()
