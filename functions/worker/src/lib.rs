@@ -18,7 +18,7 @@ use everruns_core::engine::{EngineConfig, IterationEngine};
 use everruns_internal_protocol::v1::ClaimTaskRequest;
 use everruns_internal_protocol::v1::claim_task_response::Outcome;
 use everruns_worker::client::ConnectError;
-use everruns_worker::{DurableWorkerConfig, RunResult, TaskRunner};
+use everruns_worker::{AbortOnDrop, DurableWorkerConfig, RunResult, TaskRunner};
 
 /// What happened to one record.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -129,14 +129,5 @@ impl SqsWorker {
                 tokio::time::sleep(every).await;
             }
         }))
-    }
-}
-
-/// Aborts the visibility extender when the record's run ends, or is dropped with it.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
     }
 }

@@ -165,17 +165,25 @@ impl ServerAppBuilder {
 
         let grpc = match (&tasks, &pool) {
             (Some(tasks), Some(_)) if api_function => {
-                let dispatch = crate::split::sqs_dispatch(&self.config, tasks.clone()).await?;
+                let sqs = crate::split::sqs_client().await;
+                let dispatch = crate::split::sqs_dispatch(&self.config, &sqs, tasks.clone())?;
                 turns = turns.with_queue(Arc::new(TaskStoreQueue::new(tasks.clone(), dispatch)));
                 None
             }
             (Some(tasks), Some(pool)) => {
                 let dispatch: Arc<dyn TaskDispatch> = match &self.config.task_queue_url {
                     Some(_) => {
-                        let dispatch = crate::split::sqs_dispatch(&self.config, tasks.clone()).await?;
-                        background.extend(
-                            crate::split::bridge_tasks(&self.config, pool, tasks, &dispatch, &turns, &bus).await,
-                        );
+                        let sqs = crate::split::sqs_client().await;
+                        let dispatch = crate::split::sqs_dispatch(&self.config, &sqs, tasks.clone())?;
+                        background.extend(crate::split::bridge_tasks(
+                            &self.config,
+                            &sqs,
+                            pool,
+                            tasks,
+                            &dispatch,
+                            &turns,
+                            &bus,
+                        ));
                         dispatch
                     }
                     None => Arc::new(NotifyDispatch::new(tasks.clone(), notify.clone())),

@@ -20,16 +20,25 @@ pub const SWEEP_EVERY: Duration = Duration::from_secs(5);
 /// See [`SWEEP_EVERY`].
 pub const SWEEP_GRACE: Duration = Duration::from_secs(5);
 
-/// The SQS dispatch to `TASK_QUEUE_URL` (the client is built once).
-pub async fn sqs_dispatch(config: &ServerConfig, tasks: Arc<dyn TaskStore>) -> anyhow::Result<Arc<dyn TaskDispatch>> {
+/// The process's SQS client (built once, shared by the dispatch and the dead-letter drain).
+pub async fn sqs_client() -> aws_sdk_sqs::Client {
+    aws_sdk_sqs::Client::new(&everruns_aws::sdk_config().await)
+}
+
+/// The SQS dispatch to `TASK_QUEUE_URL`.
+pub fn sqs_dispatch(
+    config: &ServerConfig,
+    client: &aws_sdk_sqs::Client,
+    tasks: Arc<dyn TaskStore>,
+) -> anyhow::Result<Arc<dyn TaskDispatch>> {
     let url = config.task_queue_url.clone().ok_or_else(|| anyhow::anyhow!("TASK_QUEUE_URL is not set"))?;
-    let client = aws_sdk_sqs::Client::new(&everruns_aws::sdk_config().await);
-    Ok(Arc::new(SqsTaskDispatch::new(client, url, tasks)))
+    Ok(Arc::new(SqsTaskDispatch::new(client.clone(), url, tasks)))
 }
 
 /// Starts the bridge's background work of the split.
-pub async fn bridge_tasks(
+pub fn bridge_tasks(
     config: &ServerConfig,
+    client: &aws_sdk_sqs::Client,
     pool: &PgPool,
     tasks: &Arc<dyn TaskStore>,
     dispatch: &Arc<dyn TaskDispatch>,
@@ -41,8 +50,7 @@ pub async fn bridge_tasks(
         tokio::spawn(relay_events(pool.clone(), turns.stores().clone(), bus.clone())),
     ];
     if let Some(dlq) = config.task_dlq_url.clone() {
-        let client = aws_sdk_sqs::Client::new(&everruns_aws::sdk_config().await);
-        let (store, turns) = (tasks.clone(), turns.clone());
+        let (client, store, turns) = (client.clone(), tasks.clone(), turns.clone());
         handles.push(tokio::spawn(async move {
             drain_dead_letters(client, dlq, store, move |task| {
                 let turns = turns.clone();

@@ -18,4 +18,4 @@ mod runner;
 
 pub use app::WorkerAppBuilder;
 pub use config::DurableWorkerConfig;
-pub use runner::{RunResult, TaskRunner};
+pub use runner::{AbortOnDrop, RunResult, TaskRunner};

@@ -181,8 +181,9 @@ impl TaskRunner {
     }
 }
 
-/// Aborts a spawned task when dropped.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
+/// Aborts a spawned task when dropped (a helper task must not outlive the run it serves, even
+/// when the run's future is dropped half-way).
+pub struct AbortOnDrop(pub tokio::task::JoinHandle<()>);
 
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
