@@ -2,6 +2,12 @@
 where SSE paths (`/api/v1/sessions/{id}/sse`) reach the bridge and everything else reaches the API
 function served by cargo lambda watch (under `/lambda-url/<function>`). One request per
 connection (`Connection: close`), bytes piped both ways, so SSE streams flow unbuffered.
+
+cargo lambda watch (1.9) sometimes answers a function's perfectly good response with its own
+`500 {"type":"https://httpstatuses.com/500",…}` (about 1 request in 100 with a large body: the
+emulator acknowledges the function's response before it has read the body, and loses the race).
+API Gateway has no such failure, so idempotent requests (GET, HEAD, PUT, DELETE) that meet it are
+sent again, up to three times; a POST is passed through as it is (it may have taken effect).
 """
 
 from __future__ import annotations
@@ -11,6 +17,9 @@ import asyncio
 import re
 
 SSE = re.compile(rb"^/(api/)?v1/sessions/[^/?]+/sse(\?|$)")
+IDEMPOTENT = {b"GET", b"HEAD", b"PUT", b"DELETE"}
+EMULATOR_FAILURE = b"httpstatuses.com/500"
+RETRIES = 3
 
 
 async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -41,15 +50,66 @@ async def handle(client_r, client_w, bridge: tuple[str, int], api: tuple[str, in
         upstream, path = api, api_prefix + target
     headers = [l for l in lines[1:] if not l.lower().startswith((b"connection:", b"host:"))]
     headers += [b"Host: %s:%d" % (upstream[0].encode(), upstream[1]), b"Connection: close"]
+    request_head = b" ".join([method, path, version]) + b"\r\n" + b"\r\n".join(headers) + b"\r\n\r\n"
+    length = content_length(lines)
+    if upstream == api and method in IDEMPOTENT and length is not None:
+        await replayable(client_r, client_w, upstream, request_head, length)
+        return
     try:
         up_r, up_w = await asyncio.open_connection(*upstream)
     except OSError:
-        client_w.write(b"HTTP/1.1 502 Bad Gateway\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
-        await client_w.drain()
+        await bad_gateway(client_w)
+        return
+    up_w.write(request_head)
+    await asyncio.gather(pipe(client_r, up_w), pipe(up_r, client_w))
+
+
+def content_length(lines: list[bytes]) -> int | None:
+    """The request body's length: 0 without one, None when chunked (not replayable)."""
+    length = 0
+    for line in lines[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"transfer-encoding":
+            return None
+        if name.strip().lower() == b"content-length":
+            length = int(value.strip())
+    return length
+
+
+async def replayable(client_r, client_w, upstream, request_head: bytes, length: int) -> None:
+    """Sends a buffered idempotent request, again if the emulator itself failed it."""
+    try:
+        body = await client_r.readexactly(length)
+    except (asyncio.IncompleteReadError, ConnectionError):
         client_w.close()
         return
-    up_w.write(b" ".join([method, path, version]) + b"\r\n" + b"\r\n".join(headers) + b"\r\n\r\n")
-    await asyncio.gather(pipe(client_r, up_w), pipe(up_r, client_w))
+    for attempt in range(RETRIES + 1):
+        try:
+            up_r, up_w = await asyncio.open_connection(*upstream)
+        except OSError:
+            await bad_gateway(client_w)
+            return
+        up_w.write(request_head + body)
+        response = await up_r.read()
+        up_w.close()
+        status = response.split(b"\r\n", 1)[0]
+        if b" 500 " in status + b" " and EMULATOR_FAILURE in response and attempt < RETRIES:
+            print(f"router: cargo lambda watch failed a response; sending {request_head.split(b' ', 2)[1].decode()} again",
+                  flush=True)
+            continue
+        client_w.write(response)
+        try:
+            await client_w.drain()
+        except ConnectionError:
+            pass
+        client_w.close()
+        return
+
+
+async def bad_gateway(client_w) -> None:
+    client_w.write(b"HTTP/1.1 502 Bad Gateway\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+    await client_w.drain()
+    client_w.close()
 
 
 async def main() -> None:
