@@ -45,8 +45,14 @@ def main() -> None:
     ap.add_argument("--turns", type=int, default=100)
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--per-session", type=int, default=1)
+    ap.add_argument("--dwell-log", help="the poller's --dwell-log: report the overhead beyond the queue wait too")
     args = ap.parse_args()
-    samples = []
+    samples, beyond = [], []
+    dwell_seen = 0
+    if args.dwell_log:
+        with open(args.dwell_log, "a+") as log:
+            log.seek(0)
+            dwell_seen = len(log.read().splitlines())
     lines: queue.Queue = queue.Queue()
     session = ""
     for i in range(args.warmup + args.turns):
@@ -68,12 +74,25 @@ def main() -> None:
             _, line = lines.get(timeout=60)
             if line == "event: session.idled":
                 break
+        # The queue waits of this turn's messages (one per iteration).
+        waited = 0.0
+        if args.dwell_log:
+            with open(args.dwell_log) as log:
+                entries = log.read().splitlines()
+            waited = sum(float(e.split()[1]) for e in entries[dwell_seen:])
+            dwell_seen = len(entries)
         if i >= args.warmup:
             samples.append((at - started) * 1000)
-    samples.sort()
+            beyond.append((at - started) * 1000 - waited)
+    report("split turn (POST via API function -> turn.completed on bridge SSE)", samples, args.per_session)
+    if args.dwell_log:
+        report("  beyond the queue poll interval (SentTimestamp -> received by the poller)", beyond, args.per_session)
+
+
+def report(title: str, samples: list[float], per_session: int) -> None:
+    samples = sorted(samples)
     p = lambda q: samples[round((len(samples) - 1) * q)]
-    print(f"split turn (POST via API function -> turn.completed on bridge SSE), {len(samples)} turns, "
-          f"{args.per_session} per session: "
+    print(f"{title}, {len(samples)} turns, {per_session} per session: "
           f"p50 {p(0.5):.1f} ms, p99 {p(0.99):.1f} ms, mean {statistics.mean(samples):.1f} ms, max {samples[-1]:.1f} ms")
 
 

@@ -46,6 +46,7 @@ def main() -> int:
     ap.add_argument("--invoke-url", required=True, help="cargo lambda watch invoke URL of the worker function")
     ap.add_argument("--batch-size", type=int, default=10)
     ap.add_argument("--concurrency", type=int, default=4)
+    ap.add_argument("--dwell-log", help="append each message's wait in the queue (ms) to this file")
     args = ap.parse_args()
     sqs = boto3.client("sqs")
     arn = sqs.get_queue_attributes(QueueUrl=args.queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
@@ -68,7 +69,18 @@ def main() -> int:
         if not messages:
             slots.release()
             continue
+        if args.dwell_log:
+            log_dwell(args.dwell_log, messages)
         pool.submit(invoke, sqs, args, arn, messages, slots)
+
+
+def log_dwell(path: str, messages: list[dict]) -> None:
+    """The queue poll interval each message saw: SentTimestamp (ms, truncated) → received here."""
+    now = time.time() * 1000
+    with open(path, "a") as log:
+        for m in messages:
+            sent = int(m.get("Attributes", {}).get("SentTimestamp", now))
+            log.write(f"{m['MessageId']} {max(0.0, now - sent - 0.5):.1f}\n")
 
 
 def invoke(sqs, args, arn: str, messages: list[dict], slots: threading.Semaphore) -> None:

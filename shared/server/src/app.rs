@@ -51,6 +51,17 @@ pub struct ServerApp {
     grpc: Option<(WorkerGrpcService, GrpcSettings)>,
 }
 
+/// Applies the database migrations and returns: `everruns-server migrate`, the one-off deploy
+/// step of the serverless split (the API function never migrates; the bridge also migrates at
+/// startup). Waits for the database like a starting server does.
+pub async fn migrate_database(config: &ServerConfig) -> anyhow::Result<()> {
+    let Some(url) = config.database_url.as_deref() else {
+        anyhow::bail!("DATABASE_URL (or DATABASE_URL_SECRET_ARN) is required to migrate");
+    };
+    connect_database(url).await?.close().await;
+    Ok(())
+}
+
 /// How long startup waits for the database before giving up.
 const DATABASE_STARTUP_WAIT: Duration = Duration::from_secs(60);
 

@@ -25,6 +25,6 @@ pub mod split;
 pub mod sse;
 pub mod state;
 
-pub use app::{ServerApp, ServerAppBuilder};
+pub use app::{ServerApp, ServerAppBuilder, migrate_database};
 pub use config::ServerConfig;
 pub use platform::oss_platform_definition;

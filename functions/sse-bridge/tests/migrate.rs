@@ -1,0 +1,62 @@
+//! `everruns-server migrate`: applies the migrations to an empty database and exits; refuses
+//! unknown commands and a missing database URL with a clear error. Needs
+//! `EVERRUNS_TEST_DATABASE_URL` (scripts/test starts PostgreSQL and sets it).
+
+use std::process::{Command, Output};
+
+use sqlx::{AssertSqlSafe, Connection, PgConnection};
+
+fn server(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_everruns-server"));
+    command.args(args).env_clear().env("RUST_LOG", "warn");
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    command.output().expect("everruns-server runs")
+}
+
+#[test]
+fn unknown_commands_are_refused() {
+    let output = server(&["frobnicate"], &[]);
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("unknown command 'frobnicate'"));
+}
+
+#[test]
+fn migrate_needs_a_database_url() {
+    let output = server(&["migrate"], &[]);
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("DATABASE_URL"), "{output:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn migrate_applies_the_schema_and_exits() {
+    let admin_url = std::env::var("EVERRUNS_TEST_DATABASE_URL")
+        .expect("EVERRUNS_TEST_DATABASE_URL is not set (run scripts/test or ensure_postgres first)");
+    let name = format!("everruns_migrate_{}", std::process::id());
+    let mut admin = PgConnection::connect(&admin_url).await.expect("admin connection");
+    sqlx::raw_sql(AssertSqlSafe(format!("CREATE DATABASE \"{name}\""))).execute(&mut admin).await.unwrap();
+    let url = format!("{}/{name}", admin_url.rsplit_once('/').unwrap().0);
+
+    let output = server(&["migrate"], &[("DATABASE_URL", &url)]);
+    let mut db = PgConnection::connect(&url).await.expect("migrated database");
+    let applied: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations WHERE success").fetch_one(&mut db).await.unwrap();
+    let tables: i64 = sqlx::query_scalar("SELECT count(*) FROM information_schema.tables WHERE table_name = 'events'")
+        .fetch_one(&mut db)
+        .await
+        .unwrap();
+    // Idempotent: a second run finds nothing to do.
+    let again = server(&["migrate"], &[("DATABASE_URL", &url)]);
+    db.close().await.unwrap();
+    sqlx::raw_sql(AssertSqlSafe(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+
+    assert!(output.status.success(), "{output:?}");
+    let migrations = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../../migrations")).unwrap().count();
+    assert_eq!(applied as usize, migrations);
+    assert_eq!(tables, 1);
+    assert!(again.status.success(), "{again:?}");
+}
