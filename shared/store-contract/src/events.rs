@@ -47,6 +47,9 @@ pub async fn event_store_contract(stores: &Stores) {
     // Idempotency: the same key returns the stored event unchanged and stores nothing.
     let retry = store.append(activated(session, turn_b).with_key("turn-b/1/reason")).await.unwrap();
     assert_eq!(retry, e4);
+    // A replay of the very same event (its id and its key) is answered the same way.
+    let replay = NewEvent { event: Event { sequence: None, ..e4.clone() }, idempotency_key: None };
+    assert_eq!(store.append(replay).await.unwrap(), e4);
     assert_eq!(store.get_by_key(session, "turn-b/1/reason").await.unwrap(), Some(e4.clone()));
     assert_eq!(store.get_by_key(session, "unknown").await.unwrap(), None);
     assert_eq!(store.get_by_key(other_session, "turn-b/1/reason").await.unwrap(), Some(foreign.clone()));

@@ -100,28 +100,23 @@ impl From<sqlx::Error> for AppendFailure {
 
 impl PgEventStore {
     /// Allocates the next sequence and inserts the event in one transaction; returns the sequence.
+    /// One statement, so one round trip and its own transaction: the session's next sequence
+    /// (the row lock serialises appends per session), the event, and the notification (sent at
+    /// commit). A failing insert rolls the sequence back with it, so sequences stay gap-free.
     async fn insert(&self, event: &Event, data: &Value) -> Result<i64, AppendFailure> {
-        let mut tx = self.pool.begin().await?;
-        let sequence: Option<i64> = sqlx::query_scalar(
-            "WITH session AS (SELECT id FROM sessions WHERE id = $1 FOR KEY SHARE) \
-             INSERT INTO event_sequences (session_id, next_sequence) SELECT id, 2 FROM session \
-             ON CONFLICT (session_id) DO UPDATE SET next_sequence = event_sequences.next_sequence + 1 \
-             RETURNING next_sequence - 1",
-        )
-        .bind(event.session_id.uuid())
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(sequence) = sequence else {
-            return Err(AppendFailure::NoSession);
-        };
-        sqlx::query(concat!(
-            "INSERT INTO events (",
+        let sequence: Option<i64> = sqlx::query_scalar(concat!(
+            "WITH session AS (SELECT id FROM sessions WHERE id = $2 FOR KEY SHARE), \
+             allocated AS (INSERT INTO event_sequences (session_id, next_sequence) SELECT id, 2 FROM session \
+               ON CONFLICT (session_id) DO UPDATE SET next_sequence = event_sequences.next_sequence + 1 \
+               RETURNING next_sequence - 1 AS sequence), \
+             stored AS (INSERT INTO events (",
             event_columns!(),
-            ", turn_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+            ", turn_id) SELECT $1, $2, sequence, $3, $4, $5, $6, $7, $8, $9, $10 FROM allocated \
+               RETURNING sequence) \
+             SELECT sequence, CASE WHEN $11 THEN pg_notify($12, $13) END FROM stored"
         ))
         .bind(event.id.uuid())
         .bind(event.session_id.uuid())
-        .bind(sequence)
         .bind(event.event_type())
         .bind(Json(data))
         .bind(Json(&event.context))
@@ -130,17 +125,12 @@ impl PgEventStore {
         .bind(Json(&event.tags))
         .bind(event.idempotency_key.as_deref())
         .bind(event.context.turn_id.map(|t| t.uuid()))
-        .execute(&mut *tx)
+        .bind(self.notify)
+        .bind(crate::EVENT_APPENDED_CHANNEL)
+        .bind(format!("{} {}", event.session_id, event.id))
+        .fetch_optional(&self.pool)
         .await?;
-        if self.notify {
-            sqlx::query("SELECT pg_notify($1, $2)")
-                .bind(crate::EVENT_APPENDED_CHANNEL)
-                .bind(format!("{} {}", event.session_id, event.id))
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(sequence)
+        sequence.ok_or(AppendFailure::NoSession)
     }
 }
 
@@ -158,11 +148,6 @@ impl EventStore for PgEventStore {
             )));
         }
         let session = event.session_id;
-        if let Some(key) = &idempotency_key
-            && let Some(stored) = self.get_by_key(session, key).await?
-        {
-            return Ok(stored);
-        }
         let data = match serde_json::to_value(&event.payload) {
             Ok(Value::Object(mut tagged)) => tagged.remove("data").unwrap_or(Value::Null),
             Ok(other) => return Err(PortError::Internal(format!("event payload serialized to {other}"))),
@@ -174,18 +159,22 @@ impl EventStore for PgEventStore {
                 Ok(event)
             }
             Err(AppendFailure::NoSession) => Err(PortError::not_found("session", session)),
-            Err(AppendFailure::Sql(err)) => match (violation(&err), &idempotency_key) {
-                (Some(Violation::Unique("events_session_idempotency_key")), Some(key)) => {
-                    // A concurrent append stored this key first: return its event.
-                    self.get_by_key(session, key).await?.ok_or_else(|| {
-                        PortError::Internal(format!("event under key '{key}' vanished after a conflict"))
-                    })
+            Err(AppendFailure::Sql(err)) => {
+                let violation = violation(&err);
+                // A replayed key (or a concurrent append under it) stored nothing: answer with
+                // the event stored under the key. A replay may meet the primary key first.
+                if let (Some(Violation::Unique(_)), Some(key)) = (&violation, &idempotency_key)
+                    && let Some(stored) = self.get_by_key(session, key).await?
+                {
+                    return Ok(stored);
                 }
-                (Some(Violation::Unique("events_pkey")), _) => {
-                    Err(PortError::Conflict(format!("event '{}' already exists", event.id)))
+                match violation {
+                    Some(Violation::Unique("events_pkey")) => {
+                        Err(PortError::Conflict(format!("event '{}' already exists", event.id)))
+                    }
+                    _ => Err(port_error("append", err)),
                 }
-                _ => Err(port_error("append", err)),
-            },
+            }
         }
     }
 
