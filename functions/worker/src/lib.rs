@@ -121,12 +121,14 @@ impl SqsWorker {
         let (sqs, every) = (self.sqs.clone(), self.runner.config.heartbeat_interval);
         let seconds = i32::try_from(self.visibility.as_secs()).unwrap_or(i32::MAX);
         Some(tokio::spawn(async move {
+            // The receive made the message invisible for the queue's timeout (above the lease):
+            // the first extension waits one heartbeat, off the iteration's critical path.
             loop {
+                tokio::time::sleep(every).await;
                 let change = sqs.change_message_visibility().queue_url(&queue_url).receipt_handle(&receipt);
                 if let Err(error) = change.visibility_timeout(seconds).send().await {
                     tracing::warn!("extending the message's visibility failed: {error}");
                 }
-                tokio::time::sleep(every).await;
             }
         }))
     }

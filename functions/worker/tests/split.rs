@@ -349,3 +349,34 @@ async fn a_turn_context_larger_than_four_mib_crosses_the_worker_boundary() {
     let output = events.iter().find(|e| e["type"] == "output.message.completed").unwrap().to_string();
     assert!(output.len() > 5 * 1024 * 1024, "the echo carries the whole text");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_message_stays_invisible_while_its_iteration_runs() {
+    let split = start().await;
+    // A visibility timeout shorter than the iteration (llmsim-slow streams for ~2.6 s).
+    let short = QueueAttributeName::VisibilityTimeout;
+    split.sqs.set_queue_attributes().queue_url(&split.queue).attributes(short, "1").send().await.unwrap();
+    let worker = split.worker(&split.grpc);
+    let session = split.session("llmsim-slow").await;
+    split.say(&session, "a long story, please").await;
+    let records = split.receive(1).await;
+    assert_eq!(records.len(), 1);
+    let started = Instant::now();
+    let running = tokio::spawn({
+        let worker = worker.clone();
+        async move {
+            let mut event = SqsEvent::default();
+            event.records = records;
+            worker.handle(event, "long").await
+        }
+    });
+    // The heartbeat extends the message's visibility: no receive sees it while it runs.
+    while !running.is_finished() {
+        let again = split.receive(10).await;
+        assert!(again.is_empty(), "redelivered after {:?} while its iteration ran", started.elapsed());
+    }
+    let response = running.await.unwrap();
+    assert!(started.elapsed() > Duration::from_secs(2), "the iteration outlived the visibility timeout");
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(split.count(&session, "output.message.completed").await, 1);
+}

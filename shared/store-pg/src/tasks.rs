@@ -207,6 +207,24 @@ impl TaskStore for PgTaskStore {
     }
 
     async fn claim(&self, task_id: TaskId, owner: &str, lease: Duration) -> PortResult<ClaimOutcome> {
+        // The common case in one statement: a pending task, or a lapsed lease, with attempts left.
+        let leased: Option<TaskRow> = sqlx::query_as(concat!(
+            "UPDATE iteration_tasks",
+            lease_assignments!(),
+            "WHERE id = $1 AND attempts < max_attempts \
+               AND (status = 'pending' OR (status = 'claimed' AND lease_expires_at <= now())) RETURNING ",
+            task_columns!()
+        ))
+        .bind(task_id.uuid())
+        .bind(owner)
+        .bind(millis(lease))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|err| port_error("claim", err))?;
+        if let Some(leased) = leased {
+            return Ok(ClaimOutcome::Claimed(leased.lease("claim")?));
+        }
+        // Otherwise say why, under the row lock (the task may also have become claimable since).
         let mut tx = self.pool.begin().await.map_err(|err| port_error("claim", err))?;
         let found: Option<ClaimRow> = sqlx::query_as(concat!(
             "SELECT status, (status = 'claimed' AND lease_expires_at <= now()) IS TRUE AS lapsed, ",
@@ -267,20 +285,22 @@ impl TaskStore for PgTaskStore {
     }
 
     async fn complete(&self, task_id: TaskId, owner: &str, next: Option<&IterationTask>) -> PortResult<bool> {
-        let mut tx = self.pool.begin().await.map_err(|err| port_error("complete", err))?;
-        let completed: Option<i32> = sqlx::query_scalar(
+        let query = sqlx::query_scalar(
             "UPDATE iteration_tasks SET status = 'completed', lease_owner = NULL, updated_at = now() \
              WHERE id = $1 AND status = 'claimed' AND lease_owner = $2 RETURNING max_attempts",
         )
         .bind(task_id.uuid())
-        .bind(owner)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(|err| port_error("complete", err))?;
+        .bind(owner);
+        let Some(next) = next else {
+            // Nothing to enqueue: one statement is its own transaction.
+            let completed: Option<i32> =
+                query.fetch_optional(&self.pool).await.map_err(|err| port_error("complete", err))?;
+            return Ok(completed.is_some());
+        };
+        let mut tx = self.pool.begin().await.map_err(|err| port_error("complete", err))?;
+        let completed: Option<i32> = query.fetch_optional(&mut *tx).await.map_err(|err| port_error("complete", err))?;
         let Some(max_attempts) = completed else { return Ok(false) };
-        if let Some(next) = next {
-            insert_task(&mut *tx, next, max_attempts, "complete").await?;
-        }
+        insert_task(&mut *tx, next, max_attempts, "complete").await?;
         tx.commit().await.map_err(|err| port_error("complete", err))?;
         Ok(true)
     }

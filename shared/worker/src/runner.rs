@@ -1,4 +1,5 @@
-//! Running one claimed task: load the context in one call, run the iteration with the engine
+//! Running one claimed task: load the context in one call (beside the first heartbeat), run the
+//! iteration with the engine
 //! while a heartbeat keeps the lease (and relays cancellation), then complete or fail the task.
 
 use std::sync::Arc;
@@ -8,7 +9,7 @@ use everruns_core::context::inspect_turn_context;
 use everruns_core::engine::{CancelSignal, IterationEngine, IterationOutcome};
 use everruns_core::ports::IterationTask;
 use everruns_internal_protocol::v1::{
-    CompleteTaskRequest, FailTaskRequest, GetTurnContextRequest, HeartbeatTaskRequest, Lease,
+    CompleteTaskRequest, FailTaskRequest, GetTurnContextRequest, GetTurnContextResponse, HeartbeatTaskRequest, Lease,
 };
 use everruns_internal_protocol::wire;
 use tokio::sync::watch;
@@ -62,9 +63,13 @@ impl TaskRunner {
         let owner = lease.owner.clone();
         let (cancel_tx, cancel) = CancelSignal::new();
         let (lost_tx, mut lost) = watch::channel(false);
-        // One heartbeat before starting: a task of a turn cancelled while it was queued must not
-        // call the model.
-        if !self.beat(&task, &owner, &cancel_tx, &lost_tx).await {
+        // One heartbeat before starting (a task of a turn cancelled while it was queued must not
+        // call the model), sent alongside the context request: both answer before the engine runs.
+        let request = GetTurnContextRequest { task_json: wire::to_json(&task) };
+        let mut client = self.client.clone();
+        let (alive, context) =
+            tokio::join!(self.beat(&task, &owner, &cancel_tx, &lost_tx), client.get_turn_context(request));
+        if !alive {
             return Ok(RunResult::LeaseLost);
         }
         // Aborted when this run ends or is dropped (a host that gives up on the run mid-way must
@@ -72,7 +77,7 @@ impl TaskRunner {
         let heartbeat =
             AbortOnDrop(tokio::spawn(self.clone().heartbeat(task.clone(), owner.clone(), cancel_tx, lost_tx)));
         let result = tokio::select! {
-            result = self.iterate(&task, &cancel) => Some(result),
+            result = self.iterate(&task, context, &cancel) => Some(result),
             _ = lost.wait_for(|l| *l) => None,
         };
         drop(heartbeat);
@@ -110,9 +115,13 @@ impl TaskRunner {
         }
     }
 
-    async fn iterate(&self, task: &IterationTask, cancel: &CancelSignal) -> anyhow::Result<IterationOutcome> {
-        let request = GetTurnContextRequest { task_json: wire::to_json(task) };
-        let response = self.client.clone().get_turn_context(request).await?.into_inner();
+    async fn iterate(
+        &self,
+        task: &IterationTask,
+        context: Result<tonic::Response<GetTurnContextResponse>, tonic::Status>,
+        cancel: &CancelSignal,
+    ) -> anyhow::Result<IterationOutcome> {
+        let response = context?.into_inner();
         let mut inputs = wire::parse_context(&response)?;
         let grade = self.config.grade;
         // The worker runs its own capability surface: refs it does not provide are skipped.
