@@ -45,6 +45,14 @@ export function synth(overrides: Partial<EverrunsSettings> = {}): Template {
   return template;
 }
 
+let defaults: Template | undefined;
+
+/** The template of the default settings (synthesized once per test file). */
+export function defaultTemplate(): Template {
+  defaults ??= synth();
+  return defaults;
+}
+
 /** Resources of `type` as [logicalId, properties] pairs. */
 export function resources(t: Template, type: string): [string, Record<string, any>][] {
   return Object.entries(t.findResources(type)).map(([id, r]) => [id, (r as any).Properties ?? {}]);
