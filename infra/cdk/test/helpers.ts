@@ -39,10 +39,11 @@ export function testSettings(overrides: Partial<EverrunsSettings> = {}): Everrun
 
 export function synth(overrides: Partial<EverrunsSettings> = {}): Template {
   const app = new cdk.App({ outdir: fs.mkdtempSync(path.join(os.tmpdir(), 'everruns-cdk-out-')) });
-  const stack = new EverrunsStack(app, 'Test', { settings: testSettings(overrides) });
-  const template = Template.fromStack(stack);
-  fs.rmSync(app.outdir, { recursive: true, force: true });
-  return template;
+  try {
+    return Template.fromStack(new EverrunsStack(app, 'Test', { settings: testSettings(overrides) }));
+  } finally {
+    fs.rmSync(app.outdir, { recursive: true, force: true });
+  }
 }
 
 let defaults: Template | undefined;
