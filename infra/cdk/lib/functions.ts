@@ -1,0 +1,124 @@
+// The two Rust Lambda functions (runtime provided.al2023, handler `bootstrap`) from
+// `cargo lambda build` output: the API, and the SQS-triggered iteration worker.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as cdk from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as sources from 'aws-cdk-lib/aws-lambda-event-sources';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
+import { EverrunsSettings } from './config';
+import { Network } from './network';
+import { TaskQueue } from './queue';
+
+/** Code from a `cargo lambda build` output directory: its `bootstrap.zip`, else the directory. */
+export function rustCode(dir: string, setting: string): lambda.Code {
+  const zip = path.join(dir, 'bootstrap.zip');
+  if (fs.existsSync(zip)) return lambda.Code.fromAsset(zip);
+  if (fs.existsSync(path.join(dir, 'bootstrap'))) return lambda.Code.fromAsset(dir);
+  throw new Error(`${setting}: no bootstrap.zip or bootstrap in ${dir}; run cargo lambda build --release ` +
+    `--output-format zip, or pass -c ${setting}=<dir>`);
+}
+
+/** The OpenTelemetry variables that are set, for `role` (api, worker, bridge). */
+export function otelEnv(s: EverrunsSettings, role: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  if (s.otlpEndpoint) env.OTEL_EXPORTER_OTLP_ENDPOINT = s.otlpEndpoint;
+  if (s.otelServiceName) env.OTEL_SERVICE_NAME = `${s.otelServiceName}-${role}`;
+  if (s.otelEnvironment) env.OTEL_ENVIRONMENT = s.otelEnvironment;
+  return env;
+}
+
+export interface FunctionsProps {
+  readonly settings: EverrunsSettings;
+  readonly network: Network;
+  readonly queue: TaskQueue;
+  readonly databaseUrl: secretsmanager.ISecret;
+  readonly encryptionKey: secretsmanager.ISecret;
+  readonly grpcToken: secretsmanager.ISecret;
+  /** host:port of the bridge's worker gRPC service. */
+  readonly grpcAddress: string;
+  readonly valkeyUrl?: string;
+  readonly previousEncryptionKey?: secretsmanager.ISecret;
+}
+
+export class Functions extends Construct {
+  readonly api: lambda.Function;
+  readonly worker: lambda.Function;
+  readonly apiUrl?: lambda.FunctionUrl;
+
+  constructor(scope: Construct, id: string, props: FunctionsProps) {
+    super(scope, id);
+    const s = props.settings;
+    const architecture = s.architecture === 'arm64' ? lambda.Architecture.ARM_64 : lambda.Architecture.X86_64;
+    const common = {
+      runtime: lambda.Runtime.PROVIDED_AL2023,
+      handler: 'bootstrap',
+      architecture,
+      vpc: props.network.vpc,
+      vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+      tracing: s.xrayTracing ? lambda.Tracing.ACTIVE : lambda.Tracing.DISABLED,
+      loggingFormat: lambda.LoggingFormat.JSON,
+    };
+
+    const apiEnv: Record<string, string> = {
+      DEPLOYMENT_GRADE: 'prod',
+      API_PREFIX: '/api',
+      AUTH_MODE: s.authMode,
+      DATABASE_URL_SECRET_ARN: props.databaseUrl.secretArn,
+      SECRETS_ENCRYPTION_KEY_SECRET_ARN: props.encryptionKey.secretArn,
+      TASK_QUEUE_URL: props.queue.queue.queueUrl,
+      AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH: 'true',
+      ...otelEnv(s, 'api'),
+    };
+    if (s.authBootstrapApiKey) apiEnv.AUTH_BOOTSTRAP_API_KEY = s.authBootstrapApiKey;
+    if (props.valkeyUrl) apiEnv.VALKEY_URL = props.valkeyUrl;
+    if (props.previousEncryptionKey) {
+      // During a rotation only: the previous key as a deploy-time resolved value.
+      apiEnv.SECRETS_ENCRYPTION_KEY_PREVIOUS = props.previousEncryptionKey.secretValue.unsafeUnwrap();
+    }
+    this.api = new lambda.Function(this, 'Api', {
+      ...common,
+      description: 'Everruns API (everruns-api)',
+      code: rustCode(s.apiCodePath, 'apiCodePath'),
+      memorySize: s.apiMemoryMb,
+      timeout: cdk.Duration.seconds(s.apiTimeoutSecs),
+      securityGroups: [props.network.apiSg],
+      environment: apiEnv,
+    });
+    props.databaseUrl.grantRead(this.api);
+    props.encryptionKey.grantRead(this.api);
+    props.queue.queue.grantSendMessages(this.api);
+    if (s.apiFunctionUrl !== 'off') {
+      this.apiUrl = this.api.addFunctionUrl({
+        authType: s.apiFunctionUrl === 'iam' ? lambda.FunctionUrlAuthType.AWS_IAM : lambda.FunctionUrlAuthType.NONE,
+      });
+    }
+
+    this.worker = new lambda.Function(this, 'Worker', {
+      ...common,
+      description: 'Everruns iteration worker (everruns-task-worker), one task per SQS record',
+      code: rustCode(s.workerCodePath, 'workerCodePath'),
+      memorySize: s.workerMemoryMb,
+      timeout: cdk.Duration.seconds(s.workerTimeoutSecs),
+      securityGroups: [props.network.workerSg],
+      environment: {
+        DEPLOYMENT_GRADE: 'prod',
+        WORKER_GRPC_ADDRESS: props.grpcAddress,
+        WORKER_GRPC_AUTH_TOKEN_SECRET_ARN: props.grpcToken.secretArn,
+        TASK_QUEUE_URL: props.queue.queue.queueUrl,
+        WORKER_TASK_LEASE_SECS: String(s.workerTaskLeaseSecs),
+        WORKER_HEARTBEAT_INTERVAL_MS: String(s.workerHeartbeatMs),
+        ...otelEnv(s, 'worker'),
+      },
+    });
+    props.grpcToken.grantRead(this.worker);
+    // Consuming grants ChangeMessageVisibility, which the worker uses to extend its lease.
+    this.worker.addEventSource(new sources.SqsEventSource(props.queue.queue, {
+      batchSize: s.workerBatchSize,
+      maxConcurrency: s.workerMaxConcurrency,
+      reportBatchItemFailures: true,
+    }));
+  }
+}

@@ -1,0 +1,41 @@
+// The VPC (public, private-with-egress and isolated subnets over two AZs) and one security group
+// per component, so each ingress rule names exactly who may connect.
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import { Construct } from 'constructs';
+
+export interface NetworkProps {
+  readonly natGateways: number;
+}
+
+export class Network extends Construct {
+  readonly vpc: ec2.Vpc;
+  readonly apiSg: ec2.SecurityGroup;
+  readonly workerSg: ec2.SecurityGroup;
+  readonly bridgeSg: ec2.SecurityGroup;
+  readonly albSg: ec2.SecurityGroup;
+  readonly grpcLbSg: ec2.SecurityGroup;
+  readonly databaseSg: ec2.SecurityGroup;
+  readonly proxySg: ec2.SecurityGroup;
+
+  constructor(scope: Construct, id: string, props: NetworkProps) {
+    super(scope, id);
+    this.vpc = new ec2.Vpc(this, 'Vpc', {
+      maxAzs: 2,
+      natGateways: props.natGateways,
+      subnetConfiguration: [
+        { name: 'public', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24 },
+        { name: 'private', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS, cidrMask: 22 },
+        { name: 'data', subnetType: ec2.SubnetType.PRIVATE_ISOLATED, cidrMask: 24 },
+      ],
+    });
+    const sg = (name: string, description: string) =>
+      new ec2.SecurityGroup(this, name, { vpc: this.vpc, description, allowAllOutbound: true });
+    this.apiSg = sg('ApiSg', 'Everruns API function');
+    this.workerSg = sg('WorkerSg', 'Everruns worker function');
+    this.bridgeSg = sg('BridgeSg', 'Everruns SSE bridge tasks (and the migration task)');
+    this.albSg = sg('AlbSg', 'Everruns public load balancer');
+    this.grpcLbSg = sg('GrpcLbSg', 'Everruns internal gRPC load balancer: worker function only');
+    this.databaseSg = sg('DatabaseSg', 'Everruns Aurora cluster: RDS Proxy only');
+    this.proxySg = sg('ProxySg', 'Everruns RDS Proxy: API function and bridge');
+  }
+}
