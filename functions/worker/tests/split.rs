@@ -103,7 +103,7 @@ async fn axum_serve(listener: TcpListener, router: axum::Router) {
 }
 
 impl Split {
-    fn worker(&self, address: &str) -> SqsWorker {
+    fn worker_config(&self, address: &str) -> DurableWorkerConfig {
         let vars: HashMap<&str, String> = HashMap::from([
             ("WORKER_GRPC_ADDRESS", address.to_owned()),
             ("WORKER_GRPC_AUTH_TOKEN", TOKEN.to_owned()),
@@ -112,8 +112,11 @@ impl Split {
             ("WORKER_HEARTBEAT_INTERVAL_MS", "500".to_owned()),
             ("WORKER_GRPC_CONNECT_TIMEOUT", "2".to_owned()),
         ]);
-        let config = DurableWorkerConfig::from_lookup(|name| vars.get(name).cloned());
-        SqsWorker::new(config, self.sqs.clone(), Some(self.queue.clone())).unwrap()
+        DurableWorkerConfig::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    fn worker(&self, address: &str) -> SqsWorker {
+        SqsWorker::new(self.worker_config(address), self.sqs.clone(), Some(self.queue.clone())).unwrap()
     }
 
     /// One receive from the queue, as the event source mapping would batch it.
@@ -379,4 +382,55 @@ async fn the_message_stays_invisible_while_its_iteration_runs() {
     assert!(started.elapsed() > Duration::from_secs(2), "the iteration outlived the visibility timeout");
     assert!(response.batch_item_failures.is_empty());
     assert_eq!(split.count(&session, "output.message.completed").await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn pipelined_events_are_stored_in_order_and_a_refusal_surfaces_at_flush() {
+    use everruns_core::engine::IterationHost;
+    use everruns_core::events::{EventContext, EventPayload, NewEvent, OutputMessageDeltaData, SessionActivatedData};
+    use everruns_core::ids::{MessageId, OrgId, SessionId, TurnId};
+    use everruns_worker::host::GrpcIterationHost;
+
+    let split = start().await;
+    let session = SessionId::parse(&split.session("llmsim-echo").await).unwrap();
+    let client = everruns_worker::client::connect_lazy(&split.worker_config(&split.grpc)).unwrap();
+    let host = GrpcIterationHost::new(client, OrgId::DEFAULT);
+    let turn = TurnId::new();
+    let activated = |session| {
+        let data = SessionActivatedData { turn_id: turn, input_message_id: MessageId::new() };
+        NewEvent::new(session, EventContext::for_turn(turn, None), EventPayload::SessionActivated(data))
+    };
+    let mut sent = Vec::new();
+    for i in 0..30 {
+        if i % 3 == 0 {
+            let delta = OutputMessageDeltaData {
+                turn_id: turn,
+                message_id: None,
+                delta: "x".into(),
+                accumulated: "x".into(),
+                phase: None,
+            };
+            let ephemeral =
+                NewEvent::new(session, EventContext::for_turn(turn, None), EventPayload::OutputMessageDelta(delta));
+            assert_eq!(host.emit(ephemeral).await.unwrap(), None, "ephemeral events are not stored");
+        }
+        sent.push(host.emit(activated(session).with_key(format!("pipelined/{i}"))).await.unwrap().unwrap().id);
+    }
+    host.flush().await.unwrap();
+    let stored: Vec<String> = split
+        .events(&session.to_string())
+        .await
+        .iter()
+        .filter(|e| e["type"] == "session.activated")
+        .map(|e| e["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(stored, sent.iter().map(ToString::to_string).collect::<Vec<_>>(), "all stored, in emission order");
+
+    // An event the control plane refuses (no such session) fails the flush, not silently.
+    host.emit(activated(SessionId::new())).await.unwrap();
+    let refused = host.flush().await;
+    assert!(matches!(refused, Err(everruns_core::ports::PortError::NotFound { .. })), "{refused:?}");
+    // The next events open a new stream.
+    host.emit(activated(session).with_key("after")).await.unwrap();
+    host.flush().await.unwrap();
 }

@@ -1,12 +1,19 @@
-//! `GrpcIterationHost`: the engine's effects sent to the control plane.
+//! `GrpcIterationHost`: the engine's effects sent to the control plane. Events are pipelined:
+//! each is written to one open `EmitEventStream` call without waiting for the one before (the
+//! control plane stores them in order), and `flush` closes the call and checks that every event
+//! was stored. The engine flushes before running tools and at the end of the iteration; turn-state
+//! calls flush first, so they never overtake an event.
 
 use everruns_core::domain::TokenUsage;
 use everruns_core::engine::IterationHost;
 use everruns_core::events::{Event, NewEvent};
 use everruns_core::ids::{OrgId, SessionId, TurnId};
 use everruns_core::ports::{PortError, PortResult};
-use everruns_internal_protocol::v1::{EmitEventRequest, EndTurnRequest, TurnRef};
-use everruns_internal_protocol::wire::{self, KeyedEvent};
+use everruns_internal_protocol::v1::{EmitEventRequest, EmitEventStreamResponse, EndTurnRequest, TurnRef};
+use everruns_internal_protocol::wire;
+use futures::channel::mpsc;
+use tokio::sync::Mutex;
+use tokio::task::JoinHandle;
 
 use crate::client::WorkerClient;
 
@@ -22,16 +29,44 @@ pub fn status(status: tonic::Status) -> PortError {
 }
 
 /// The host of one task's iteration.
-#[derive(Clone)]
 pub struct GrpcIterationHost {
     client: WorkerClient,
     org: OrgId,
+    pipeline: Mutex<Option<Pipeline>>,
+}
+
+/// An open `EmitEventStream` call and how many events were written to it.
+struct Pipeline {
+    events: mpsc::UnboundedSender<EmitEventRequest>,
+    call: JoinHandle<Result<tonic::Response<EmitEventStreamResponse>, tonic::Status>>,
+    sent: u64,
+}
+
+impl Pipeline {
+    fn open(client: &WorkerClient) -> Self {
+        let (events, stream) = mpsc::unbounded();
+        let mut client = client.clone();
+        let call = tokio::spawn(async move { client.emit_event_stream(stream).await });
+        Self { events, call, sent: 0 }
+    }
+
+    /// Ends the call: Ok once the control plane has stored every event written to it.
+    async fn finish(self) -> PortResult<()> {
+        let Self { events, call, sent } = self;
+        drop(events);
+        let response = call.await.map_err(|e| PortError::Internal(format!("event stream: {e}")))?.map_err(status)?;
+        let accepted = response.into_inner().accepted;
+        if accepted != sent {
+            return Err(PortError::Unavailable(format!("control plane: stored {accepted} of {sent} events")));
+        }
+        Ok(())
+    }
 }
 
 impl GrpcIterationHost {
     /// A host acting for `org`.
     pub fn new(client: WorkerClient, org: OrgId) -> Self {
-        Self { client, org }
+        Self { client, org, pipeline: Mutex::new(None) }
     }
 
     fn turn(&self, session: SessionId, turn: TurnId) -> TurnRef {
@@ -41,21 +76,46 @@ impl GrpcIterationHost {
 
 #[async_trait::async_trait]
 impl IterationHost for GrpcIterationHost {
+    /// Writes the event to the open stream and returns it as sent (`None` when ephemeral). A
+    /// replayed key is answered with the earlier event by the store; the engine has already
+    /// skipped the keys stored before this run.
     async fn emit(&self, event: NewEvent) -> PortResult<Option<Event>> {
+        let NewEvent { mut event, idempotency_key } = event;
         let request = EmitEventRequest {
-            event_json: wire::to_json(&event.event),
-            idempotency_key: event.idempotency_key.unwrap_or_default(),
+            event_json: wire::to_json(&event),
+            idempotency_key: idempotency_key.clone().unwrap_or_default(),
         };
-        let response = self.client.clone().emit_event(request).await.map_err(status)?.into_inner();
-        if response.event_json.is_empty() {
+        let mut pipeline = self.pipeline.lock().await;
+        let open = pipeline.get_or_insert_with(|| Pipeline::open(&self.client));
+        if open.events.unbounded_send(request).is_err() {
+            // The call already ended (refused, or the control plane went away): say why.
+            let ended = pipeline.take().map(Pipeline::finish);
+            let reason = match ended {
+                Some(finish) => finish.await.err(),
+                None => None,
+            };
+            return Err(reason.unwrap_or_else(|| PortError::Unavailable("control plane: event stream closed".into())));
+        }
+        open.sent += 1;
+        if event.is_ephemeral() {
             return Ok(None);
         }
-        let stored: KeyedEvent =
-            wire::from_json("event", &response.event_json).map_err(|e| PortError::Internal(e.to_string()))?;
-        Ok(Some(stored.into_event()))
+        if idempotency_key.is_some() {
+            event.idempotency_key = idempotency_key;
+        }
+        Ok(Some(event))
+    }
+
+    async fn flush(&self) -> PortResult<()> {
+        let open = self.pipeline.lock().await.take();
+        match open {
+            Some(pipeline) => pipeline.finish().await,
+            None => Ok(()),
+        }
     }
 
     async fn await_tool_results(&self, session: SessionId, turn: TurnId) -> PortResult<()> {
+        self.flush().await?;
         self.client.clone().await_tool_results(self.turn(session, turn)).await.map_err(status)?;
         Ok(())
     }
@@ -67,6 +127,7 @@ impl IterationHost for GrpcIterationHost {
         usage: TokenUsage,
         output_preview: Option<String>,
     ) -> PortResult<Option<TokenUsage>> {
+        self.flush().await?;
         let request = EndTurnRequest {
             turn: Some(self.turn(session, turn)),
             usage_json: wire::usage(&usage),

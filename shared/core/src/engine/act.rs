@@ -53,6 +53,8 @@ impl IterationRun<'_> {
                 }),
             )
             .await?;
+            // Tools have effects: everything emitted so far is stored before they run.
+            self.host.flush().await?;
             let started = Instant::now();
             let runs = join_all(server.iter().map(|call| self.run_tool(call))).await;
             let mut success_count = 0;

@@ -45,6 +45,13 @@ pub trait IterationHost: Send + Sync {
         usage: TokenUsage,
         output_preview: Option<String>,
     ) -> PortResult<Option<TokenUsage>>;
+
+    /// Waits until every event emitted so far is stored. A host may send events without waiting
+    /// for each (pipelined); the engine flushes before running tools and when the iteration ends,
+    /// so nothing it reports as done rests on an event that was never stored.
+    async fn flush(&self) -> PortResult<()> {
+        Ok(())
+    }
 }
 
 /// A cancellation flag the engine checks before each driver call and each tool, and watches
@@ -155,7 +162,11 @@ impl IterationEngine {
         cancel: &CancelSignal,
     ) -> Result<IterationOutcome, EngineError> {
         let run = IterationRun::new(self, context, task, turn_events, host, cancel);
-        run.execute().await
+        let outcome = run.execute().await;
+        let flushed = host.flush().await;
+        let outcome = outcome?;
+        flushed?;
+        Ok(outcome)
     }
 }
 
