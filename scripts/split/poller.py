@@ -11,11 +11,12 @@ Only 127.0.0.1 endpoints. Needs boto3 (installed with moto).
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import sys
 import threading
 import time
-import urllib.request
+import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 
 import boto3
@@ -83,13 +84,37 @@ def log_dwell(path: str, messages: list[dict]) -> None:
             log.write(f"{m['MessageId']} {max(0.0, now - sent - 0.5):.1f}\n")
 
 
+_local = threading.local()
+
+
+def post(url: str, body: bytes) -> bytes:
+    """POSTs on this thread's kept-alive connection (opened again once if it went stale)."""
+    target = urllib.parse.urlparse(url)
+    for attempt in (1, 2):
+        conn = getattr(_local, "conn", None)
+        if conn is None:
+            conn = _local.conn = http.client.HTTPConnection(target.hostname, target.port, timeout=900)
+        try:
+            conn.request("POST", target.path, body, {"Content-Type": "application/json"})
+            response = conn.getresponse()
+            data = response.read()
+        except (ConnectionError, http.client.HTTPException):
+            conn.close()
+            _local.conn = None
+            if attempt == 2:
+                raise
+            continue
+        if response.status >= 300:
+            raise RuntimeError(f"invoke answered {response.status}: {data[:200]!r}")
+        return data
+    raise AssertionError("unreachable")
+
+
 def invoke(sqs, args, arn: str, messages: list[dict], slots: threading.Semaphore) -> None:
     try:
         body = json.dumps(sqs_event(arn, messages)).encode()
-        request = urllib.request.Request(args.invoke_url, data=body, headers={"Content-Type": "application/json"})
         try:
-            with urllib.request.urlopen(request, timeout=900) as response:
-                answer = json.loads(response.read() or b"{}")
+            answer = json.loads(post(args.invoke_url, body) or b"{}")
         except Exception as exc:  # the function crashed or timed out: every record is retried
             print(f"poller: invocation failed ({exc}); the batch will be redelivered", file=sys.stderr, flush=True)
             return
