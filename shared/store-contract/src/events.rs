@@ -131,4 +131,32 @@ pub async fn event_store_contract(stores: &Stores) {
         [3]
     );
     assert!(list(EventFilter { after_sequence: Some(5), ..EventFilter::default() }).await.is_empty());
+
+    append_all_contract(stores).await;
+}
+
+/// `append_all`: consecutive sequences after the session's last one, in the given order; a key
+/// stored before answers with its event while the others are stored.
+async fn append_all_contract(stores: &Stores) {
+    let store = stores.events.as_ref();
+    let session = seed_session(stores).await.id;
+    let turn = TurnId::new();
+    let first = store.append(compacting(session)).await.unwrap();
+    let batch = vec![activated(session, turn).with_key("all/1"), compacting(session), activated(session, turn)];
+    let ids: Vec<EventId> = batch.iter().map(|e| e.event.id).collect();
+    let stored = store.append_all(batch).await.unwrap();
+    assert_eq!(sequences(&stored), [2, 3, 4]);
+    assert_eq!(stored.iter().map(|e| e.id).collect::<Vec<_>>(), ids);
+    assert_eq!(stored[0].idempotency_key.as_deref(), Some("all/1"));
+    assert_eq!(
+        store.list_events(session, &EventFilter::default()).await.unwrap(),
+        [vec![first], stored.clone()].concat()
+    );
+
+    // A replayed key inside a batch: its event is the stored one, the rest are appended.
+    let replay = vec![compacting(session), activated(session, turn).with_key("all/1")];
+    let again = store.append_all(replay).await.unwrap();
+    assert_eq!(again[1], stored[0]);
+    assert_eq!(sequences(&again), [5, 2]);
+    assert!(store.append_all(Vec::new()).await.unwrap().is_empty());
 }

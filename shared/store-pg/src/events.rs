@@ -132,6 +132,61 @@ impl PgEventStore {
         .await?;
         sequence.ok_or(AppendFailure::NoSession)
     }
+
+    /// Several events of one session in one statement: a block of sequences, the rows, and one
+    /// notification each. Returns the first sequence.
+    async fn insert_all(&self, events: &[(Event, Value)]) -> Result<i64, AppendFailure> {
+        let session = events[0].0.session_id;
+        let count = i64::try_from(events.len()).unwrap_or(i64::MAX);
+        let column = |f: &dyn Fn(&(Event, Value)) -> Value| events.iter().map(f).collect::<Vec<Value>>();
+        let first = sqlx::query_scalar::<_, Option<i64>>(concat!(
+            "WITH session AS (SELECT id FROM sessions WHERE id = $1 FOR KEY SHARE), \
+             allocated AS (INSERT INTO event_sequences (session_id, next_sequence) SELECT id, 1 + $2 FROM session \
+               ON CONFLICT (session_id) DO UPDATE SET next_sequence = event_sequences.next_sequence + $2 \
+               RETURNING next_sequence - $2 AS first), \
+             rows AS (SELECT * FROM unnest($3::uuid[], $4::text[], $5::jsonb[], $6::jsonb[], $7::timestamptz[], \
+               $8::jsonb[], $9::jsonb[], $10::text[], $11::uuid[], $12::text[]) WITH ORDINALITY \
+               AS r(id, event_type, data, context, ts, metadata, tags, idempotency_key, turn_id, note, n)), \
+             stored AS (INSERT INTO events (",
+            event_columns!(),
+            ", turn_id) SELECT r.id, $1, allocated.first + r.n - 1, r.event_type, r.data, r.context, r.ts, \
+               r.metadata, r.tags, r.idempotency_key, r.turn_id FROM allocated, rows r RETURNING id) \
+             SELECT min(allocated.first), count(CASE WHEN $13 THEN pg_notify($14, r.note)::text END) \
+             FROM allocated, stored JOIN rows r USING (id)"
+        ))
+        .bind(session.uuid())
+        .bind(count)
+        .bind(events.iter().map(|(e, _)| e.id.uuid()).collect::<Vec<_>>())
+        .bind(events.iter().map(|(e, _)| e.event_type().to_owned()).collect::<Vec<_>>())
+        .bind(column(&|(_, data)| data.clone()))
+        .bind(column(&|(e, _)| serde_json::to_value(&e.context).unwrap_or(Value::Null)))
+        .bind(events.iter().map(|(e, _)| e.ts.as_datetime()).collect::<Vec<_>>())
+        .bind(
+            events
+                .iter()
+                .map(|(e, _)| e.metadata.as_ref().and_then(|m| serde_json::to_value(m).ok()))
+                .collect::<Vec<_>>(),
+        )
+        .bind(column(&|(e, _)| serde_json::to_value(&e.tags).unwrap_or(Value::Null)))
+        .bind(events.iter().map(|(e, _)| e.idempotency_key.clone()).collect::<Vec<_>>())
+        .bind(events.iter().map(|(e, _)| e.context.turn_id.map(|t| t.uuid())).collect::<Vec<_>>())
+        .bind(events.iter().map(|(e, _)| format!("{} {}", e.session_id, e.id)).collect::<Vec<_>>())
+        .bind(self.notify)
+        .bind(crate::EVENT_APPENDED_CHANNEL)
+        .fetch_optional(&self.pool)
+        .await?
+        .flatten();
+        first.ok_or(AppendFailure::NoSession)
+    }
+}
+
+/// The payload's `data` object, as stored in the `data` column.
+fn payload_data(event: &Event) -> PortResult<Value> {
+    match serde_json::to_value(&event.payload) {
+        Ok(Value::Object(mut tagged)) => Ok(tagged.remove("data").unwrap_or(Value::Null)),
+        Ok(other) => Err(PortError::Internal(format!("event payload serialized to {other}"))),
+        Err(err) => Err(PortError::Internal(format!("event payload cannot be serialized: {err}"))),
+    }
 }
 
 #[async_trait::async_trait]
@@ -148,11 +203,7 @@ impl EventStore for PgEventStore {
             )));
         }
         let session = event.session_id;
-        let data = match serde_json::to_value(&event.payload) {
-            Ok(Value::Object(mut tagged)) => tagged.remove("data").unwrap_or(Value::Null),
-            Ok(other) => return Err(PortError::Internal(format!("event payload serialized to {other}"))),
-            Err(err) => return Err(PortError::Internal(format!("event payload cannot be serialized: {err}"))),
-        };
+        let data = payload_data(&event)?;
         match self.insert(&event, &data).await {
             Ok(sequence) => {
                 event.sequence = Some(sequence);
@@ -175,6 +226,45 @@ impl EventStore for PgEventStore {
                     _ => Err(port_error("append", err)),
                 }
             }
+        }
+    }
+
+    async fn append_all(&self, events: Vec<NewEvent>) -> PortResult<Vec<Event>> {
+        let Some(session) = events.first().map(|e| e.event.session_id) else { return Ok(Vec::new()) };
+        let together =
+            events.len() > 1 && events.iter().all(|e| e.event.session_id == session && !e.event.is_ephemeral());
+        if !together {
+            let mut stored = Vec::with_capacity(events.len());
+            for event in events {
+                stored.push(self.append(event).await?);
+            }
+            return Ok(stored);
+        }
+        let mut prepared = Vec::with_capacity(events.len());
+        for NewEvent { mut event, idempotency_key } in events.iter().cloned() {
+            event.idempotency_key = idempotency_key.or_else(|| event.idempotency_key.take());
+            let data = payload_data(&event)?;
+            prepared.push((event, data));
+        }
+        match self.insert_all(&prepared).await {
+            Ok(first) => Ok(prepared
+                .into_iter()
+                .zip(first..)
+                .map(|((mut event, _), sequence)| {
+                    event.sequence = Some(sequence);
+                    event
+                })
+                .collect()),
+            Err(AppendFailure::NoSession) => Err(PortError::not_found("session", session)),
+            // A key or an id stored before: nothing was stored; one by one answers each.
+            Err(AppendFailure::Sql(err)) if matches!(violation(&err), Some(Violation::Unique(_))) => {
+                let mut stored = Vec::with_capacity(events.len());
+                for event in events {
+                    stored.push(self.append(event).await?);
+                }
+                Ok(stored)
+            }
+            Err(AppendFailure::Sql(err)) => Err(port_error("append", err)),
         }
     }
 

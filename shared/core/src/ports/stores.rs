@@ -149,6 +149,15 @@ pub trait EventStore: Send + Sync {
     /// Appends an event and assigns the next gap-free sequence of its session (from 1). If an event
     /// with the same idempotency key exists in the session, returns that one and stores nothing.
     async fn append(&self, event: NewEvent) -> PortResult<Event>;
+    /// Appends events in order, as [`append`](Self::append) would one by one (consecutive
+    /// sequences, keys honoured). Adapters may store them together; this default does not.
+    async fn append_all(&self, events: Vec<NewEvent>) -> PortResult<Vec<Event>> {
+        let mut stored = Vec::with_capacity(events.len());
+        for event in events {
+            stored.push(self.append(event).await?);
+        }
+        Ok(stored)
+    }
     /// Lists persisted events in sequence order.
     async fn list_events(&self, session: SessionId, filter: &EventFilter) -> PortResult<Vec<Event>>;
     /// Reads one event.

@@ -39,6 +39,18 @@ pub async fn record_event(stores: &Stores, bus: &dyn EventBus, event: NewEvent) 
     Ok(Some(stored))
 }
 
+/// Persists events in order (together where the store can) and publishes each stored one.
+pub async fn record_events(stores: &Stores, bus: &dyn EventBus, events: Vec<NewEvent>) -> PortResult<Vec<Event>> {
+    let ids: Vec<_> = events.iter().map(|e| e.event.id).collect();
+    let stored = stores.events.append_all(events).await?;
+    for (event, id) in stored.iter().zip(ids) {
+        if event.id == id {
+            bus.emit(Arc::new(event.clone()));
+        }
+    }
+    Ok(stored)
+}
+
 #[async_trait::async_trait]
 impl IterationHost for StoreIterationHost {
     async fn emit(&self, event: NewEvent) -> PortResult<Option<Event>> {

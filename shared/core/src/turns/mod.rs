@@ -7,7 +7,7 @@ mod host;
 mod load;
 
 pub use cancel::CancellationRegistry;
-pub use host::{StoreIterationHost, record_event};
+pub use host::{StoreIterationHost, record_event, record_events};
 pub use load::TurnLoader;
 
 use std::sync::Arc;
@@ -206,32 +206,25 @@ impl TurnService {
         }
         message.created_at = crate::time::Timestamp::now();
         let context = EventContext::for_turn(turn_id, Some(message.id));
-        let key = |step: &str| format!("{turn_id}/{step}");
-        self.emit(
-            session_id,
-            &context,
-            key("input.message"),
-            EventPayload::InputMessage(InputMessageData { message: message.clone() }),
-        )
-        .await?;
-        self.emit(
-            session_id,
-            &context,
-            key("session.activated"),
-            EventPayload::SessionActivated(SessionActivatedData { turn_id, input_message_id: message.id }),
-        )
-        .await?;
-        self.emit(
-            session_id,
-            &context,
-            key("turn.started"),
-            EventPayload::TurnStarted(TurnStartedData {
-                turn_id,
-                input_message_id: message.id,
-                input_content: Some(message.content.clone()),
-            }),
-        )
-        .await?;
+        let event = |step: &str, payload| {
+            NewEvent::new(session_id, context.clone(), payload).with_key(format!("{turn_id}/{step}"))
+        };
+        let events = vec![
+            event("input.message", EventPayload::InputMessage(InputMessageData { message: message.clone() })),
+            event(
+                "session.activated",
+                EventPayload::SessionActivated(SessionActivatedData { turn_id, input_message_id: message.id }),
+            ),
+            event(
+                "turn.started",
+                EventPayload::TurnStarted(TurnStartedData {
+                    turn_id,
+                    input_message_id: message.id,
+                    input_content: Some(message.content.clone()),
+                }),
+            ),
+        ];
+        host::record_events(&self.loader.stores, self.bus.as_ref(), events).await?;
         let task = IterationTask {
             task_id: TaskId::new(),
             org_id: org,
