@@ -16,7 +16,7 @@
 use chrono::{DateTime, Utc};
 use everruns_core::events::{Event, EventContext, EventPayload, NewEvent};
 use everruns_core::ids::{EventId, SessionId};
-use everruns_core::ports::{EventFilter, EventStore, PortError, PortResult};
+use everruns_core::ports::{EventFilter, EventStore, PortError, PortResult, append_each};
 use serde_json::Value;
 use sqlx::PgPool;
 use sqlx::types::Json;
@@ -234,11 +234,7 @@ impl EventStore for PgEventStore {
         let together =
             events.len() > 1 && events.iter().all(|e| e.event.session_id == session && !e.event.is_ephemeral());
         if !together {
-            let mut stored = Vec::with_capacity(events.len());
-            for event in events {
-                stored.push(self.append(event).await?);
-            }
-            return Ok(stored);
+            return append_each(self, events).await;
         }
         let mut prepared = Vec::with_capacity(events.len());
         for NewEvent { mut event, idempotency_key } in events.iter().cloned() {
@@ -258,11 +254,7 @@ impl EventStore for PgEventStore {
             Err(AppendFailure::NoSession) => Err(PortError::not_found("session", session)),
             // A key or an id stored before: nothing was stored; one by one answers each.
             Err(AppendFailure::Sql(err)) if matches!(violation(&err), Some(Violation::Unique(_))) => {
-                let mut stored = Vec::with_capacity(events.len());
-                for event in events {
-                    stored.push(self.append(event).await?);
-                }
-                Ok(stored)
+                append_each(self, events).await
             }
             Err(AppendFailure::Sql(err)) => Err(port_error("append", err)),
         }

@@ -135,6 +135,28 @@ fn parse_status(operation: &'static str, text: &str) -> PortResult<TaskStatus> {
     }
 }
 
+/// Leases the task to `owner` if it is pending, or claimed with a lapsed lease, with attempts left.
+async fn lease_if_claimable(
+    conn: impl PgExecutor<'_>,
+    task_id: TaskId,
+    owner: &str,
+    lease: Duration,
+) -> PortResult<Option<TaskRow>> {
+    sqlx::query_as(concat!(
+        "UPDATE iteration_tasks",
+        lease_assignments!(),
+        "WHERE id = $1 AND attempts < max_attempts \
+           AND (status = 'pending' OR (status = 'claimed' AND lease_expires_at <= now())) RETURNING ",
+        task_columns!()
+    ))
+    .bind(task_id.uuid())
+    .bind(owner)
+    .bind(millis(lease))
+    .fetch_optional(conn)
+    .await
+    .map_err(|err| port_error("claim", err))
+}
+
 /// Inserts a pending task unless its id or `(turn, iteration)` exists, and notifies
 /// [`TASK_AVAILABLE_CHANNEL`] when it was inserted (one statement, so within the caller's
 /// transaction if there is one). Returns whether it was new.
@@ -208,20 +230,7 @@ impl TaskStore for PgTaskStore {
 
     async fn claim(&self, task_id: TaskId, owner: &str, lease: Duration) -> PortResult<ClaimOutcome> {
         // The common case in one statement: a pending task, or a lapsed lease, with attempts left.
-        let leased: Option<TaskRow> = sqlx::query_as(concat!(
-            "UPDATE iteration_tasks",
-            lease_assignments!(),
-            "WHERE id = $1 AND attempts < max_attempts \
-               AND (status = 'pending' OR (status = 'claimed' AND lease_expires_at <= now())) RETURNING ",
-            task_columns!()
-        ))
-        .bind(task_id.uuid())
-        .bind(owner)
-        .bind(millis(lease))
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(|err| port_error("claim", err))?;
-        if let Some(leased) = leased {
+        if let Some(leased) = lease_if_claimable(&self.pool, task_id, owner, lease).await? {
             return Ok(ClaimOutcome::Claimed(leased.lease("claim")?));
         }
         // Otherwise say why, under the row lock (the task may also have become claimable since).
@@ -249,21 +258,11 @@ impl TaskStore for PgTaskStore {
                 .map_err(|err| port_error("claim", err))?;
                 ClaimOutcome::Exhausted(found.row.task("claim")?)
             }
-            _ => {
-                let leased: TaskRow = sqlx::query_as(concat!(
-                    "UPDATE iteration_tasks",
-                    lease_assignments!(),
-                    "WHERE id = $1 RETURNING ",
-                    task_columns!()
-                ))
-                .bind(task_id.uuid())
-                .bind(owner)
-                .bind(millis(lease))
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(|err| port_error("claim", err))?;
-                ClaimOutcome::Claimed(leased.lease("claim")?)
-            }
+            // Claimable (it became so after the statement above): the row lock holds it so.
+            _ => match lease_if_claimable(&mut *tx, task_id, owner, lease).await? {
+                Some(leased) => ClaimOutcome::Claimed(leased.lease("claim")?),
+                None => return Err(PortError::Internal(format!("task {task_id} is claimable but was not leased"))),
+            },
         };
         // Committing also releases the row lock when nothing changed.
         tx.commit().await.map_err(|err| port_error("claim", err))?;

@@ -89,9 +89,8 @@ impl IterationHost for GrpcIterationHost {
         let open = pipeline.get_or_insert_with(|| Pipeline::open(&self.client));
         if open.events.unbounded_send(request).is_err() {
             // The call already ended (refused, or the control plane went away): say why.
-            let ended = pipeline.take().map(Pipeline::finish);
-            let reason = match ended {
-                Some(finish) => finish.await.err(),
+            let reason = match pipeline.take() {
+                Some(ended) => ended.finish().await.err(),
                 None => None,
             };
             return Err(reason.unwrap_or_else(|| PortError::Unavailable("control plane: event stream closed".into())));
@@ -100,9 +99,7 @@ impl IterationHost for GrpcIterationHost {
         if event.is_ephemeral() {
             return Ok(None);
         }
-        if idempotency_key.is_some() {
-            event.idempotency_key = idempotency_key;
-        }
+        event.idempotency_key = idempotency_key.or(event.idempotency_key);
         Ok(Some(event))
     }
 

@@ -1,6 +1,6 @@
 //! Running one claimed task: load the context in one call (beside the first heartbeat), run the
-//! iteration with the engine
-//! while a heartbeat keeps the lease (and relays cancellation), then complete or fail the task.
+//! iteration with the engine while a heartbeat keeps the lease (and relays cancellation), then
+//! complete or fail the task.
 
 use std::sync::Arc;
 

@@ -15,7 +15,7 @@ pub use queue::{IterationTask, TaskQueue};
 pub use secrets::{CipherError, SecretCipher};
 pub use stores::{
     AgentStore, EventFilter, EventStore, FileStore, HarnessStore, ListQuery, Page, ProviderStore, SessionFile,
-    SessionFilter, SessionStore, StatusChange, Stores, normalize_file_path, workspace_relative,
+    SessionFilter, SessionStore, StatusChange, Stores, append_each, normalize_file_path, workspace_relative,
 };
 pub use tasks::{ClaimOutcome, FailOutcome, TaskDispatch, TaskLease, TaskStatus, TaskStore};
 

@@ -143,6 +143,16 @@ impl EventFilter {
     }
 }
 
+/// Appends `events` one by one, in order: [`EventStore::append_all`] for stores that cannot do
+/// better, and the fallback of those that can.
+pub async fn append_each<S: EventStore + ?Sized>(store: &S, events: Vec<NewEvent>) -> PortResult<Vec<Event>> {
+    let mut stored = Vec::with_capacity(events.len());
+    for event in events {
+        stored.push(store.append(event).await?);
+    }
+    Ok(stored)
+}
+
 /// The append-only event log of each session. Messages are rebuilt from it.
 #[async_trait::async_trait]
 pub trait EventStore: Send + Sync {
@@ -152,11 +162,7 @@ pub trait EventStore: Send + Sync {
     /// Appends events in order, as [`append`](Self::append) would one by one (consecutive
     /// sequences, keys honoured). Adapters may store them together; this default does not.
     async fn append_all(&self, events: Vec<NewEvent>) -> PortResult<Vec<Event>> {
-        let mut stored = Vec::with_capacity(events.len());
-        for event in events {
-            stored.push(self.append(event).await?);
-        }
-        Ok(stored)
+        append_each(self, events).await
     }
     /// Lists persisted events in sequence order.
     async fn list_events(&self, session: SessionId, filter: &EventFilter) -> PortResult<Vec<Event>>;
