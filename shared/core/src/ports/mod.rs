@@ -4,6 +4,7 @@
 
 mod auth;
 mod bus;
+mod limits;
 mod queue;
 mod secrets;
 mod stores;
@@ -11,6 +12,7 @@ mod tasks;
 
 pub use auth::AuthStore;
 pub use bus::{EventBus, EventEmitter, EventSubscription};
+pub use limits::{RateDecision, RateLimiter};
 pub use queue::{IterationTask, TaskQueue};
 pub use secrets::{CipherError, SecretCipher};
 pub use stores::{
