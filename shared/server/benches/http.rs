@@ -409,7 +409,7 @@ fn main() {
             bench_durable().await;
         }
         if wants("fanout") {
-            bench_fanout().await;
+            Box::pin(bench_fanout()).await;
         }
         if wants("subscribers") {
             bench_subscribers().await;

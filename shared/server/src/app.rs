@@ -6,6 +6,9 @@
 //! - durable: PostgreSQL storage, the Postgres task store (leases, PG NOTIFY wake-ups), the worker
 //!   gRPC service on `WORKER_GRPC_ADDR` (bearer token, optional mTLS), and a reaper that
 //!   terminalises turns whose tasks ran out of attempts.
+//!
+//! With `NATS_URL`, live events and task wake-ups travel through NATS instead (see
+//! [`crate::fabric`]).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -18,12 +21,13 @@ use everruns_core::ids::{OrgId, TaskId};
 use everruns_core::ports::{EventBus, SecretCipher, Stores, TaskDispatch, TaskStore};
 use everruns_core::turns::TurnService;
 use everruns_secrets::AesGcmSecretCipher;
-use everruns_store_memory::{ChannelTaskQueue, MemoryEventBus, memory_stores};
+use everruns_store_memory::{ChannelTaskQueue, memory_stores};
 use tokio::net::TcpListener;
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 
 use crate::config::{AuthMode, ServerConfig};
+use crate::fabric::Fabric;
 use crate::grpc::{GrpcSettings, NotifyDispatch, TaskStoreQueue, WorkerGrpcService, serve_grpc};
 use crate::platform::oss_platform_definition;
 use crate::seed::seed_org;
@@ -136,7 +140,11 @@ impl ServerAppBuilder {
             ),
             None => Arc::new(AesGcmSecretCipher::ephemeral()),
         };
-        let bus: Arc<dyn EventBus> = Arc::new(MemoryEventBus::new());
+        let fabric = match api_function {
+            true => Fabric::local(),
+            false => Fabric::connect(self.config.nats_url.as_deref(), "everruns-server").await,
+        };
+        let bus: Arc<dyn EventBus> = fabric.bus.clone();
         let engine = EngineConfig { grade: self.config.grade, ..EngineConfig::default() };
         let mut background = Vec::new();
         let (notify, _) = broadcast::channel::<TaskId>(1024);
@@ -151,7 +159,7 @@ impl ServerAppBuilder {
         } else {
             let url = self.config.database_url.clone().unwrap_or_default();
             let pool = connect_database(&url).await?;
-            let tasks: Arc<dyn TaskStore> = Arc::new(everruns_store_pg::PgTaskStore::new(pool.clone()));
+            let tasks = fabric.task_store(&pool);
             (everruns_store_pg::pg_stores(pool.clone()), Some(tasks), Some(pool))
         };
         let keyed: Vec<_> = self.config.default_keys.by_driver().into_iter().map(|(driver, _)| driver).collect();
@@ -197,10 +205,12 @@ impl ServerAppBuilder {
                         ));
                         dispatch
                     }
-                    None => Arc::new(NotifyDispatch::new(tasks.clone(), notify.clone())),
+                    None => {
+                        Arc::new(NotifyDispatch::new(tasks.clone(), notify.clone()).with_announcer(fabric.announcer()))
+                    }
                 };
                 turns = turns.with_queue(Arc::new(TaskStoreQueue::new(tasks.clone(), dispatch.clone())));
-                background.push(tokio::spawn(relay_wakeups(pool.clone(), notify.clone())));
+                background.push(fabric.relay_wakeups(pool, notify.clone()));
                 background.push(tokio::spawn(reap(tasks.clone(), turns.clone())));
                 let settings = GrpcSettings {
                     auth_token: self.config.worker_grpc_auth_token.clone(),
@@ -262,30 +272,6 @@ impl ServerAppBuilder {
             false => None,
         };
         app.serve_all(listener, grpc, crate::app::shutdown_signal()).await
-    }
-}
-
-/// Forwards PG NOTIFY wake-ups (tasks enqueued by any instance) to the workers' streams.
-async fn relay_wakeups(pool: everruns_store_pg::PgPool, notify: broadcast::Sender<TaskId>) {
-    loop {
-        match everruns_store_pg::PgTaskNotifier::listen(&pool).await {
-            Ok(mut listener) => loop {
-                match listener.recv().await {
-                    Ok(everruns_store_pg::TaskWake::Task(id)) => {
-                        let _ = notify.send(id);
-                    }
-                    Ok(everruns_store_pg::TaskWake::Poll) => {
-                        let _ = notify.send(TaskId::new());
-                    }
-                    Err(error) => {
-                        tracing::warn!("task notifications interrupted: {error}");
-                        break;
-                    }
-                }
-            },
-            Err(error) => tracing::warn!("cannot listen for task notifications: {error}"),
-        }
-        tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }
 

@@ -125,6 +125,12 @@ pub struct ServerConfig {
     pub task_dlq_url: Option<String>,
     /// `STALE_TASK_SECS` (30): the lease after which a silent worker's task is reclaimed.
     pub stale_task_after: Duration,
+    /// `NATS_URL` (one URL or a comma-separated cluster list): live events and task notifications
+    /// through NATS JetStream. Unset: in-memory delivery and PostgreSQL NOTIFY.
+    pub nats_url: Option<String>,
+    /// `VALKEY_URL` (`redis://`, `rediss://`, `valkey://`, `valkeys://`): the per-IP rate limit
+    /// shared by every instance. Unset: the in-memory limiter of each instance.
+    pub valkey_url: Option<String>,
     /// Problems found while reading the environment, reported by [`ServerConfig::validate`].
     problems: Vec<String>,
 }
@@ -141,6 +147,8 @@ impl std::fmt::Debug for ServerConfig {
             .field("sse", &self.sse)
             .field("default_keys", &self.default_keys)
             .field("secrets_encryption_key", &self.secrets_encryption_key.as_ref().map(|_| "<set>"))
+            .field("nats_url", &self.nats_url.as_ref().map(|_| "<set>"))
+            .field("valkey_url", &self.valkey_url.as_ref().map(|_| "<set>"))
             .finish_non_exhaustive()
     }
 }
@@ -272,6 +280,11 @@ impl ServerConfig {
                     .to_owned(),
             );
         }
+        let nats_url = get("NATS_URL");
+        if let Some(Err(error)) = nats_url.as_deref().map(everruns_nats::parse_nats_urls) {
+            problems.push(error.to_string());
+        }
+        let valkey_url = get("VALKEY_URL");
         Self {
             dev_mode,
             grade,
@@ -300,17 +313,20 @@ impl ServerConfig {
             task_queue_url: get("TASK_QUEUE_URL"),
             task_dlq_url: get("TASK_DLQ_URL"),
             stale_task_after: Duration::from_secs(number_after("STALE_TASK_SECS", 30, &lookup)),
+            nats_url,
+            valkey_url,
             problems,
         }
     }
 
     /// Reads the process environment after resolving `SECRETS_ENCRYPTION_KEY_SECRET_ARN`,
-    /// `WORKER_GRPC_AUTH_TOKEN_SECRET_ARN` and `DATABASE_URL_SECRET_ARN` from Secrets Manager
+    /// `WORKER_GRPC_AUTH_TOKEN_SECRET_ARN`, `DATABASE_URL_SECRET_ARN`, `NATS_URL_SECRET_ARN` and
+    /// `VALKEY_URL_SECRET_ARN` (URLs may carry credentials) from Secrets Manager
     /// (once; a variable set directly wins). A secret that cannot be loaded is an error naming
     /// the variable and the ARN.
     pub async fn load() -> Result<Self, everruns_aws::secrets::SecretError> {
         let env = |name: &str| std::env::var(name).ok();
-        let names = ["SECRETS_ENCRYPTION_KEY", "WORKER_GRPC_AUTH_TOKEN", "DATABASE_URL"];
+        let names = ["SECRETS_ENCRYPTION_KEY", "WORKER_GRPC_AUTH_TOKEN", "DATABASE_URL", "NATS_URL", "VALKEY_URL"];
         let secrets = everruns_aws::secrets::resolve(&names, env).await?;
         Ok(Self::from_lookup(|name| secrets.get(name).cloned().or_else(|| env(name))))
     }

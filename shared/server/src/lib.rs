@@ -13,6 +13,7 @@ mod app;
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod fabric;
 mod front;
 pub mod grpc;
 pub mod http;

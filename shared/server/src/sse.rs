@@ -306,9 +306,11 @@ struct Connection {
 }
 
 impl Connection {
-    /// Queues persisted events after the cursor (or after `last_sequence`).
+    /// Queues persisted events after the cursor (or after `last_sequence`). Every type is read
+    /// and the filter applied here, so `last_sequence` is the highest sequence the connection
+    /// has seen, whatever it delivers: a live frame beyond `last_sequence + 1` then proves a gap.
     async fn replay(&mut self, cursor: Option<Resume>) -> Result<(), ApiError> {
-        let mut filter = self.filter.to_event_filter();
+        let mut filter = EventFilter::default();
         match cursor {
             Some(Resume::After(id)) => match self.state.stores.events.get_event(self.session, id).await? {
                 Some(event) => filter.after_sequence = event.sequence,
@@ -321,7 +323,9 @@ impl Connection {
             let sequence = event.sequence.unwrap_or(0);
             if sequence > self.last_sequence {
                 self.last_sequence = sequence;
-                self.pending.push_back(Frame::of(&event).bytes);
+                if self.filter.admits(event.event_type()) {
+                    self.pending.push_back(Frame::of(&event).bytes);
+                }
             }
         }
         Ok(())
@@ -373,6 +377,16 @@ impl Connection {
                 Wake::Frame(Ok(frame)) => {
                     if let Some(sequence) = frame.sequence {
                         if sequence <= self.last_sequence {
+                            continue;
+                        }
+                        if self.last_sequence > 0 && sequence > self.last_sequence + 1 {
+                            // A persisted event went missing on the way (events of one session
+                            // published by different instances can cross): read the store,
+                            // which has it and this one.
+                            if self.replay(None).await.is_err() {
+                                self.finished = true;
+                                return Some(disconnecting("error"));
+                            }
                             continue;
                         }
                         self.last_sequence = sequence;

@@ -12,7 +12,8 @@
 //!   a second writer re-checks the condition against the committed row and no longer matches.
 //! - Inserting a task (`enqueue`, `complete` with a next task) also runs
 //!   `pg_notify('everruns_task_available', '<task id>')` in the same transaction, delivered on
-//!   commit to [`crate::PgTaskNotifier`]s; nothing is notified when the task already existed.
+//!   commit to [`crate::PgTaskNotifier`]s; nothing is notified when the task already existed,
+//!   nor by a store built [`PgTaskStore::without_notify`] (another transport announces tasks).
 //! - The schema's `failed` status is never written; a row holding it reads as corrupt.
 
 use std::time::Duration;
@@ -55,12 +56,18 @@ const MAX_ERROR_CHARS: usize = 2000;
 #[derive(Debug, Clone)]
 pub struct PgTaskStore {
     pool: PgPool,
+    notify: bool,
 }
 
 impl PgTaskStore {
-    /// A store on the given pool.
+    /// A store on the given pool that notifies [`TASK_AVAILABLE_CHANNEL`] on insert.
     pub fn new(pool: PgPool) -> Self {
-        Self { pool }
+        Self { pool, notify: true }
+    }
+
+    /// A store that does not use PostgreSQL NOTIFY (tasks are announced another way, e.g. NATS).
+    pub fn without_notify(pool: PgPool) -> Self {
+        Self { pool, notify: false }
     }
 }
 
@@ -158,12 +165,13 @@ async fn lease_if_claimable(
 }
 
 /// Inserts a pending task unless its id or `(turn, iteration)` exists, and notifies
-/// [`TASK_AVAILABLE_CHANNEL`] when it was inserted (one statement, so within the caller's
-/// transaction if there is one). Returns whether it was new.
+/// [`TASK_AVAILABLE_CHANNEL`] when it was inserted and `notify` is on (one statement, so within
+/// the caller's transaction if there is one). Returns whether it was new.
 async fn insert_task(
     conn: impl PgExecutor<'_>,
     task: &IterationTask,
     max_attempts: i32,
+    notify: bool,
     operation: &'static str,
 ) -> PortResult<bool> {
     let iteration = i32::try_from(task.iteration)
@@ -175,7 +183,7 @@ async fn insert_task(
            INSERT INTO iteration_tasks \
              (id, org_id, session_id, turn_id, input_message_id, iteration, max_attempts, idempotency_key) \
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING RETURNING id) \
-         SELECT pg_notify($9, $10) FROM inserted",
+         SELECT CASE WHEN $11 THEN pg_notify($9, $10) END FROM inserted",
     )
     .bind(task.task_id.uuid())
     .bind(task.org_id.uuid())
@@ -187,6 +195,7 @@ async fn insert_task(
     .bind(format!("{}/{}", task.turn_id, task.iteration))
     .bind(TASK_AVAILABLE_CHANNEL)
     .bind(task.task_id.to_string())
+    .bind(notify)
     .execute(conn)
     .await
     .map_err(|err| port_error(operation, err))?;
@@ -200,7 +209,7 @@ fn tasks_of(rows: &[TaskRow], operation: &'static str) -> PortResult<Vec<Iterati
 #[async_trait::async_trait]
 impl TaskStore for PgTaskStore {
     async fn enqueue(&self, task: &IterationTask, max_attempts: u32) -> PortResult<bool> {
-        insert_task(&self.pool, task, i32::try_from(max_attempts).unwrap_or(i32::MAX), "enqueue").await
+        insert_task(&self.pool, task, i32::try_from(max_attempts).unwrap_or(i32::MAX), self.notify, "enqueue").await
     }
 
     async fn claim_next(&self, owner: &str, lease: Duration, max: usize) -> PortResult<Vec<TaskLease>> {
@@ -299,7 +308,7 @@ impl TaskStore for PgTaskStore {
         let mut tx = self.pool.begin().await.map_err(|err| port_error("complete", err))?;
         let completed: Option<i32> = query.fetch_optional(&mut *tx).await.map_err(|err| port_error("complete", err))?;
         let Some(max_attempts) = completed else { return Ok(false) };
-        insert_task(&mut *tx, next, max_attempts, "complete").await?;
+        insert_task(&mut *tx, next, max_attempts, self.notify, "complete").await?;
         tx.commit().await.map_err(|err| port_error("complete", err))?;
         Ok(true)
     }

@@ -155,6 +155,28 @@ async fn enqueue_and_complete_notify_listeners() {
     .await;
 }
 
+/// A store built without NOTIFY (NATS announces tasks instead) inserts and completes silently:
+/// the only notification the listener gets comes from a notifying store.
+#[tokio::test]
+async fn a_store_without_notify_inserts_silently() {
+    with_database(|_, pool| async move {
+        let mut notifier = PgTaskNotifier::listen(&pool).await.expect("listen");
+        let silent = PgTaskStore::without_notify(pool.clone());
+        let first = task(SessionId::new());
+        assert!(silent.enqueue(&first, 3).await.unwrap());
+        let ClaimOutcome::Claimed(_) = silent.claim(first.task_id, "w", Duration::from_secs(30)).await.unwrap() else {
+            panic!("claim")
+        };
+        let second = first.next();
+        assert!(silent.complete(first.task_id, "w", Some(&second)).await.unwrap());
+        assert_eq!(silent.status(second.task_id).await.unwrap(), Some(TaskStatus::Pending));
+        let loud = task(SessionId::new());
+        assert!(PgTaskStore::new(pool.clone()).enqueue(&loud, 3).await.unwrap());
+        assert_eq!(next_task(&mut notifier).await, loud.task_id, "nothing was notified before it");
+    })
+    .await;
+}
+
 /// A notifier whose connection is killed reports an error or `Poll`, then listens again.
 #[tokio::test]
 async fn notifier_reconnects_after_its_connection_is_killed() {

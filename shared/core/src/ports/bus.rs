@@ -23,6 +23,12 @@ pub trait EventBus: EventEmitter {
     /// Subscribes to the events of one session emitted from now on.
     fn subscribe(&self, session_id: SessionId) -> EventSubscription;
 
+    /// Whether an event is delivered live only and never stored: the ephemeral types always;
+    /// a bus that carries events between instances may add more (with NATS, `llm.generation`).
+    fn is_live_only(&self, event: &Event) -> bool {
+        event.is_ephemeral()
+    }
+
     /// Events this bus has retained (the in-memory bus of the in-process runtime keeps them for
     /// inspection; production buses keep nothing).
     fn collected_events(&self) -> Vec<Event> {

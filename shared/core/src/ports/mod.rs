@@ -19,7 +19,7 @@ pub use stores::{
     AgentStore, EventFilter, EventStore, FileStore, HarnessStore, ListQuery, Page, ProviderStore, SessionFile,
     SessionFilter, SessionStore, StatusChange, Stores, append_each, normalize_file_path, workspace_relative,
 };
-pub use tasks::{ClaimOutcome, FailOutcome, TaskDispatch, TaskLease, TaskStatus, TaskStore};
+pub use tasks::{ClaimOutcome, FailOutcome, TaskAnnouncer, TaskDispatch, TaskLease, TaskStatus, TaskStore};
 
 /// A failure of a port call.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -120,3 +120,11 @@ pub trait TaskDispatch: Send + Sync {
     /// themselves ignore this.
     fn retry_later(&self, task_id: TaskId, delay: Duration);
 }
+
+/// Announces committed tasks to the workers of other control-plane instances (a hint: workers
+/// also poll). PostgreSQL NOTIFY does it from within the inserting transaction; an adapter of this
+/// port does it after the commit, over another transport.
+pub trait TaskAnnouncer: Send + Sync {
+    /// Tells the other instances that `task` can be claimed.
+    fn announce(&self, task: TaskId);
+}

@@ -24,10 +24,11 @@ impl StoreIterationHost {
     }
 }
 
-/// Persists a non-ephemeral event and publishes it unless it was already stored; publishes an
-/// ephemeral one directly. Shared by the host and the turn services.
+/// Persists an event and publishes it unless it was already stored; publishes a live-only one
+/// (ephemeral, or what the bus keeps out of the store) directly. Shared by the host and the turn
+/// services.
 pub async fn record_event(stores: &Stores, bus: &dyn EventBus, event: NewEvent) -> PortResult<Option<Event>> {
-    if event.event.is_ephemeral() {
+    if bus.is_live_only(&event.event) {
         bus.emit(Arc::new(event.event));
         return Ok(None);
     }
@@ -39,8 +40,13 @@ pub async fn record_event(stores: &Stores, bus: &dyn EventBus, event: NewEvent) 
     Ok(Some(stored))
 }
 
-/// Persists events in order (together where the store can) and publishes each stored one.
+/// Persists events in order (together where the store can) and publishes each stored one;
+/// live-only ones are published without being stored.
 pub async fn record_events(stores: &Stores, bus: &dyn EventBus, events: Vec<NewEvent>) -> PortResult<Vec<Event>> {
+    let (live, events): (Vec<_>, Vec<_>) = events.into_iter().partition(|e| bus.is_live_only(&e.event));
+    for event in live {
+        bus.emit(Arc::new(event.event));
+    }
     let ids: Vec<_> = events.iter().map(|e| e.event.id).collect();
     let stored = stores.events.append_all(events).await?;
     for (event, id) in stored.iter().zip(ids) {

@@ -6,23 +6,32 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use everruns_core::ids::TaskId;
-use everruns_core::ports::{IterationTask, PortResult, TaskDispatch, TaskQueue, TaskStore};
+use everruns_core::ports::{IterationTask, PortResult, TaskAnnouncer, TaskDispatch, TaskQueue, TaskStore};
 use tokio::sync::broadcast;
 
 /// Attempts a task gets before it is dead.
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;
 
-/// Wakes subscribed workers (their `SubscribeTaskNotifications` streams).
+/// Wakes subscribed workers (their `SubscribeTaskNotifications` streams) of this instance, and
+/// those of the other instances through an announcer when one is set (NATS; without it the task
+/// store's NOTIFY reaches them).
 #[derive(Clone)]
 pub struct NotifyDispatch {
     store: Arc<dyn TaskStore>,
     notify: broadcast::Sender<TaskId>,
+    announcer: Option<Arc<dyn TaskAnnouncer>>,
 }
 
 impl NotifyDispatch {
     /// A dispatcher that marks tasks of `store` published and announces them on `notify`.
     pub fn new(store: Arc<dyn TaskStore>, notify: broadcast::Sender<TaskId>) -> Self {
-        Self { store, notify }
+        Self { store, notify, announcer: None }
+    }
+
+    /// Also announces every dispatched task to the other instances.
+    pub fn with_announcer(mut self, announcer: Option<Arc<dyn TaskAnnouncer>>) -> Self {
+        self.announcer = announcer;
+        self
     }
 }
 
@@ -31,6 +40,9 @@ impl TaskDispatch for NotifyDispatch {
     async fn dispatch(&self, task: &IterationTask) -> PortResult<()> {
         self.store.mark_published(task.task_id).await?;
         let _ = self.notify.send(task.task_id);
+        if let Some(announcer) = &self.announcer {
+            announcer.announce(task.task_id);
+        }
         Ok(())
     }
 

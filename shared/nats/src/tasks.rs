@@ -1,0 +1,62 @@
+//! Task notifications over NATS: `task.available.{activity_type}` subjects replace PostgreSQL
+//! NOTIFY. The instance that dispatches a task announces it ([`NatsTaskAnnouncer`]); every
+//! instance listens ([`task_wakeups`]) and wakes the workers connected to it. A hint, like NOTIFY:
+//! workers still poll, so an announcement lost while NATS is down only delays a claim.
+
+use everruns_core::ids::TaskId;
+use everruns_core::ports::TaskAnnouncer;
+use futures::StreamExt;
+use futures::stream::BoxStream;
+
+use crate::link::{NatsError, NatsLink};
+
+/// The activity type of an iteration task.
+pub const ITERATION_ACTIVITY: &str = "iteration";
+
+/// The subject tasks of `activity` are announced on.
+pub fn task_subject(activity: &str) -> String {
+    format!("task.available.{activity}")
+}
+
+/// Announces tasks on `task.available.iteration` as `<instance> <task id>`.
+#[derive(Debug, Clone)]
+pub struct NatsTaskAnnouncer {
+    link: NatsLink,
+    subject: String,
+}
+
+impl NatsTaskAnnouncer {
+    /// An announcer of iteration tasks over `link`.
+    pub fn new(link: NatsLink) -> Self {
+        Self { link, subject: task_subject(ITERATION_ACTIVITY) }
+    }
+}
+
+impl TaskAnnouncer for NatsTaskAnnouncer {
+    fn announce(&self, task: TaskId) {
+        let (client, subject) = (self.link.client.clone(), self.subject.clone());
+        let payload = format!("{} {task}", self.link.instance);
+        tokio::spawn(async move {
+            if let Err(error) = client.publish(subject, payload.into()).await {
+                tracing::warn!(%task, "task announcement not sent over NATS: {error}");
+            }
+        });
+    }
+}
+
+/// Tasks announced by the other instances, for any activity type. The subscription survives
+/// reconnections (announcements sent meanwhile are lost; workers poll).
+pub async fn task_wakeups(link: &NatsLink) -> Result<BoxStream<'static, TaskId>, NatsError> {
+    let subscriber = link.client.subscribe(task_subject("*")).await.map_err(|e| NatsError::Connect(e.to_string()))?;
+    let own = link.instance.clone();
+    Ok(subscriber
+        .filter_map(move |message| {
+            let own = own.clone();
+            async move {
+                let text = std::str::from_utf8(&message.payload).ok()?;
+                let (instance, task) = text.split_once(' ')?;
+                (instance != &*own).then(|| TaskId::parse(task).ok()).flatten()
+            }
+        })
+        .boxed())
+}

@@ -1,0 +1,114 @@
+//! How live events and task wake-ups travel between instances: through NATS JetStream when
+//! `NATS_URL` is set and reachable at startup, otherwise (unset, or unreachable: a warning) the
+//! documented fallback — the in-memory bus of this process and PostgreSQL NOTIFY.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use everruns_core::ids::TaskId;
+use everruns_core::ports::{EventBus, TaskAnnouncer, TaskStore};
+use everruns_nats::{NatsEventBus, NatsLink, NatsTaskAnnouncer};
+use everruns_store_memory::MemoryEventBus;
+use everruns_store_pg::PgPool;
+use futures::StreamExt;
+use tokio::sync::broadcast;
+use tokio::task::JoinHandle;
+
+/// The live-delivery choice of one process.
+pub struct Fabric {
+    /// Where events are emitted and subscribed.
+    pub bus: Arc<dyn EventBus>,
+    nats: Option<NatsLink>,
+}
+
+impl Fabric {
+    /// Connects to `nats_url` when given; falls back with a warning when it cannot be used.
+    pub async fn connect(nats_url: Option<&str>, name: &str) -> Self {
+        let local: Arc<dyn EventBus> = Arc::new(MemoryEventBus::new());
+        let Some(url) = nats_url else {
+            return Self { bus: local, nats: None };
+        };
+        match NatsLink::connect(url, name).await {
+            Ok(link) => {
+                tracing::info!("NATS JetStream connected: live events and task notifications go through NATS");
+                Self { bus: Arc::new(NatsEventBus::new(link.clone(), local)), nats: Some(link) }
+            }
+            Err(error) => {
+                tracing::warn!("{error}; falling back to PostgreSQL NOTIFY and in-memory delivery");
+                Self { bus: local, nats: None }
+            }
+        }
+    }
+
+    /// In-memory delivery only (the API function: its events reach the bridge through
+    /// PostgreSQL).
+    pub fn local() -> Self {
+        Self { bus: Arc::new(MemoryEventBus::new()), nats: None }
+    }
+
+    /// Whether NATS carries this process's events and wake-ups.
+    pub fn uses_nats(&self) -> bool {
+        self.nats.is_some()
+    }
+
+    /// The task store: with NATS it does not NOTIFY (NATS announces tasks instead).
+    pub fn task_store(&self, pool: &PgPool) -> Arc<dyn TaskStore> {
+        match self.nats {
+            Some(_) => Arc::new(everruns_store_pg::PgTaskStore::without_notify(pool.clone())),
+            None => Arc::new(everruns_store_pg::PgTaskStore::new(pool.clone())),
+        }
+    }
+
+    /// Who tells the other instances about dispatched tasks (NATS only; NOTIFY needs nobody).
+    pub fn announcer(&self) -> Option<Arc<dyn TaskAnnouncer>> {
+        self.nats.as_ref().map(|link| Arc::new(NatsTaskAnnouncer::new(link.clone())) as Arc<dyn TaskAnnouncer>)
+    }
+
+    /// Relays the wake-ups of tasks dispatched by other instances to this instance's workers.
+    pub fn relay_wakeups(&self, pool: &PgPool, notify: broadcast::Sender<TaskId>) -> JoinHandle<()> {
+        match &self.nats {
+            Some(link) => tokio::spawn(relay_nats_wakeups(link.clone(), notify)),
+            None => tokio::spawn(relay_pg_wakeups(pool.clone(), notify)),
+        }
+    }
+}
+
+/// Forwards `task.available.*` announcements to the workers' streams.
+async fn relay_nats_wakeups(link: NatsLink, notify: broadcast::Sender<TaskId>) {
+    loop {
+        match everruns_nats::task_wakeups(&link).await {
+            Ok(mut wakeups) => {
+                while let Some(id) = wakeups.next().await {
+                    let _ = notify.send(id);
+                }
+                tracing::warn!("NATS task notifications ended; subscribing again");
+            }
+            Err(error) => tracing::warn!("cannot subscribe to NATS task notifications: {error}"),
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// Forwards PG NOTIFY wake-ups (tasks enqueued by any instance) to the workers' streams.
+async fn relay_pg_wakeups(pool: PgPool, notify: broadcast::Sender<TaskId>) {
+    loop {
+        match everruns_store_pg::PgTaskNotifier::listen(&pool).await {
+            Ok(mut listener) => loop {
+                match listener.recv().await {
+                    Ok(everruns_store_pg::TaskWake::Task(id)) => {
+                        let _ = notify.send(id);
+                    }
+                    Ok(everruns_store_pg::TaskWake::Poll) => {
+                        let _ = notify.send(TaskId::new());
+                    }
+                    Err(error) => {
+                        tracing::warn!("task notifications interrupted: {error}");
+                        break;
+                    }
+                }
+            },
+            Err(error) => tracing::warn!("cannot listen for task notifications: {error}"),
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
