@@ -285,6 +285,9 @@ impl ServerConfig {
             problems.push(error.to_string());
         }
         let valkey_url = get("VALKEY_URL");
+        if let Some(Err(error)) = valkey_url.as_deref().map(everruns_valkey::parse_valkey_url) {
+            problems.push(format!("VALKEY_URL: {error}"));
+        }
         Self {
             dev_mode,
             grade,

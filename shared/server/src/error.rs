@@ -112,7 +112,7 @@ impl ApiError {
             "error": {"code": code, "message": message},
         });
         let retry_after = match self {
-            Self::TooManyRequests { retry_after, .. } => Some(retry_after.as_secs().max(1)),
+            Self::TooManyRequests { retry_after, .. } => Some((retry_after.as_millis().div_ceil(1000) as u64).max(1)),
             Self::Unavailable(_) => Some(1),
             _ => None,
         };

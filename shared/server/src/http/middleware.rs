@@ -1,8 +1,7 @@
-//! Cross-cutting middleware: request ids, per-IP rate limiting (governor, in memory), CORS, and
-//! authentication of REST routes.
+//! Cross-cutting middleware: request ids, per-IP rate limiting (see [`super::limits`]), CORS,
+//! and authentication of REST routes.
 
 use std::net::{IpAddr, SocketAddr};
-use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,7 +10,7 @@ use axum::extract::{ConnectInfo, Request};
 use axum::http::{HeaderName, HeaderValue, Method};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use everruns_core::ports::{RateDecision, RateLimiter};
 use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
 
 use crate::error::ApiError;
@@ -22,8 +21,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// Applies the middleware stack to the router.
 pub fn wrap(app: Router, state: &AppState) -> Router {
     let mut app = app;
-    if let Some(quota) = NonZeroU32::new(state.config.rate_limit_per_minute) {
-        let limiter: Arc<DefaultKeyedRateLimiter<IpAddr>> = Arc::new(RateLimiter::keyed(Quota::per_minute(quota)));
+    if let Some(limiter) = super::limits::limiter(&state.config) {
         app = app.layer(middleware::from_fn(move |req: Request, next: Next| {
             let limiter = limiter.clone();
             async move { rate_limit(limiter, req, next).await }
@@ -75,20 +73,17 @@ fn client_ip(req: &Request) -> IpAddr {
         .unwrap_or(IpAddr::from([0, 0, 0, 0]))
 }
 
-async fn rate_limit(limiter: Arc<DefaultKeyedRateLimiter<IpAddr>>, req: Request, next: Next) -> Response {
+async fn rate_limit(limiter: Arc<dyn RateLimiter>, req: Request, next: Next) -> Response {
     if req.uri().path() == "/health" {
         return next.run(req).await;
     }
-    match limiter.check_key(&client_ip(&req)) {
-        Ok(()) => next.run(req).await,
-        Err(not_until) => {
-            let wait = not_until.wait_time_from(governor::clock::Clock::now(&governor::clock::DefaultClock::default()));
-            ApiError::TooManyRequests {
-                message: "rate limit exceeded; retry later".into(),
-                retry_after: wait.max(Duration::from_secs(1)),
-            }
-            .into_response()
+    match limiter.check(&super::limits::key_of(client_ip(&req))).await {
+        RateDecision::Allowed => next.run(req).await,
+        RateDecision::Limited { retry_after } => ApiError::TooManyRequests {
+            message: "rate limit exceeded; retry later".into(),
+            retry_after: retry_after.max(Duration::from_secs(1)),
         }
+        .into_response(),
     }
 }
 

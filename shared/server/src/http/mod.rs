@@ -9,6 +9,7 @@ mod capabilities;
 mod events;
 pub mod extract;
 mod harnesses;
+pub mod limits;
 mod middleware;
 mod models;
 mod sessions;
