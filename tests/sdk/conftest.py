@@ -43,6 +43,10 @@ EPHEMERAL_TYPES = {
     "voice.input_transcript.delta",
     "voice.output_transcript.delta",
 }
+# With NATS_URL (the server inherits this environment), `llm.generation` is live only as well.
+WITH_NATS = bool(os.environ.get("NATS_URL"))
+if WITH_NATS:
+    EPHEMERAL_TYPES = EPHEMERAL_TYPES | {"llm.generation"}
 
 ID_RE = {
     prefix: re.compile(rf"^{prefix}_[0-9a-f]{{32}}$")

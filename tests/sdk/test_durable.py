@@ -74,7 +74,7 @@ async def test_a_worker_killed_mid_turn_is_replaced_and_the_turn_completes_once(
     assert count(events, "turn.completed") == 1, [e["type"] for e in events]
     assert count(events, "output.message.completed") == 1, "one output.message.completed per iteration"
     assert count(events, "reason.started") == 1 and count(events, "output.message.started") == 1, "no duplicate persisted event"
-    assert count(events, "llm.generation") == 1
+    assert count(events, "llm.generation") == (0 if conftest.WITH_NATS else 1), "stored once (live only with NATS)"
     sequences = [e["sequence"] for e in events]
     assert sequences == list(range(1, len(events) + 1)), "gap-free sequence, nothing stored twice"
     attempts = psql(f"SELECT attempts FROM iteration_tasks WHERE session_id = '{session_uuid(session)}' AND iteration = 1")
