@@ -151,3 +151,38 @@ async fn other_requests_still_reach_the_router_through_the_front() {
     assert!(text.starts_with("HTTP/1.1 200"), "{text}");
     assert!(text.contains("\"status\":\"ok\""));
 }
+
+/// A live frame that skips a sequence (the missing event was published elsewhere and has not
+/// arrived, or never will) makes the stream read the store: the client gets both, in order.
+#[tokio::test]
+async fn a_sequence_gap_on_the_live_path_is_filled_from_the_store() {
+    use everruns_core::events::{EventContext, EventPayload, NewEvent, SessionIdledData};
+    use everruns_core::ids::{SessionId, TurnId};
+    use std::sync::Arc;
+
+    let app = ServerAppBuilder::new(config()).build().await.unwrap();
+    let state = app.state.clone();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(app.serve(listener, std::future::pending()));
+    let session = create_session(port).await;
+    let id = SessionId::parse(&session).unwrap();
+    let mut sse = send(port, &format!("GET /api/v1/sessions/{session}/sse HTTP/1.1\r\nHost: x\r\n\r\n")).await;
+    wait_line(&mut sse, |l| l == "event: connected").await;
+
+    let append = async |publish: bool| {
+        let data = SessionIdledData { turn_id: TurnId::new(), iterations: None, usage: None };
+        let event = NewEvent::new(id, EventContext::default(), EventPayload::SessionIdled(data));
+        let stored = state.stores.events.append(event).await.unwrap();
+        if publish {
+            state.turns.bus().emit(Arc::new(stored.clone()));
+        }
+        stored.id.to_string()
+    };
+    let first = append(true).await;
+    assert_eq!(wait_line(&mut sse, |l| l.starts_with("id: ")).await, format!("id: {first}"));
+    let unpublished = append(false).await;
+    let third = append(true).await;
+    assert_eq!(wait_line(&mut sse, |l| l.starts_with("id: ")).await, format!("id: {unpublished}"));
+    assert_eq!(wait_line(&mut sse, |l| l.starts_with("id: ")).await, format!("id: {third}"));
+}
