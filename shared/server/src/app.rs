@@ -18,7 +18,7 @@ use axum::Router;
 use everruns_core::PlatformDefinition;
 use everruns_core::engine::EngineConfig;
 use everruns_core::ids::{OrgId, TaskId};
-use everruns_core::ports::{EventBus, SecretCipher, Stores, TaskDispatch, TaskStore};
+use everruns_core::ports::{EventEmitter, SecretCipher, Stores, TaskDispatch, TaskStore};
 use everruns_core::turns::TurnService;
 use everruns_secrets::AesGcmSecretCipher;
 use everruns_store_memory::{ChannelTaskQueue, memory_stores};
@@ -40,6 +40,7 @@ pub struct ServerAppBuilder {
     platform: Option<PlatformDefinition>,
     routes: Router,
     api_function: bool,
+    observers: Vec<Arc<dyn EventEmitter>>,
 }
 
 /// A built application: the router, its state, and the handles that stop it.
@@ -96,7 +97,7 @@ async fn connect_database(url: &str) -> anyhow::Result<everruns_store_pg::PgPool
 impl ServerAppBuilder {
     /// A builder over `config` with the OSS platform preset and no custom routes.
     pub fn new(config: ServerConfig) -> Self {
-        Self { config, platform: None, routes: Router::new(), api_function: false }
+        Self { config, platform: None, routes: Router::new(), api_function: false, observers: Vec::new() }
     }
 
     /// The API function's composition (serverless split): the REST router only, on PostgreSQL
@@ -110,6 +111,12 @@ impl ServerAppBuilder {
     /// The platform surface.
     pub fn platform_definition(mut self, platform: PlatformDefinition) -> Self {
         self.platform = Some(platform);
+        self
+    }
+
+    /// Hands every event this instance emits to `observer` as well (tracing, Braintrust).
+    pub fn observe(mut self, observer: Arc<dyn EventEmitter>) -> Self {
+        self.observers.push(observer);
         self
     }
 
@@ -144,7 +151,7 @@ impl ServerAppBuilder {
             true => Fabric::local(),
             false => Fabric::connect(self.config.nats_url.as_deref(), "everruns-server").await,
         };
-        let bus: Arc<dyn EventBus> = fabric.bus.clone();
+        let bus = crate::fabric::ObservedBus::wrap(fabric.bus.clone(), self.observers);
         let engine = EngineConfig { grade: self.config.grade, ..EngineConfig::default() };
         let mut background = Vec::new();
         let (notify, _) = broadcast::channel::<TaskId>(1024);
@@ -258,7 +265,7 @@ impl ServerAppBuilder {
     pub async fn run(self) -> anyhow::Result<()> {
         let addr = self.config.http_addr;
         let grpc_addr = self.config.worker_grpc_addr;
-        let app = self.build().await?;
+        let app = Box::pin(self.build()).await?;
         let listener = TcpListener::bind(addr).await.map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
         tracing::info!("everruns-server listening on http://{}", listener.local_addr()?);
         let grpc = match app.grpc.is_some() {
