@@ -1,6 +1,7 @@
 //! `everruns-server`: the long-lived host. Reads its configuration once (secrets given as
 //! `<NAME>_SECRET_ARN` are loaded from Secrets Manager), sets up logging and OpenTelemetry
-//! (`OTEL_*`; the Gen-AI span tree is built from this instance's events), then serves.
+//! (`OTEL_*`; the Gen-AI span tree is built from this instance's events) and, with
+//! `BRAINTRUST_API_KEY`, logging of every `llm.generation` to Braintrust, then serves.
 //! `everruns-server migrate` applies the database migrations and exits (the split's one-off
 //! deploy step).
 
@@ -23,9 +24,16 @@ async fn main() -> anyhow::Result<()> {
             if let Some(listener) = &listener {
                 builder = builder.observe(Arc::new(listener.clone()));
             }
+            let braintrust = everruns_braintrust::BraintrustLogger::from_env()?;
+            if let Some(logger) = &braintrust {
+                builder = builder.observe(Arc::new(logger.clone()));
+            }
             let served = builder.run().await;
             if let Some(listener) = listener {
                 let _ = listener.flush().await;
+            }
+            if let Some(logger) = braintrust {
+                let _ = logger.flush().await;
             }
             served
         }
