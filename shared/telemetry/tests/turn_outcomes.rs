@@ -146,6 +146,35 @@ async fn a_turn_continues_a_remote_trace() {
     assert_eq!(api.span.trace_id, parent.trace_id().to_bytes().to_vec());
 }
 
+/// In the split the API's `turn.started` reaches the bridge before the worker brings the trace
+/// context: a parent set after `turn.started`, before the first step, still parents the root.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_parent_arriving_after_turn_started_still_parents_the_root() {
+    let h = harness(ListenerOptions::default()).await;
+    let tracer = h.provider.tracer("api");
+    let mut request = tracer.start("POST /v1/sessions/{id}/messages");
+    let parent = request.span_context().clone();
+    request.end();
+
+    let mut late = Script::new();
+    let p = late.turn_started();
+    late.at(0, p);
+    let mut events = late.events();
+    let started = events.remove(0);
+    h.listener.emit(started);
+    h.listener.flush().await.unwrap_or_else(|e| panic!("{e}"));
+    h.listener.set_turn_parent(late.turn, Context::new().with_remote_span_context(parent.clone()));
+    let p = late.reason_started("gpt-4o");
+    late.at(5, p);
+    let p = late.turn_completed(1, usage(1, 1, None, None));
+    late.at(9, p);
+    let spans = h.export(late.events().into_iter().skip(1).collect()).await;
+
+    let root = one(&spans, &format!("invoke_agent {}", late.turn));
+    assert_child(root, one(&spans, "POST /v1/sessions/{id}/messages"));
+    assert_child(one(&spans, "reason"), root);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_and_surplus_turns_are_evicted() {
     let options = ListenerOptions {

@@ -40,14 +40,14 @@ impl TurnTrace {
         }
     }
 
-    fn root_context(&self) -> Context {
-        self.root.context()
+    fn root_context(&mut self, rec: &Recorder<'_>) -> Context {
+        self.root(rec).context()
     }
 
-    fn reason_context(&self) -> (Context, SystemTime) {
+    fn reason_context(&mut self, rec: &Recorder<'_>) -> (Context, SystemTime) {
         match &self.reason {
             Some(step) => (step.span.context(), step.span.started_at()),
-            None => (self.root_context(), self.root.started_at()),
+            None => (self.root_context(rec), self.root_started_at()),
         }
     }
 
@@ -62,10 +62,11 @@ impl TurnTrace {
             self.requested_model = Some(model.model.clone());
         }
         if let Some(agent_id) = data.agent_id {
-            self.root.set([KeyValue::new(key::AGENT_ID, agent_id.to_string())]);
+            self.root(rec).set([KeyValue::new(key::AGENT_ID, agent_id.to_string())]);
         }
         let start = step(op::REASON.into(), op::REASON, SpanKind::Internal, at, Vec::new());
-        let span = self.open(rec, &self.root_context(), start);
+        let parent = self.root_context(rec);
+        let span = self.open(rec, &parent, start);
         self.reason = Some(ReasonStep { span, chats: 0, usage: None, closing: None });
     }
 
@@ -76,7 +77,8 @@ impl TurnTrace {
         let model = data.model.clone().or_else(|| self.requested_model.clone());
         let attributes = model.map(|m| KeyValue::new(key::REQUEST_MODEL, m)).into_iter().collect();
         let start = step(op::THINKING.into(), op::THINKING, SpanKind::Internal, at, attributes);
-        self.thinking = Some(self.open(rec, &self.reason_context().0, start));
+        let parent = self.reason_context(rec).0;
+        self.thinking = Some(self.open(rec, &parent, start));
     }
 
     fn thinking_completed(&mut self, rec: &Recorder<'_>, data: &ReasonThinkingCompletedData, at: SystemTime) {
@@ -91,7 +93,7 @@ impl TurnTrace {
     fn generation(&mut self, rec: &Recorder<'_>, data: &LlmGenerationData, at: SystemTime) {
         self.close_thinking(at);
         let meta = &data.metadata;
-        let (parent, parent_start) = self.reason_context();
+        let (parent, parent_start) = self.reason_context(rec);
         let mut attributes = vec![
             KeyValue::new(key::REQUEST_MODEL, self.requested_model.clone().unwrap_or_else(|| meta.model.clone())),
             KeyValue::new(key::RESPONSE_MODEL, meta.model.clone()),
@@ -162,11 +164,12 @@ impl TurnTrace {
             act.end(at);
         }
         let start = step(op::ACT.into(), op::ACT, SpanKind::Internal, at, Vec::new());
-        self.act = Some(self.open(rec, &self.root_context(), start));
+        let parent = self.root_context(rec);
+        self.act = Some(self.open(rec, &parent, start));
     }
 
     fn tool_span(
-        &self,
+        &mut self,
         rec: &Recorder<'_>,
         id: &str,
         name: &str,
@@ -175,7 +178,7 @@ impl TurnTrace {
     ) -> OpenSpan {
         let (parent, parent_start) = match &self.act {
             Some(act) => (act.context(), act.started_at()),
-            None => (self.root_context(), self.root.started_at()),
+            None => (self.root_context(rec), self.root_started_at()),
         };
         attributes.push(KeyValue::new(key::TOOL_NAME, name.to_owned()));
         attributes.push(KeyValue::new(key::TOOL_CALL_ID, id.to_owned()));

@@ -36,10 +36,13 @@ impl Tracker {
         }
     }
 
-    /// Remembers the remote parent of a turn that has not started here yet.
+    /// Sets the remote parent of a turn: its root, if that has not started yet, or remembered for
+    /// a turn not seen here yet.
     pub(super) fn set_parent(&mut self, turn_id: TurnId, parent: Context) {
-        if self.turns.contains_key(&turn_id) {
-            tracing::debug!(turn = %turn_id, "turn already traced; its remote parent comes too late");
+        if let Some(turn) = self.turns.get_mut(&turn_id) {
+            if !turn.set_parent(parent) {
+                tracing::debug!(turn = %turn_id, "turn already traced; its remote parent comes too late");
+            }
             return;
         }
         if self.parents.len() >= self.max_turns
@@ -81,7 +84,7 @@ impl Tracker {
             }
         };
         if let Some(turn) = self.turns.remove(&turn_id) {
-            turn.finish(end, at);
+            turn.finish(&rec, end, at);
         }
     }
 
@@ -97,7 +100,8 @@ impl Tracker {
         if let Some(turn) = self.turns.remove(&turn_id) {
             tracing::debug!(turn = %turn_id, "ending the trace of an idle turn");
             let at = turn.last_at;
-            turn.finish(TurnEnd::Evicted, at);
+            let rec = Recorder { tracer: &self.tracer, capture: self.capture };
+            turn.finish(&rec, TurnEnd::Evicted, at);
         }
     }
 

@@ -1,6 +1,10 @@
 //! The trace of one turn: the root `invoke_agent` span and the step spans currently open under
 //! it. A turn ends on `turn.completed` / `failed` / `cancelled` / `sealed`, or when evicted; every
 //! span still open is then ended at the closing time, so nothing leaks and no span is lost.
+//!
+//! The root is started lazily (at its own time, from `turn.started`) when the first step needs a
+//! parent or the turn ends: until then a remote parent may still arrive (in the split, the worker
+//! brings the trace context after the API's `turn.started` has reached the bridge).
 
 use std::collections::HashMap;
 use std::time::SystemTime;
@@ -45,9 +49,20 @@ pub(super) enum TurnEnd<'a> {
     Evicted,
 }
 
+/// The root span: waiting for its first child (its parent may still change), or started.
+enum Root {
+    Pending {
+        parent: Context,
+        start: SpanStart,
+    },
+    Open(OpenSpan),
+    /// Only while being started.
+    Taken,
+}
+
 /// The open spans and running totals of one turn.
 pub(super) struct TurnTrace {
-    pub root: OpenSpan,
+    root: Root,
     pub conversation_id: String,
     pub requested_model: Option<String>,
     pub reason: Option<ReasonStep>,
@@ -85,8 +100,9 @@ impl TurnTrace {
             at,
             attributes,
         };
+        let _ = rec;
         Self {
-            root: OpenSpan::start(rec.tracer, parent, &conversation_id, start),
+            root: Root::Pending { parent: parent.clone(), start },
             conversation_id,
             requested_model: None,
             reason: None,
@@ -97,6 +113,40 @@ impl TurnTrace {
             usage: None,
             last_at: at,
             last_seen: Instant::now(),
+        }
+    }
+
+    /// Sets the root's remote parent; `false` when the root has already started.
+    pub(super) fn set_parent(&mut self, parent: Context) -> bool {
+        match &mut self.root {
+            Root::Pending { parent: current, .. } => {
+                *current = parent;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The root span, started now if it was pending.
+    pub(super) fn root(&mut self, rec: &Recorder<'_>) -> &mut OpenSpan {
+        if let Root::Pending { .. } = self.root
+            && let Root::Pending { parent, start } = std::mem::replace(&mut self.root, Root::Taken)
+        {
+            self.root = Root::Open(OpenSpan::start(rec.tracer, &parent, &self.conversation_id, start));
+        }
+        match &mut self.root {
+            Root::Open(span) => span,
+            // Replaced just above.
+            Root::Pending { .. } | Root::Taken => unreachable!("the root was just started"),
+        }
+    }
+
+    /// When the root starts (or started).
+    pub(super) fn root_started_at(&self) -> SystemTime {
+        match &self.root {
+            Root::Pending { start, .. } => start.at,
+            Root::Open(span) => span.started_at(),
+            Root::Taken => self.last_at,
         }
     }
 
@@ -135,7 +185,7 @@ impl TurnTrace {
     }
 
     /// Ends the turn: every open span, then the root with its totals and outcome.
-    pub(super) fn finish(mut self, end: TurnEnd<'_>, at: SystemTime) {
+    pub(super) fn finish(mut self, rec: &Recorder<'_>, end: TurnEnd<'_>, at: SystemTime) {
         self.close_steps(at, !matches!(end, TurnEnd::Completed(_)));
         let counted = self.iterations;
         let (iterations, usage, status) = match &end {
@@ -150,13 +200,16 @@ impl TurnTrace {
         if let Some(usage) = &usage {
             attributes.extend(usage_attributes(usage, false));
         }
-        self.root.set(attributes);
+        let root = self.root(rec);
+        root.set(attributes);
         match end {
-            TurnEnd::Failed(d) => self.root.fail(d.error_code.as_deref().unwrap_or(&d.error), &d.error),
-            TurnEnd::Cancelled(d) => self.root.fail("cancelled", d.reason.as_deref().unwrap_or("cancelled")),
-            TurnEnd::Sealed(d) => self.root.fail(&d.reason, d.detail.as_deref().unwrap_or(&d.reason)),
+            TurnEnd::Failed(d) => root.fail(d.error_code.as_deref().unwrap_or(&d.error), &d.error),
+            TurnEnd::Cancelled(d) => root.fail("cancelled", d.reason.as_deref().unwrap_or("cancelled")),
+            TurnEnd::Sealed(d) => root.fail(&d.reason, d.detail.as_deref().unwrap_or(&d.reason)),
             TurnEnd::Completed(_) | TurnEnd::Evicted => {}
         }
-        self.root.end(at);
+        if let Root::Open(root) = std::mem::replace(&mut self.root, Root::Taken) {
+            root.end(at);
+        }
     }
 }
