@@ -22,7 +22,7 @@ async fn main() -> anyhow::Result<()> {
             let mut builder = ServerAppBuilder::new(ServerConfig::load().await?);
             let listener = telemetry.event_listener()?;
             if let Some(listener) = &listener {
-                builder = builder.observe(Arc::new(listener.clone()));
+                builder = builder.observe(Arc::new(listener.clone())).continue_traces(Arc::new(listener.clone()));
             }
             let braintrust = everruns_braintrust::BraintrustLogger::from_env()?;
             if let Some(logger) = &braintrust {

@@ -71,6 +71,12 @@ fn config(vars: &HashMap<&str, String>) -> ServerConfig {
 }
 
 async fn start() -> Split {
+    start_traced(None).await
+}
+
+/// The split with the bridge's events observed by `listener` (which also continues each turn's
+/// trace from the context its worker brings).
+async fn start_traced(listener: Option<everruns_telemetry::OtelEventListener>) -> Split {
     required("AWS_ENDPOINT_URL");
     let sqs = aws_sdk_sqs::Client::new(&everruns_aws::sdk_config().await);
     let (queue, dlq) = queues(&sqs).await;
@@ -86,7 +92,12 @@ async fn start() -> Split {
     vars.insert("RATE_LIMIT_API_REQUESTS_PER_MINUTE", "0".into());
     vars.insert("TASK_QUEUE_URL", queue.clone());
     vars.insert("TASK_DLQ_URL", dlq.clone());
-    let bridge_app = ServerAppBuilder::new(config(&vars)).build().await.unwrap();
+    let mut bridge_builder = ServerAppBuilder::new(config(&vars));
+    if let Some(listener) = listener {
+        bridge_builder =
+            bridge_builder.observe(std::sync::Arc::new(listener.clone())).continue_traces(std::sync::Arc::new(listener));
+    }
+    let bridge_app = bridge_builder.build().await.unwrap();
     let bridge = format!("http://{}/api", http_listener.local_addr().unwrap());
     tokio::spawn(bridge_app.serve_all(http_listener, Some(grpc_listener), std::future::pending()));
 
@@ -127,6 +138,8 @@ impl Split {
             .queue_url(&self.queue)
             .max_number_of_messages(max)
             .wait_time_seconds(1)
+            .message_attribute_names("All")
+            .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
             .send()
             .await
             .unwrap();
@@ -138,6 +151,17 @@ impl Split {
                 record.message_id = m.message_id;
                 record.receipt_handle = m.receipt_handle;
                 record.body = m.body;
+                // As the event source mapping delivers them: message attributes and system
+                // attributes (AWSTraceHeader) by name.
+                for (name, value) in m.message_attributes.unwrap_or_default() {
+                    let mut attribute = aws_lambda_events::event::sqs::SqsMessageAttribute::default();
+                    attribute.string_value = value.string_value;
+                    attribute.data_type = Some(value.data_type);
+                    record.message_attributes.insert(name, attribute);
+                }
+                for (name, value) in m.attributes.unwrap_or_default() {
+                    record.attributes.insert(name.as_str().to_owned(), value);
+                }
                 record
             })
             .collect()
@@ -433,4 +457,70 @@ async fn pipelined_events_are_stored_in_order_and_a_refusal_surfaces_at_flush() 
     // The next events open a new stream.
     host.emit(activated(session).with_key("after")).await.unwrap();
     host.flush().await.unwrap();
+}
+
+/// A local OTLP/gRPC receiver (the collector's trace service) collecting spans.
+#[derive(Default, Clone)]
+struct Collector(std::sync::Arc<std::sync::Mutex<Vec<opentelemetry_proto::tonic::trace::v1::Span>>>);
+
+#[tonic::async_trait]
+impl opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::TraceService for Collector {
+    async fn export(
+        &self,
+        request: tonic::Request<opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest>,
+    ) -> Result<tonic::Response<opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse>, tonic::Status>
+    {
+        let spans = request.into_inner().resource_spans.into_iter().flat_map(|r| r.scope_spans).flat_map(|s| s.spans);
+        self.0.lock().unwrap().extend(spans);
+        Ok(tonic::Response::new(Default::default()))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_trace_runs_from_the_api_request_through_the_worker_to_the_bridge() {
+    use everruns_telemetry::opentelemetry::trace::TracerProvider as _;
+    let receiver = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", receiver.local_addr().unwrap());
+    let spans = Collector::default();
+    let service = opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::TraceServiceServer::new(
+        spans.clone(),
+    );
+    tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(service)
+            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(receiver)),
+    );
+    let config = everruns_telemetry::TelemetryConfig::new("everruns-bridge").with_endpoint(endpoint).unwrap();
+    let provider = everruns_telemetry::build_tracer_provider(&config).unwrap().unwrap();
+    let listener = everruns_telemetry::OtelEventListener::spawn(
+        provider.tracer(everruns_telemetry::TRACER_NAME),
+        everruns_telemetry::ListenerOptions::default(),
+    )
+    .unwrap();
+    let split = start_traced(Some(listener.clone())).await;
+    let worker = split.worker(&split.grpc);
+    let session = split.session("llmsim-echo").await;
+
+    // The caller's trace (as an API Gateway or a client would send it) on the API request.
+    let (trace, parent) = ("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7");
+    let body = json!({"message": {"role": "user", "content": [{"type": "text", "text": "trace me"}]}});
+    let response = split
+        .http
+        .post(format!("{}/v1/sessions/{session}/messages", split.api))
+        .header("traceparent", format!("00-{trace}-{parent}-01"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success());
+    split.pump_until(&worker, async || split.count(&session, "session.idled").await == 1, "turn finished").await;
+
+    listener.flush().await.unwrap();
+    tokio::task::spawn_blocking(move || provider.force_flush()).await.unwrap().unwrap();
+    let spans = spans.0.lock().unwrap().clone();
+    let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    let root = spans.iter().find(|s| s.name.starts_with("invoke_agent ")).expect("the turn's root span");
+    assert_eq!(hex(&root.trace_id), trace, "the bridge's turn continues the API request's trace");
+    assert_eq!(hex(&root.parent_span_id), parent, "under the caller's span");
+    assert!(spans.iter().filter(|s| s.name.starts_with("chat ")).all(|s| hex(&s.trace_id) == trace));
 }

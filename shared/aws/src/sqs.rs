@@ -54,7 +54,11 @@ impl SqsTaskDispatch {
 impl TaskDispatch for SqsTaskDispatch {
     async fn dispatch(&self, task: &IterationTask) -> PortResult<()> {
         let body = serde_json::to_string(&TaskMessage::of(task)).map_err(|e| PortError::Internal(e.to_string()))?;
-        self.client.send_message().queue_url(&self.queue_url).message_body(body).send().await.map_err(|error| {
+        let mut send = self.client.send_message().queue_url(&self.queue_url).message_body(body);
+        for (name, value) in everruns_core::trace_context::current().unwrap_or_default() {
+            send = with_trace_field(send, &name, value);
+        }
+        send.send().await.map_err(|error| {
             let detail = error.as_service_error().map(|e| e.to_string()).unwrap_or_else(|| error.to_string());
             PortError::Unavailable(format!("the task queue cannot be reached: {detail}"))
         })?;
@@ -64,6 +68,40 @@ impl TaskDispatch for SqsTaskDispatch {
     fn retry_later(&self, _task_id: TaskId, _delay: Duration) {
         // The worker reports the record as failed: SQS redelivers it after its visibility timeout.
     }
+}
+
+/// Carries one trace field: `x-amzn-trace-id` as the `AWSTraceHeader` system attribute (what
+/// X-Ray and Lambda read), the W3C fields as string message attributes of the same name.
+fn with_trace_field(
+    send: aws_sdk_sqs::operation::send_message::builders::SendMessageFluentBuilder,
+    name: &str,
+    value: String,
+) -> aws_sdk_sqs::operation::send_message::builders::SendMessageFluentBuilder {
+    use aws_sdk_sqs::types::{MessageAttributeValue, MessageSystemAttributeNameForSends, MessageSystemAttributeValue};
+    if name == "x-amzn-trace-id" {
+        match MessageSystemAttributeValue::builder().data_type("String").string_value(value).build() {
+            Ok(attribute) => send.message_system_attributes(MessageSystemAttributeNameForSends::AwsTraceHeader, attribute),
+            Err(_) => send,
+        }
+    } else {
+        match MessageAttributeValue::builder().data_type("String").string_value(value).build() {
+            Ok(attribute) => send.message_attributes(name, attribute),
+            Err(_) => send,
+        }
+    }
+}
+
+/// The trace context of a received task message (see [`SqsTaskDispatch`]).
+pub fn trace_carrier(
+    message_attributes: impl IntoIterator<Item = (String, Option<String>)>,
+    aws_trace_header: Option<&str>,
+) -> everruns_core::trace_context::Carrier {
+    let mut pairs: Vec<(String, String)> =
+        message_attributes.into_iter().filter_map(|(name, value)| Some((name, value?))).collect();
+    if let Some(header) = aws_trace_header {
+        pairs.push(("x-amzn-trace-id".to_owned(), header.to_owned()));
+    }
+    everruns_core::trace_context::from_pairs(pairs.iter().map(|(n, v)| (n.as_str(), v.as_str())))
 }
 
 /// Long-polls the dead-letter queue forever: each task message there is a task whose deliveries

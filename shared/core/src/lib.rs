@@ -28,6 +28,7 @@ pub mod platform;
 pub mod ports;
 pub mod seed;
 pub mod time;
+pub mod trace_context;
 pub mod turns;
 
 pub use capabilities::{

@@ -41,6 +41,7 @@ pub struct ServerAppBuilder {
     routes: Router,
     api_function: bool,
     observers: Vec<Arc<dyn EventEmitter>>,
+    traces: Option<Arc<dyn everruns_core::trace_context::TraceSink>>,
 }
 
 /// A built application: the router, its state, and the handles that stop it.
@@ -97,7 +98,7 @@ async fn connect_database(url: &str) -> anyhow::Result<everruns_store_pg::PgPool
 impl ServerAppBuilder {
     /// A builder over `config` with the OSS platform preset and no custom routes.
     pub fn new(config: ServerConfig) -> Self {
-        Self { config, platform: None, routes: Router::new(), api_function: false, observers: Vec::new() }
+        Self { config, platform: None, routes: Router::new(), api_function: false, observers: Vec::new(), traces: None }
     }
 
     /// The API function's composition (serverless split): the REST router only, on PostgreSQL
@@ -117,6 +118,12 @@ impl ServerAppBuilder {
     /// Hands every event this instance emits to `observer` as well (tracing, Braintrust).
     pub fn observe(mut self, observer: Arc<dyn EventEmitter>) -> Self {
         self.observers.push(observer);
+        self
+    }
+
+    /// Continues each turn's trace from the context its worker brings (the span builder).
+    pub fn continue_traces(mut self, sink: Arc<dyn everruns_core::trace_context::TraceSink>) -> Self {
+        self.traces = Some(sink);
         self
     }
 
@@ -226,7 +233,9 @@ impl ServerAppBuilder {
                     tls_ca_cert: self.config.worker_grpc_tls_ca_cert.clone(),
                 };
                 settings.check()?;
-                Some((WorkerGrpcService::new(turns.clone(), tasks.clone(), notify.clone(), dispatch), settings))
+                let service = WorkerGrpcService::new(turns.clone(), tasks.clone(), notify.clone(), dispatch)
+                    .with_traces(self.traces.clone());
+                Some((service, settings))
             }
             _ => {
                 let (queue, mut receiver) = ChannelTaskQueue::new();

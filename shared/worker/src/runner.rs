@@ -46,6 +46,11 @@ pub enum RunResult {
     LeaseLost,
 }
 
+/// The static name of a carried trace field.
+fn static_field(name: &str) -> Option<&'static str> {
+    everruns_core::trace_context::FIELDS.into_iter().find(|field| *field == name)
+}
+
 fn outcome_name(outcome: IterationOutcome) -> &'static str {
     match outcome {
         IterationOutcome::Continue => "continue",
@@ -65,7 +70,14 @@ impl TaskRunner {
         let (lost_tx, mut lost) = watch::channel(false);
         // One heartbeat before starting (a task of a turn cancelled while it was queued must not
         // call the model), sent alongside the context request: both answer before the engine runs.
-        let request = GetTurnContextRequest { task_json: wire::to_json(&task) };
+        let mut request = tonic::Request::new(GetTurnContextRequest { task_json: wire::to_json(&task) });
+        // The trace the task carries (the request that started the turn) goes with the context
+        // request: the control plane continues it.
+        for (name, value) in everruns_core::trace_context::current().unwrap_or_default() {
+            if let (Some(field), Ok(value)) = (static_field(&name), value.parse()) {
+                request.metadata_mut().insert(tonic::metadata::MetadataKey::from_static(field), value);
+            }
+        }
         let mut client = self.client.clone();
         let (alive, context) =
             tokio::join!(self.beat(&task, &owner, &cancel_tx, &lost_tx), client.get_turn_context(request));

@@ -28,6 +28,7 @@ pub struct WorkerGrpcService {
     tasks: Arc<dyn TaskStore>,
     notify: broadcast::Sender<TaskId>,
     dispatch: Arc<dyn TaskDispatch>,
+    traces: Option<Arc<dyn everruns_core::trace_context::TraceSink>>,
 }
 
 impl WorkerGrpcService {
@@ -39,7 +40,14 @@ impl WorkerGrpcService {
         notify: broadcast::Sender<TaskId>,
         dispatch: Arc<dyn TaskDispatch>,
     ) -> Self {
-        Self { turns, tasks, notify, dispatch }
+        Self { turns, tasks, notify, dispatch, traces: None }
+    }
+
+    /// Continues each turn's trace from the context its worker brings (`traceparent` /
+    /// `X-Amzn-Trace-Id` metadata on `GetTurnContext`).
+    pub fn with_traces(mut self, traces: Option<Arc<dyn everruns_core::trace_context::TraceSink>>) -> Self {
+        self.traces = traces;
+        self
     }
 }
 
@@ -180,7 +188,17 @@ impl WorkerService for WorkerGrpcService {
         &self,
         request: Request<GetTurnContextRequest>,
     ) -> Result<Response<GetTurnContextResponse>, Status> {
-        let task = wire::from_json("task", &request.into_inner().task_json).map_err(wire_err)?;
+        let carrier = everruns_core::trace_context::from_pairs(
+            request.metadata().iter().filter_map(|entry| match entry {
+                tonic::metadata::KeyAndValueRef::Ascii(name, value) => Some((name.as_str(), value.to_str().ok()?)),
+                tonic::metadata::KeyAndValueRef::Binary(..) => None,
+            }),
+        );
+        let task: everruns_core::ports::IterationTask =
+            wire::from_json("task", &request.into_inner().task_json).map_err(wire_err)?;
+        if let Some(traces) = self.traces.as_ref().filter(|_| !carrier.is_empty()) {
+            traces.continue_turn(task.turn_id, &carrier);
+        }
         let inputs = self.turns.task_inputs(&task).await.map_err(turn)?;
         Ok(Response::new(wire::context_response(&inputs)))
     }

@@ -39,7 +39,19 @@ pub fn wrap(app: Router, state: &AppState) -> Router {
                 .expose_headers([REQUEST_ID, HeaderName::from_static("x-total-count")]),
         );
     }
-    app.layer(middleware::from_fn(request_id))
+    app.layer(middleware::from_fn(trace_scope)).layer(middleware::from_fn(request_id))
+}
+
+/// Runs the request with the trace context it brought (`traceparent`, `tracestate`,
+/// `X-Amzn-Trace-Id`), so the tasks it dispatches carry it on.
+async fn trace_scope(req: Request, next: Next) -> Response {
+    let carrier = everruns_core::trace_context::from_pairs(
+        req.headers().iter().filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?))),
+    );
+    if carrier.is_empty() {
+        return next.run(req).await;
+    }
+    everruns_core::trace_context::scope(carrier, next.run(req)).await
 }
 
 /// Echoes a valid incoming `X-Request-Id` or assigns a fresh one, on every response.

@@ -100,6 +100,15 @@ impl OtelEventListener {
         }
     }
 
+}
+
+impl everruns_core::trace_context::TraceSink for OtelEventListener {
+    fn continue_turn(&self, turn: TurnId, carrier: &everruns_core::trace_context::Carrier) {
+        self.set_turn_parent_from_carrier(turn, carrier);
+    }
+}
+
+impl OtelEventListener {
     /// Waits until every event emitted so far has been turned into spans (ended spans are then
     /// with the exporter: flush the tracer provider to send them). Returns the open turns.
     pub async fn flush(&self) -> Result<usize, TelemetryError> {
