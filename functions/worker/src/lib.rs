@@ -105,8 +105,10 @@ impl SqsWorker {
         };
         let extender = self.extend_visibility(record.receipt_handle.clone()).map(AbortOnDrop);
         // The task carries the trace of the request that started its turn.
-        let attributes = record.message_attributes.iter().map(|(name, value)| (name.clone(), value.string_value.clone()));
-        let carrier = everruns_aws::sqs::trace_carrier(attributes, record.attributes.get("AWSTraceHeader").map(String::as_str));
+        let attributes =
+            record.message_attributes.iter().map(|(name, value)| (name.clone(), value.string_value.clone()));
+        let carrier =
+            everruns_aws::sqs::trace_carrier(attributes, record.attributes.get("AWSTraceHeader").map(String::as_str));
         let result = everruns_core::trace_context::scope(carrier, self.runner.run(lease)).await;
         drop(extender);
         match result {

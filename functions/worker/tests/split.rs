@@ -94,8 +94,9 @@ async fn start_traced(listener: Option<everruns_telemetry::OtelEventListener>) -
     vars.insert("TASK_DLQ_URL", dlq.clone());
     let mut bridge_builder = ServerAppBuilder::new(config(&vars));
     if let Some(listener) = listener {
-        bridge_builder =
-            bridge_builder.observe(std::sync::Arc::new(listener.clone())).continue_traces(std::sync::Arc::new(listener));
+        bridge_builder = bridge_builder
+            .observe(std::sync::Arc::new(listener.clone()))
+            .continue_traces(std::sync::Arc::new(listener));
     }
     let bridge_app = bridge_builder.build().await.unwrap();
     let bridge = format!("http://{}/api", http_listener.local_addr().unwrap());
@@ -468,8 +469,10 @@ impl opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::Tra
     async fn export(
         &self,
         request: tonic::Request<opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest>,
-    ) -> Result<tonic::Response<opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse>, tonic::Status>
-    {
+    ) -> Result<
+        tonic::Response<opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse>,
+        tonic::Status,
+    > {
         let spans = request.into_inner().resource_spans.into_iter().flat_map(|r| r.scope_spans).flat_map(|s| s.spans);
         self.0.lock().unwrap().extend(spans);
         Ok(tonic::Response::new(Default::default()))
@@ -482,9 +485,8 @@ async fn one_trace_runs_from_the_api_request_through_the_worker_to_the_bridge() 
     let receiver = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let endpoint = format!("http://{}", receiver.local_addr().unwrap());
     let spans = Collector::default();
-    let service = opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::TraceServiceServer::new(
-        spans.clone(),
-    );
+    let service =
+        opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::TraceServiceServer::new(spans.clone());
     tokio::spawn(
         tonic::transport::Server::builder()
             .add_service(service)

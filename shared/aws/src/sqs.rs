@@ -80,7 +80,9 @@ fn with_trace_field(
     use aws_sdk_sqs::types::{MessageAttributeValue, MessageSystemAttributeNameForSends, MessageSystemAttributeValue};
     if name == "x-amzn-trace-id" {
         match MessageSystemAttributeValue::builder().data_type("String").string_value(value).build() {
-            Ok(attribute) => send.message_system_attributes(MessageSystemAttributeNameForSends::AwsTraceHeader, attribute),
+            Ok(attribute) => {
+                send.message_system_attributes(MessageSystemAttributeNameForSends::AwsTraceHeader, attribute)
+            }
             Err(_) => send,
         }
     } else {

@@ -188,12 +188,11 @@ impl WorkerService for WorkerGrpcService {
         &self,
         request: Request<GetTurnContextRequest>,
     ) -> Result<Response<GetTurnContextResponse>, Status> {
-        let carrier = everruns_core::trace_context::from_pairs(
-            request.metadata().iter().filter_map(|entry| match entry {
+        let carrier =
+            everruns_core::trace_context::from_pairs(request.metadata().iter().filter_map(|entry| match entry {
                 tonic::metadata::KeyAndValueRef::Ascii(name, value) => Some((name.as_str(), value.to_str().ok()?)),
                 tonic::metadata::KeyAndValueRef::Binary(..) => None,
-            }),
-        );
+            }));
         let task: everruns_core::ports::IterationTask =
             wire::from_json("task", &request.into_inner().task_json).map_err(wire_err)?;
         if let Some(traces) = self.traces.as_ref().filter(|_| !carrier.is_empty()) {

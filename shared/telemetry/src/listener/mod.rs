@@ -99,7 +99,6 @@ impl OtelEventListener {
             self.set_turn_parent(turn_id, parent);
         }
     }
-
 }
 
 impl everruns_core::trace_context::TraceSink for OtelEventListener {
