@@ -17,7 +17,6 @@ pub mod fabric;
 mod front;
 pub mod grpc;
 pub mod http;
-pub mod lambda;
 pub mod openapi;
 mod platform;
 pub mod seed;

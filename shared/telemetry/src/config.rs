@@ -29,6 +29,8 @@ pub struct TelemetryConfig {
     pub otlp_endpoint: Option<String>,
     /// Whether message content, tool arguments/results and thinking are recorded.
     pub capture_content: bool,
+    /// On AWS Lambda: X-Ray-compatible trace ids and the X-Ray propagator beside W3C.
+    pub aws_xray: bool,
 }
 
 impl TelemetryConfig {
@@ -40,6 +42,7 @@ impl TelemetryConfig {
             environment: None,
             otlp_endpoint: None,
             capture_content: false,
+            aws_xray: false,
         }
     }
 
@@ -58,6 +61,7 @@ impl TelemetryConfig {
             environment: get(ENVIRONMENT_VAR),
             otlp_endpoint,
             capture_content: is_true(CAPTURE_CONTENT_VAR) || is_true(RECORD_CONTENT_VAR),
+            aws_xray: false,
         })
     }
 
@@ -81,6 +85,13 @@ impl TelemetryConfig {
     /// Sets the deployment environment.
     pub fn with_environment(mut self, environment: impl Into<String>) -> Self {
         self.environment = Some(environment.into());
+        self
+    }
+
+    /// For a process on AWS Lambda: trace ids from `opentelemetry-aws`'s X-Ray id generator, and
+    /// the X-Ray propagator (`X-Amzn-Trace-Id`) beside W3C Trace Context.
+    pub fn on_aws_lambda(mut self) -> Self {
+        self.aws_xray = true;
         self
     }
 }

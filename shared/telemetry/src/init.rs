@@ -41,8 +41,12 @@ pub fn build_tracer_provider(config: &TelemetryConfig) -> Result<Option<SdkTrace
     let Some(endpoint) = &config.otlp_endpoint else { return Ok(None) };
     tokio::runtime::Handle::try_current().map_err(|e| TelemetryError::NoRuntime(e.to_string()))?;
     let exporter = SpanExporter::builder().with_tonic().with_endpoint(endpoint.clone()).build()?;
-    let provider = SdkTracerProvider::builder().with_batch_exporter(exporter).with_resource(resource(config)).build();
-    Ok(Some(provider))
+    let builder = SdkTracerProvider::builder().with_batch_exporter(exporter).with_resource(resource(config));
+    let builder = match config.aws_xray {
+        true => builder.with_id_generator(opentelemetry_aws::trace::XrayIdGenerator::default()),
+        false => builder,
+    };
+    Ok(Some(builder.build()))
 }
 
 /// Installs logging and, with an endpoint, span export. Fails if a global subscriber exists.
@@ -54,15 +58,28 @@ pub fn init(config: &TelemetryConfig) -> Result<TelemetryGuard, TelemetryError> 
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
     let otel = guard.tracer().map(|tracer| tracing_opentelemetry::layer().with_tracer(tracer));
+    // On Lambda: no colours, no timestamps (CloudWatch adds them).
+    let plain = config.aws_xray.then(|| fmt::layer().with_ansi(false).without_time());
+    let rich = (!config.aws_xray).then(fmt::layer);
     tracing_subscriber::registry()
         .with(filter)
-        .with(fmt::layer())
+        .with(plain)
+        .with(rich)
         .with(otel)
         .try_init()
         .map_err(|e| TelemetryError::Subscriber(e.to_string()))?;
     if let Some(provider) = &guard.provider {
         opentelemetry::global::set_tracer_provider(provider.clone());
-        opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+        if config.aws_xray {
+            opentelemetry::global::set_text_map_propagator(
+                opentelemetry::propagation::TextMapCompositePropagator::new(vec![
+                    Box::new(TraceContextPropagator::new()),
+                    Box::new(opentelemetry_aws::trace::XrayPropagator::default()),
+                ]),
+            );
+        } else {
+            opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+        }
     }
     Ok(guard)
 }

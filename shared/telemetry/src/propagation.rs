@@ -1,6 +1,7 @@
 //! Carrying a trace across processes (API → queue → worker → bridge) as W3C Trace Context
-//! (`traceparent` / `tracestate`) in a string map, e.g. message attributes or HTTP headers.
-//! Uses the W3C propagator directly, so it works whether or not a global one is installed.
+//! (`traceparent` / `tracestate`) in a string map, e.g. message attributes or HTTP headers, or as
+//! an AWS X-Ray header (`X-Amzn-Trace-Id`, what API Gateway, Lambda and SQS's `AWSTraceHeader`
+//! carry). Uses the propagators directly, so it works whether or not a global one is installed.
 
 use std::collections::HashMap;
 
@@ -22,6 +23,18 @@ pub fn extract_w3c(carrier: &HashMap<String, String>) -> Option<Context> {
     cx.span().span_context().is_valid().then_some(cx)
 }
 
+/// The X-Ray header.
+pub const XRAY: &str = "x-amzn-trace-id";
+
+/// The context to continue from a carrier: W3C Trace Context first, else the X-Ray header.
+pub fn extract(carrier: &HashMap<String, String>) -> Option<Context> {
+    extract_w3c(carrier).or_else(|| {
+        let header = carrier.iter().find(|(k, _)| k.eq_ignore_ascii_case(XRAY)).map(|(_, v)| v.as_str())?;
+        let span = opentelemetry_aws::trace::xray_propagator::span_context_from_str(header)?;
+        span.is_valid().then(|| Context::new().with_remote_span_context(span))
+    })
+}
+
 /// The carrier for `cx`'s active span; empty when it has none.
 pub fn inject_w3c(cx: &Context) -> HashMap<String, String> {
     let mut carrier = HashMap::new();
@@ -34,6 +47,20 @@ mod tests {
     use opentelemetry::trace::{SpanContext, SpanId, TraceFlags, TraceId, TraceState};
 
     use super::*;
+
+    #[test]
+    fn an_xray_header_is_continued_when_there_is_no_traceparent() {
+        let carrier = HashMap::from([(
+            "X-Amzn-Trace-Id".to_owned(),
+            "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1".to_owned(),
+        )]);
+        let cx = extract(&carrier).unwrap_or_else(|| panic!("an X-Ray parent"));
+        let span = cx.span().span_context().clone();
+        assert_eq!(span.trace_id(), TraceId::from(0x5759e988bd862e3fe1be46a994272793_u128));
+        assert_eq!(span.span_id(), SpanId::from(0x53995c3f42cd8ad8_u64));
+        assert!(span.is_remote() && span.is_sampled());
+        assert!(extract(&HashMap::from([(XRAY.to_owned(), "Root=garbage".to_owned())])).is_none());
+    }
 
     #[test]
     fn round_trips_a_remote_parent() {

@@ -95,7 +95,7 @@ impl OtelEventListener {
     /// [`set_turn_parent`](Self::set_turn_parent) from a W3C `traceparent`/`tracestate` carrier
     /// (e.g. message attributes). A carrier without a valid `traceparent` changes nothing.
     pub fn set_turn_parent_from_carrier(&self, turn_id: TurnId, carrier: &HashMap<String, String>) {
-        if let Some(parent) = propagation::extract_w3c(carrier) {
+        if let Some(parent) = propagation::extract(carrier) {
             self.set_turn_parent(turn_id, parent);
         }
     }
