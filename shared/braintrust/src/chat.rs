@@ -69,18 +69,10 @@ fn assistant(text: Option<String>, calls: Vec<Value>) -> Value {
 
 /// Plain text when every part is text (joined), otherwise the list of typed parts.
 fn content(parts: &[ContentPart]) -> Value {
-    let all_text = parts.iter().all(|p| matches!(p, ContentPart::Text { .. }));
-    if all_text {
-        let text: String = parts
-            .iter()
-            .filter_map(|p| match p {
-                ContentPart::Text { text } => Some(text.as_str()),
-                _ => None,
-            })
-            .collect();
-        return Value::String(text);
+    match ContentPart::only_text(parts) {
+        Some(text) => Value::String(text),
+        None => Value::Array(parts.iter().map(part).collect()),
     }
-    Value::Array(parts.iter().map(part).collect())
 }
 
 fn part(part: &ContentPart) -> Value {

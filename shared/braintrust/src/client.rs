@@ -5,6 +5,7 @@
 //! - `POST {api_url}/v1/project_logs/{project_id}/insert` with `{"events": [row, …]}`: inserts
 //!   (or, for a known row `id`, replaces) rows; answers `{"row_ids": […]}`.
 
+use everruns_core::report::error_chain;
 use reqwest::StatusCode;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use serde_json::{Value, json};
@@ -105,21 +106,6 @@ impl ApiClient {
 async fn status_error(status: StatusCode, response: reqwest::Response) -> ApiError {
     let body = response.text().await.unwrap_or_default();
     ApiError::Status { status: status.as_u16(), body: body.chars().take(300).collect() }
-}
-
-/// An error with its sources, `a: b: c`.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(inner) = source {
-        let next = inner.to_string();
-        if !text.contains(&next) {
-            text.push_str(": ");
-            text.push_str(&next);
-        }
-        source = inner.source();
-    }
-    text
 }
 
 #[cfg(test)]

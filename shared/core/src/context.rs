@@ -321,13 +321,7 @@ fn push_tool_result(messages: &mut Vec<Message>, part: ContentPart, event: &Even
 
 /// Tool results travel as text parts holding JSON; turn them back into a value.
 pub fn result_value(parts: &[ContentPart]) -> Value {
-    let text: String = parts
-        .iter()
-        .filter_map(|p| match p {
-            ContentPart::Text { text } => Some(text.as_str()),
-            _ => None,
-        })
-        .collect();
+    let text = ContentPart::joined_text(parts);
     serde_json::from_str(&text).unwrap_or(Value::String(text))
 }
 

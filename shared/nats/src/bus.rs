@@ -21,12 +21,12 @@ use async_nats::jetstream::consumer::{DeliverPolicy, push};
 use everruns_core::events::Event;
 use everruns_core::ids::SessionId;
 use everruns_core::ports::{EventBus, EventEmitter, EventSubscription};
+use everruns_core::throttle::WarnThrottle;
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use tokio::sync::mpsc;
 
 use crate::link::{EVENT_STREAM, EVENT_SUBJECT_PREFIX, NatsLink};
-use crate::warn::Throttled;
 
 /// Events waiting for the publisher before `emit` starts dropping.
 pub const OUTBOX_CAPACITY: usize = 65_536;
@@ -38,6 +38,9 @@ const MAX_PENDING_ACKS: usize = 4096;
 /// NATS server).
 const START_MARGIN: Duration = Duration::from_secs(1);
 
+/// At most one warning of a kind this often.
+const WARN_EVERY: Duration = Duration::from_secs(10);
+
 /// The event types that skip the store when NATS carries events (besides the ephemeral ones).
 pub const LIVE_ONLY_WITH_NATS: &[&str] = &["llm.generation"];
 
@@ -46,7 +49,7 @@ pub struct NatsEventBus {
     link: NatsLink,
     fallback: Arc<dyn EventBus>,
     outbox: mpsc::Sender<Arc<Event>>,
-    dropped: Throttled,
+    dropped: WarnThrottle,
 }
 
 impl std::fmt::Debug for NatsEventBus {
@@ -65,7 +68,7 @@ impl NatsEventBus {
     pub fn new(link: NatsLink, fallback: Arc<dyn EventBus>) -> Self {
         let (outbox, pending) = mpsc::channel(OUTBOX_CAPACITY);
         tokio::spawn(publish(link.clone(), pending));
-        Self { link, fallback, outbox, dropped: Throttled::every(Duration::from_secs(10)) }
+        Self { link, fallback, outbox, dropped: WarnThrottle::new(WARN_EVERY) }
     }
 }
 
@@ -75,8 +78,10 @@ impl EventEmitter for NatsEventBus {
             self.fallback.emit(event);
             return;
         }
-        if self.outbox.try_send(event).is_err() {
-            self.dropped.warn(|n| format!("NATS outbox full: {n} live event(s) dropped"));
+        if self.outbox.try_send(event).is_err()
+            && let Some(held_back) = self.dropped.due()
+        {
+            tracing::warn!("NATS outbox full: {} live event(s) dropped", held_back + 1);
         }
     }
 }
@@ -158,7 +163,12 @@ fn consume(link: NatsLink, session: SessionId) -> impl futures::Stream<Item = Ar
 
 /// The publisher task: publishes in order, awaits acknowledgements concurrently.
 async fn publish(link: NatsLink, mut outbox: mpsc::Receiver<Arc<Event>>) {
-    let failed = Throttled::every(Duration::from_secs(10));
+    let failed = WarnThrottle::new(WARN_EVERY);
+    let warn = |what: &str, error: &dyn std::fmt::Display| {
+        if let Some(held_back) = failed.due() {
+            tracing::warn!("{} live event(s) {what}: {error}", held_back + 1);
+        }
+    };
     let mut acks = FuturesUnordered::new();
     loop {
         tokio::select! {
@@ -173,17 +183,17 @@ async fn publish(link: NatsLink, mut outbox: mpsc::Receiver<Arc<Event>>) {
                 };
                 match link.jetstream.publish(event_subject(event.session_id), payload).await {
                     Ok(ack) => acks.push(ack.into_future()),
-                    Err(error) => failed.warn(|n| format!("{n} live event(s) not published to NATS: {error}")),
+                    Err(error) => warn("not published to NATS", &error),
                 }
                 while acks.len() >= MAX_PENDING_ACKS {
                     if let Some(Err(error)) = acks.next().await {
-                        failed.warn(|n| format!("{n} live event(s) not acknowledged by JetStream: {error}"));
+                        warn("not acknowledged by JetStream", &error);
                     }
                 }
             }
             Some(ack) = acks.next(), if !acks.is_empty() => {
                 if let Err(error) = ack {
-                    failed.warn(|n| format!("{n} live event(s) not acknowledged by JetStream: {error}"));
+                    warn("not acknowledged by JetStream", &error);
                 }
             }
         }

@@ -10,7 +10,6 @@
 mod bus;
 mod link;
 mod tasks;
-mod warn;
 
 pub use bus::{LIVE_ONLY_WITH_NATS, NatsEventBus, OUTBOX_CAPACITY, event_subject};
 pub use link::{EVENT_RETENTION, EVENT_STREAM, EVENT_SUBJECT_PREFIX, NatsError, NatsLink, parse_nats_urls};

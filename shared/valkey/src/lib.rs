@@ -8,7 +8,6 @@
 //! * [`limiter`] — [`ValkeyRateLimiter`]: the port implementation; fails open.
 //! * `script` — the Lua sliding-window counter, run atomically on the server.
 //! * `connection` — the lazily connected `ConnectionManager` and the back-off after failures.
-//! * `warn` — throttled fail-open warnings.
 //!
 //! # Behaviour
 //! * Construction never touches the network: an unreachable Valkey at start-up does not stop the
@@ -26,7 +25,6 @@ mod connection;
 pub mod limiter;
 mod script;
 pub mod url;
-mod warn;
 
 pub use limiter::ValkeyRateLimiter;
 pub use url::{ValkeyUrlError, parse_valkey_url};

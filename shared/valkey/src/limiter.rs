@@ -11,7 +11,7 @@ use redis::aio::ConnectionManagerConfig;
 use crate::connection::{Connection, Lease};
 use crate::script::{SLIDING_WINDOW, key_prefix};
 use crate::url::{ValkeyUrlError, is_tls, parse_valkey_url};
-use crate::warn::WarnThrottle;
+use everruns_core::throttle::WarnThrottle;
 
 /// A per-key sliding-window request budget kept in Valkey (see the crate docs).
 pub struct ValkeyRateLimiter {

@@ -86,6 +86,22 @@ pub enum ContentPart {
 }
 
 impl ContentPart {
+    /// The concatenated text of the text parts among `parts`.
+    pub fn joined_text(parts: &[ContentPart]) -> String {
+        let mut out = String::new();
+        for part in parts {
+            if let ContentPart::Text { text } = part {
+                out.push_str(text);
+            }
+        }
+        out
+    }
+
+    /// The concatenated text when every part is text; `None` when any part is not.
+    pub fn only_text(parts: &[ContentPart]) -> Option<String> {
+        parts.iter().all(|p| matches!(p, ContentPart::Text { .. })).then(|| Self::joined_text(parts))
+    }
+
     /// A text part.
     pub fn text(text: impl Into<String>) -> Self {
         Self::Text { text: text.into() }
@@ -144,13 +160,7 @@ impl Message {
 
     /// The concatenated text parts.
     pub fn text(&self) -> String {
-        let mut out = String::new();
-        for part in &self.content {
-            if let ContentPart::Text { text } = part {
-                out.push_str(text);
-            }
-        }
-        out
+        ContentPart::joined_text(&self.content)
     }
 
     /// The tool calls embedded in the content.

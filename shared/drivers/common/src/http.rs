@@ -1,6 +1,7 @@
 //! The HTTP side of the drivers: a lean reqwest client (rustls, HTTP/1.1 and 2), sending a request
 //! and turning a failed response into a typed [`DriverError`] (provider message, `retry-after`).
 
+pub use everruns_core::report::error_chain;
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -60,21 +61,6 @@ pub async fn send(request: reqwest::RequestBuilder) -> Result<reqwest::Response,
 pub fn transport_error(error: &reqwest::Error) -> DriverError {
     let kind = if error.is_builder() { DriverErrorKind::InvalidRequest } else { DriverErrorKind::Network };
     DriverError::new(kind, format!("request to the provider failed: {}", error_chain(error)))
-}
-
-/// An error with its sources, `a: b: c`.
-pub fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(inner) = source {
-        let next = inner.to_string();
-        if !text.contains(&next) {
-            text.push_str(": ");
-            text.push_str(&next);
-        }
-        source = inner.source();
-    }
-    text
 }
 
 /// Reads a failed response into a typed error: the provider's message from the body, the status

@@ -85,18 +85,7 @@ pub(super) fn output_messages(output: &GenerationOutput, finish_reason: Option<&
 pub(super) fn tool_result(data: &ToolCompletedData) -> Option<String> {
     let text = match (&data.result, &data.error) {
         (Some(parts), _) if !parts.is_empty() => {
-            let texts: Vec<&str> = parts
-                .iter()
-                .filter_map(|p| match p {
-                    ContentPart::Text { text } => Some(text.as_str()),
-                    _ => None,
-                })
-                .collect();
-            if texts.len() == parts.len() {
-                texts.concat()
-            } else {
-                Value::Array(parts.iter().map(part).collect()).to_string()
-            }
+            ContentPart::only_text(parts).unwrap_or_else(|| Value::Array(parts.iter().map(part).collect()).to_string())
         }
         (_, Some(error)) => error.clone(),
         _ => return None,

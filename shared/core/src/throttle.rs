@@ -1,12 +1,12 @@
-//! Throttled warnings: while Valkey is down every check fails, and one line every few seconds
-//! (with a count of the failures not logged) says so without flooding the logs.
+//! Throttled warnings: while a dependency (NATS, Valkey) is down every call fails, and one line
+//! every few seconds (with a count of the failures not logged) says so without flooding the logs.
 
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 /// Lets one warning through per period and counts the ones held back.
 #[derive(Debug)]
-pub(crate) struct WarnThrottle {
+pub struct WarnThrottle {
     every: Duration,
     state: Mutex<State>,
 }
@@ -18,13 +18,14 @@ struct State {
 }
 
 impl WarnThrottle {
-    pub(crate) fn new(every: Duration) -> Self {
+    /// At most one warning per `every`.
+    pub fn new(every: Duration) -> Self {
         Self { every, state: Mutex::new(State::default()) }
     }
 
     /// Records one failure. Returns `Some(failures held back since the last warning)` when a
     /// warning is due now, `None` when this one is held back.
-    pub(crate) fn due(&self) -> Option<u64> {
+    pub fn due(&self) -> Option<u64> {
         let now = Instant::now();
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         match state.last {
