@@ -7,54 +7,30 @@
 mod support;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use everruns_server::{ServerAppBuilder, ServerConfig};
 use everruns_telemetry::opentelemetry::trace::TracerProvider as _;
 use everruns_telemetry::opentelemetry_sdk::trace::SdkTracerProvider;
+use everruns_telemetry::testing::Receiver;
 use everruns_telemetry::{ListenerOptions, OtelEventListener, TRACER_NAME, TelemetryConfig, build_tracer_provider};
-use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{TraceService, TraceServiceServer};
-use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse};
 use opentelemetry_proto::tonic::common::v1::any_value::Value as Any;
 use opentelemetry_proto::tonic::trace::v1::Span;
 use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
 use support::Api;
 use tokio::net::TcpListener;
 
-#[derive(Default, Clone)]
-struct Collector(Arc<Mutex<Vec<Span>>>);
-
-#[tonic::async_trait]
-impl TraceService for Collector {
-    async fn export(
-        &self,
-        request: tonic::Request<ExportTraceServiceRequest>,
-    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
-        let spans = request.into_inner().resource_spans.into_iter().flat_map(|r| r.scope_spans).flat_map(|s| s.spans);
-        self.0.lock().unwrap().extend(spans);
-        Ok(tonic::Response::new(ExportTraceServiceResponse { partial_success: None }))
-    }
-}
-
 struct Traced {
     api: Api,
-    spans: Collector,
+    spans: Receiver,
     provider: SdkTracerProvider,
     listener: OtelEventListener,
 }
 
 async fn start(capture_content: bool) -> Traced {
-    let receiver = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let endpoint = format!("http://{}", receiver.local_addr().unwrap());
-    let spans = Collector::default();
-    let service = TraceServiceServer::new(spans.clone());
-    tokio::spawn(
-        tonic::transport::Server::builder()
-            .add_service(service)
-            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(receiver)),
-    );
-    let config = TelemetryConfig::new("everruns-server").with_endpoint(endpoint).unwrap();
+    let spans = Receiver::start().await;
+    let config = TelemetryConfig::new("everruns-server").with_endpoint(spans.endpoint()).unwrap();
     let provider = build_tracer_provider(&config).unwrap().unwrap();
     let options = ListenerOptions { capture_content, ..ListenerOptions::default() };
     let listener = OtelEventListener::spawn(provider.tracer(TRACER_NAME), options).unwrap();
@@ -77,7 +53,7 @@ impl Traced {
         self.listener.flush().await.unwrap();
         let provider = self.provider.clone();
         tokio::task::spawn_blocking(move || provider.force_flush()).await.unwrap().unwrap();
-        self.spans.0.lock().unwrap().drain(..).collect()
+        self.spans.take()
     }
 }
 

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use everruns_server::{ServerAppBuilder, ServerConfig};
-use support::{TempDir, closed_port, required, serve};
+use support::{TempDir, closed_port, required, serve, wait_for_port};
 
 /// A DEV_MODE server's variables with a budget of `per_minute`.
 fn vars(per_minute: u32, valkey: Option<&str>) -> HashMap<&'static str, String> {
@@ -82,12 +82,7 @@ async fn a_stopped_valkey_lets_requests_through() {
         .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    for _ in 0..100 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_for_port(port).await;
     let server = serve(&vars(5, Some(&format!("valkey://127.0.0.1:{port}")))).await;
     let ip = fresh_ip();
     assert_eq!(hammer(&[&server.api], &ip, 8).await, (5, 3), "limited while Valkey runs");

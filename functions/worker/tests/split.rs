@@ -460,39 +460,12 @@ async fn pipelined_events_are_stored_in_order_and_a_refusal_surfaces_at_flush() 
     host.flush().await.unwrap();
 }
 
-/// A local OTLP/gRPC receiver (the collector's trace service) collecting spans.
-#[derive(Default, Clone)]
-struct Collector(std::sync::Arc<std::sync::Mutex<Vec<opentelemetry_proto::tonic::trace::v1::Span>>>);
-
-#[tonic::async_trait]
-impl opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::TraceService for Collector {
-    async fn export(
-        &self,
-        request: tonic::Request<opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest>,
-    ) -> Result<
-        tonic::Response<opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse>,
-        tonic::Status,
-    > {
-        let spans = request.into_inner().resource_spans.into_iter().flat_map(|r| r.scope_spans).flat_map(|s| s.spans);
-        self.0.lock().unwrap().extend(spans);
-        Ok(tonic::Response::new(Default::default()))
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn one_trace_runs_from_the_api_request_through_the_worker_to_the_bridge() {
     use everruns_telemetry::opentelemetry::trace::TracerProvider as _;
-    let receiver = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let endpoint = format!("http://{}", receiver.local_addr().unwrap());
-    let spans = Collector::default();
-    let service =
-        opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::TraceServiceServer::new(spans.clone());
-    tokio::spawn(
-        tonic::transport::Server::builder()
-            .add_service(service)
-            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(receiver)),
-    );
-    let config = everruns_telemetry::TelemetryConfig::new("everruns-bridge").with_endpoint(endpoint).unwrap();
+    let receiver = everruns_telemetry::testing::Receiver::start().await;
+    let config =
+        everruns_telemetry::TelemetryConfig::new("everruns-bridge").with_endpoint(receiver.endpoint()).unwrap();
     let provider = everruns_telemetry::build_tracer_provider(&config).unwrap().unwrap();
     let listener = everruns_telemetry::OtelEventListener::spawn(
         provider.tracer(everruns_telemetry::TRACER_NAME),
@@ -519,7 +492,7 @@ async fn one_trace_runs_from_the_api_request_through_the_worker_to_the_bridge() 
 
     listener.flush().await.unwrap();
     tokio::task::spawn_blocking(move || provider.force_flush()).await.unwrap().unwrap();
-    let spans = spans.0.lock().unwrap().clone();
+    let spans = receiver.take();
     let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
     let root = spans.iter().find(|s| s.name.starts_with("invoke_agent ")).expect("the turn's root span");
     assert_eq!(hex(&root.trace_id), trace, "the bridge's turn continues the API request's trace");

@@ -15,6 +15,8 @@ mod error;
 mod init;
 mod listener;
 pub mod propagation;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use config::{
     CAPTURE_CONTENT_VAR, ENDPOINT_VAR, ENVIRONMENT_VAR, RECORD_CONTENT_VAR, SERVICE_NAME_VAR, SERVICE_VERSION_VAR,
