@@ -2,6 +2,20 @@
 
 step() { printf '\n==> %s\n' "$*"; }
 
+# Installs Debian packages quietly (sudo when not root; `apt-get update` once per shell). Returns
+# apt's status: callers with a fallback test it, the others let `set -e` stop on it.
+apt_install() {
+  local sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  echo "installing $* (apt-get install $*)" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  if [ -z "${EVERRUNS_APT_UPDATED:-}" ]; then
+    $sudo apt-get update -qq >/dev/null 2>&1 || true
+    EVERRUNS_APT_UPDATED=1
+  fi
+  $sudo apt-get install -y -qq "$@" >/dev/null
+}
+
 # A compiler cache shared across runs on the same machine (CI always starts from a cold target/).
 # Best effort: without it the build is only slower.
 ensure_sccache() {
@@ -37,15 +51,7 @@ ensure_sdk_venv() {
 # with it. Installed from the distribution (Debian: the `openssl` package) only when missing.
 ensure_openssl() {
   if command -v openssl >/dev/null 2>&1; then return; fi
-  local sudo=""
-  [ "$(id -u)" = 0 ] || sudo="sudo"
-  echo "installing openssl (apt-get install openssl)"
-  export DEBIAN_FRONTEND=noninteractive
-  if [ -z "${EVERRUNS_APT_UPDATED:-}" ]; then
-    $sudo apt-get update -qq >/dev/null
-    EVERRUNS_APT_UPDATED=1
-  fi
-  $sudo apt-get install -y -qq openssl >/dev/null
+  apt_install openssl
 }
 
 # cargo-lambda (pip `cargo-lambda`, which brings zig for cross-linking) in a virtualenv outside the

