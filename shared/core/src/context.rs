@@ -267,16 +267,28 @@ fn narrow(base: NetworkAccessList, layer: &NetworkAccessList) -> NetworkAccessLi
 
 /// Rebuilds the conversation from events: user messages, agent messages (failure notices left
 /// out) and tool results. A tool call left without a result (a cancelled wait) gets a synthesized
-/// error result so providers always see a well-formed transcript.
+/// error result so providers always see a well-formed transcript. A steering message (posted while
+/// its turn ran) takes its place where the model first saw it: before the turn's next reason step,
+/// or at the end.
 pub fn history_from_events(events: &[Event]) -> Vec<Message> {
     let mut messages: Vec<Message> = Vec::new();
     let mut pending: Vec<String> = Vec::new();
+    let mut steering: Vec<(&Message, &Event)> = Vec::new();
+    let deliver = |messages: &mut Vec<Message>, pending: &mut Vec<String>, steering: &mut Vec<(&Message, &Event)>| {
+        if let Some((_, first)) = steering.first() {
+            close_pending(messages, pending, first);
+            messages.extend(steering.drain(..).map(|(m, _)| m.clone()));
+        }
+    };
     for event in events {
         match &event.payload {
+            EventPayload::InputMessage(data) if event.is_steering_message() => steering.push((&data.message, event)),
             EventPayload::InputMessage(data) => {
+                deliver(&mut messages, &mut pending, &mut steering);
                 close_pending(&mut messages, &mut pending, event);
                 messages.push(data.message.clone());
             }
+            EventPayload::ReasonStarted(_) => deliver(&mut messages, &mut pending, &mut steering),
             EventPayload::OutputMessageCompleted(data) if data.error_code.is_none() => {
                 close_pending(&mut messages, &mut pending, event);
                 pending.extend(data.message.tool_calls().map(|(id, _, _)| id.to_owned()));
@@ -294,6 +306,7 @@ pub fn history_from_events(events: &[Event]) -> Vec<Message> {
             _ => {}
         }
     }
+    deliver(&mut messages, &mut pending, &mut steering);
     messages
 }
 

@@ -147,6 +147,7 @@ impl From<PortError> for ApiError {
         match error {
             PortError::NotFound { kind, id } => Self::not_found(kind, id),
             PortError::Conflict(message) => Self::Conflict(message),
+            PortError::TurnEnded(turn) => Self::Conflict(format!("turn {turn} has ended")),
             PortError::Invalid(message) => Self::bad_request(message),
             PortError::Unavailable(detail) => Self::Unavailable(detail),
             PortError::Internal(detail) => Self::Internal(detail),

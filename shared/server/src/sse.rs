@@ -61,6 +61,16 @@ impl Frame {
     }
 }
 
+/// The `event_type` of a hub's goodbye frame (not a domain event: it ends the connections).
+const GOODBYE: &str = "disconnecting";
+
+impl Frame {
+    /// A frame that ends every connection of its session with `disconnecting {reason}`.
+    fn goodbye(reason: &str) -> Self {
+        Self { event_type: GOODBYE, sequence: None, bytes: disconnecting(reason) }
+    }
+}
+
 /// Which event types a stream delivers (`types` first, then `exclude`).
 #[derive(Debug, Clone, Default)]
 pub struct TypeFilter {
@@ -163,6 +173,15 @@ impl SseHub {
                 rx
             })
             .clone()
+    }
+
+    /// Ends this instance's connections to a session (it was deleted) with
+    /// `disconnecting {reason}`. Connections on other instances notice at their next heartbeat.
+    pub fn close_session(&self, session: SessionId, reason: &str) {
+        let fanouts = self.fanouts.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(fanout) = fanouts.get(&session) {
+            let _ = fanout.send(Arc::new(Frame::goodbye(reason)));
+        }
     }
 
     /// Open connections.
@@ -372,9 +391,18 @@ impl Connection {
                         self.finished = true;
                         return Some(disconnecting("connection_cycle"));
                     }
+                    // A session deleted through another instance ends its streams here.
+                    if let Ok(None) = self.state.stores.sessions.get_session(self._slot.org, self.session).await {
+                        self.finished = true;
+                        return Some(disconnecting("session_deleted"));
+                    }
                     return Some(Bytes::from_static(HEARTBEAT));
                 }
                 Wake::Frame(Ok(frame)) => {
+                    if frame.event_type == GOODBYE {
+                        self.finished = true;
+                        return Some(frame.bytes.clone());
+                    }
                     if let Some(sequence) = frame.sequence {
                         if sequence <= self.last_sequence {
                             continue;

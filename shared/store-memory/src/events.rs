@@ -7,8 +7,8 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
-use everruns_core::events::{Event, NewEvent};
-use everruns_core::ids::{EventId, SessionId};
+use everruns_core::events::{Event, FenceClass, NewEvent, TurnStage};
+use everruns_core::ids::{EventId, SessionId, TurnId};
 use everruns_core::ports::{EventFilter, EventStore, PortError, PortResult};
 
 use crate::support::lock;
@@ -19,6 +19,8 @@ struct SessionLog {
     events: Vec<Event>,
     by_id: HashMap<EventId, usize>,
     by_key: HashMap<String, usize>,
+    /// The fence stage of each turn with a stored event.
+    stages: HashMap<TurnId, TurnStage>,
 }
 
 impl SessionLog {
@@ -92,6 +94,14 @@ impl EventStore for MemoryEventStore {
         if tables.ids.contains(&event.id) {
             return Err(PortError::Conflict(format!("event '{}' already exists", event.id)));
         }
+        let log = tables.sessions.entry(session).or_default();
+        if let (Some(class), Some(turn)) = (FenceClass::of(&event), event.context.turn_id) {
+            let stage = log.stages.get(&turn).copied().unwrap_or(TurnStage::Open);
+            if !class.admits(stage) {
+                return Err(PortError::TurnEnded(turn.to_string()));
+            }
+            log.stages.insert(turn, class.advance(stage));
+        }
         tables.ids.insert(event.id);
         let log = tables.sessions.entry(session).or_default();
         let index = log.events.len();
@@ -102,6 +112,11 @@ impl EventStore for MemoryEventStore {
         }
         log.events.push(event.clone());
         Ok(event)
+    }
+
+    async fn turn_stage(&self, session: SessionId, turn: TurnId) -> PortResult<TurnStage> {
+        let tables = lock(&self.tables)?;
+        Ok(tables.sessions.get(&session).and_then(|log| log.stages.get(&turn).copied()).unwrap_or(TurnStage::Open))
     }
 
     async fn list_events(&self, session: SessionId, filter: &EventFilter) -> PortResult<Vec<Event>> {

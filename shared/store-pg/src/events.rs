@@ -10,12 +10,18 @@
 //! between, the insert hits the unique index `events_session_idempotency_key` and the stored row
 //! is read back and returned instead.
 //!
+//! The turn fence (`turn_fences`, see `everruns_core::events::FenceClass`): an event of a turn is
+//! inserted only if the same statement's conditional upsert of its turn's row admitted it. The
+//! row lock serialises the turn's appends, and `ON CONFLICT … DO UPDATE … WHERE` judges the newest
+//! committed stage, so the check cannot race. A refused append reads the key back (a replay is
+//! still answered with its event) and is otherwise `TurnEnded`.
+//!
 //! Events are stored as columns (`event_type`, `data`, `context`, `turn_id`, …); the payload is
 //! rebuilt from `{ "type": event_type, "data": data }`.
 
 use chrono::{DateTime, Utc};
-use everruns_core::events::{Event, EventContext, EventPayload, NewEvent};
-use everruns_core::ids::{EventId, SessionId};
+use everruns_core::events::{Event, EventContext, EventPayload, FenceClass, NewEvent, TurnStage};
+use everruns_core::ids::{EventId, SessionId, TurnId};
 use everruns_core::ports::{EventFilter, EventStore, PortError, PortResult, append_each};
 use serde_json::Value;
 use sqlx::PgPool;
@@ -84,10 +90,30 @@ impl EventRow {
     }
 }
 
+/// The fence condition of an append: the turn, the stages that admit it and the stage it moves to.
+struct Fence {
+    turn: Option<Uuid>,
+    admitted: Vec<i16>,
+    target: i16,
+}
+
+impl Fence {
+    fn of(event: &Event) -> Self {
+        match (FenceClass::of(event), event.context.turn_id) {
+            (Some(class), Some(turn)) => Self {
+                turn: Some(turn.uuid()),
+                admitted: class.admitted_at().iter().map(|s| s.code()).collect(),
+                target: class.target().code(),
+            },
+            _ => Self { turn: None, admitted: Vec::new(), target: 0 },
+        }
+    }
+}
+
 /// Why an append's transaction did not store the event.
 enum AppendFailure {
-    /// The session does not exist.
-    NoSession,
+    /// The session does not exist, or the turn's fence refused the event.
+    NotStored,
     /// A database error.
     Sql(sqlx::Error),
 }
@@ -104,9 +130,15 @@ impl PgEventStore {
     /// (the row lock serialises appends per session), the event, and the notification (sent at
     /// commit). A failing insert rolls the sequence back with it, so sequences stay gap-free.
     async fn insert(&self, event: &Event, data: &Value) -> Result<i64, AppendFailure> {
+        let fence = Fence::of(event);
         let sequence: Option<i64> = sqlx::query_scalar(concat!(
             "WITH session AS (SELECT id FROM sessions WHERE id = $2 FOR KEY SHARE), \
+             fence AS (INSERT INTO turn_fences (turn_id, session_id, stage) SELECT $10::uuid, id, $14 FROM session \
+               WHERE $10::uuid IS NOT NULL ON CONFLICT (turn_id) DO UPDATE \
+               SET stage = GREATEST(turn_fences.stage, EXCLUDED.stage) WHERE turn_fences.stage = ANY($15) \
+               RETURNING stage), \
              allocated AS (INSERT INTO event_sequences (session_id, next_sequence) SELECT id, 2 FROM session \
+               WHERE $10::uuid IS NULL OR EXISTS (SELECT 1 FROM fence) \
                ON CONFLICT (session_id) DO UPDATE SET next_sequence = event_sequences.next_sequence + 1 \
                RETURNING next_sequence - 1 AS sequence), \
              stored AS (INSERT INTO events (",
@@ -128,20 +160,27 @@ impl PgEventStore {
         .bind(self.notify)
         .bind(crate::EVENT_APPENDED_CHANNEL)
         .bind(format!("{} {}", event.session_id, event.id))
+        .bind(fence.target)
+        .bind(&fence.admitted)
         .fetch_optional(&self.pool)
         .await?;
-        sequence.ok_or(AppendFailure::NoSession)
+        sequence.ok_or(AppendFailure::NotStored)
     }
 
     /// Several events of one session in one statement: a block of sequences, the rows, and one
     /// notification each. Returns the first sequence.
-    async fn insert_all(&self, events: &[(Event, Value)]) -> Result<i64, AppendFailure> {
+    async fn insert_all(&self, events: &[(Event, Value)], fence: &Fence) -> Result<i64, AppendFailure> {
         let session = events[0].0.session_id;
         let count = i64::try_from(events.len()).unwrap_or(i64::MAX);
         let column = |f: &dyn Fn(&(Event, Value)) -> Value| events.iter().map(f).collect::<Vec<Value>>();
         let first = sqlx::query_scalar::<_, Option<i64>>(concat!(
             "WITH session AS (SELECT id FROM sessions WHERE id = $1 FOR KEY SHARE), \
+             fence AS (INSERT INTO turn_fences (turn_id, session_id, stage) SELECT $15::uuid, id, $16 FROM session \
+               WHERE $15::uuid IS NOT NULL ON CONFLICT (turn_id) DO UPDATE \
+               SET stage = GREATEST(turn_fences.stage, EXCLUDED.stage) WHERE turn_fences.stage = ANY($17) \
+               RETURNING stage), \
              allocated AS (INSERT INTO event_sequences (session_id, next_sequence) SELECT id, 1 + $2 FROM session \
+               WHERE $15::uuid IS NULL OR EXISTS (SELECT 1 FROM fence) \
                ON CONFLICT (session_id) DO UPDATE SET next_sequence = event_sequences.next_sequence + $2 \
                RETURNING next_sequence - $2 AS first), \
              rows AS (SELECT * FROM unnest($3::uuid[], $4::text[], $5::jsonb[], $6::jsonb[], $7::timestamptz[], \
@@ -173,10 +212,35 @@ impl PgEventStore {
         .bind(events.iter().map(|(e, _)| format!("{} {}", e.session_id, e.id)).collect::<Vec<_>>())
         .bind(self.notify)
         .bind(crate::EVENT_APPENDED_CHANNEL)
+        .bind(fence.turn)
+        .bind(fence.target)
+        .bind(&fence.admitted)
         .fetch_optional(&self.pool)
         .await?
         .flatten();
-        first.ok_or(AppendFailure::NoSession)
+        first.ok_or(AppendFailure::NotStored)
+    }
+}
+
+impl PgEventStore {
+    /// Why an append stored nothing: the session is gone, or the turn's fence refused the event —
+    /// unless its key was stored before (a replay), which is answered with that event.
+    async fn not_stored(&self, event: &Event) -> PortResult<Event> {
+        let session = event.session_id;
+        if let Some(key) = &event.idempotency_key
+            && let Some(stored) = self.get_by_key(session, key).await?
+        {
+            return Ok(stored);
+        }
+        let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM sessions WHERE id = $1)")
+            .bind(session.uuid())
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|err| port_error("append", err))?;
+        match (exists, event.context.turn_id) {
+            (true, Some(turn)) => Err(PortError::TurnEnded(turn.to_string())),
+            _ => Err(PortError::not_found("session", session)),
+        }
     }
 }
 
@@ -209,7 +273,7 @@ impl EventStore for PgEventStore {
                 event.sequence = Some(sequence);
                 Ok(event)
             }
-            Err(AppendFailure::NoSession) => Err(PortError::not_found("session", session)),
+            Err(AppendFailure::NotStored) => self.not_stored(&event).await,
             Err(AppendFailure::Sql(err)) => {
                 let violation = violation(&err);
                 // A replayed key (or a concurrent append under it) stored nothing: answer with
@@ -242,7 +306,16 @@ impl EventStore for PgEventStore {
             let data = payload_data(&event)?;
             prepared.push((event, data));
         }
-        match self.insert_all(&prepared).await {
+        // Together only under one fence condition: work of one open turn, or of no turn.
+        let fence = Fence::of(&prepared[0].0);
+        let one_condition = prepared.iter().all(|(e, _)| {
+            let f = Fence::of(e);
+            f.turn == fence.turn && (f.turn.is_none() || FenceClass::of(e) == Some(FenceClass::Open))
+        });
+        if !one_condition {
+            return append_each(self, events).await;
+        }
+        match self.insert_all(&prepared, &fence).await {
             Ok(first) => Ok(prepared
                 .into_iter()
                 .zip(first..)
@@ -251,7 +324,8 @@ impl EventStore for PgEventStore {
                     event
                 })
                 .collect()),
-            Err(AppendFailure::NoSession) => Err(PortError::not_found("session", session)),
+            // The session is gone or the turn ended: one by one says which, event by event.
+            Err(AppendFailure::NotStored) => append_each(self, events).await,
             // A key or an id stored before: nothing was stored; one by one answers each.
             Err(AppendFailure::Sql(err)) if matches!(violation(&err), Some(Violation::Unique(_))) => {
                 append_each(self, events).await
@@ -303,6 +377,17 @@ impl EventStore for PgEventStore {
         .map_err(|err| port_error("get_event", err))?
         .map(EventRow::into_event)
         .transpose()
+    }
+
+    async fn turn_stage(&self, session: SessionId, turn: TurnId) -> PortResult<TurnStage> {
+        let stage: Option<i16> =
+            sqlx::query_scalar("SELECT stage FROM turn_fences WHERE turn_id = $1 AND session_id = $2")
+                .bind(turn.uuid())
+                .bind(session.uuid())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(|err| port_error("turn_stage", err))?;
+        Ok(stage.map_or(TurnStage::Open, TurnStage::from_code))
     }
 
     async fn get_by_key(&self, session: SessionId, key: &str) -> PortResult<Option<Event>> {

@@ -4,8 +4,7 @@
 //! was stored. The engine flushes before running tools and at the end of the iteration; turn-state
 //! calls flush first, so they never overtake an event.
 
-use everruns_core::domain::TokenUsage;
-use everruns_core::engine::IterationHost;
+use everruns_core::engine::{IterationHost, TurnEnd};
 use everruns_core::events::{Event, NewEvent};
 use everruns_core::ids::{OrgId, SessionId, TurnId};
 use everruns_core::ports::{PortError, PortResult};
@@ -23,6 +22,7 @@ pub fn status(status: tonic::Status) -> PortError {
         tonic::Code::NotFound => PortError::NotFound { kind: "row", id: status.message().to_owned() },
         tonic::Code::InvalidArgument => PortError::Invalid(status.message().to_owned()),
         tonic::Code::FailedPrecondition => PortError::Conflict(status.message().to_owned()),
+        tonic::Code::Aborted => PortError::TurnEnded(status.message().to_owned()),
         tonic::Code::Internal => PortError::Internal(status.message().to_owned()),
         _ => PortError::Unavailable(format!("control plane: {}", status.message())),
     }
@@ -117,23 +117,16 @@ impl IterationHost for GrpcIterationHost {
         Ok(())
     }
 
-    async fn end_turn(
-        &self,
-        session: SessionId,
-        turn: TurnId,
-        usage: TokenUsage,
-        output_preview: Option<String>,
-    ) -> PortResult<Option<TokenUsage>> {
+    async fn end_turn(&self, end: TurnEnd) -> PortResult<()> {
         self.flush().await?;
         let request = EndTurnRequest {
-            turn: Some(self.turn(session, turn)),
-            usage_json: wire::usage(&usage),
-            output_preview: output_preview.unwrap_or_default(),
+            turn: Some(self.turn(end.session, end.turn)),
+            usage_json: wire::usage(&end.usage),
+            output_preview: end.output_preview.unwrap_or_default(),
+            input_message_id: end.input_message_id.to_string(),
+            iterations: end.iterations,
         };
-        let response = self.client.clone().end_turn(request).await.map_err(status)?.into_inner();
-        if response.session_usage_json.is_empty() {
-            return Ok(None);
-        }
-        wire::from_json("usage", &response.session_usage_json).map(Some).map_err(|e| PortError::Internal(e.to_string()))
+        self.client.clone().end_turn(request).await.map_err(status)?;
+        Ok(())
     }
 }

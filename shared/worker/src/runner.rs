@@ -6,10 +6,12 @@ use std::sync::Arc;
 
 use everruns_core::capabilities::CapabilityRegistry;
 use everruns_core::context::inspect_turn_context;
-use everruns_core::engine::{CancelSignal, IterationEngine, IterationOutcome};
+use everruns_core::engine::{CancelSignal, EngineError, IterationEngine, IterationOutcome, TurnControl};
 use everruns_core::ports::IterationTask;
+use everruns_core::ports::PortError;
 use everruns_internal_protocol::v1::{
     CompleteTaskRequest, FailTaskRequest, GetTurnContextRequest, GetTurnContextResponse, HeartbeatTaskRequest, Lease,
+    TurnRef, turn_signal::Kind,
 };
 use everruns_internal_protocol::wire;
 use tokio::sync::watch;
@@ -66,8 +68,10 @@ impl TaskRunner {
     pub async fn run(&self, lease: Lease) -> anyhow::Result<RunResult> {
         let task: IterationTask = wire::parse_task(lease.task.as_ref())?;
         let owner = lease.owner.clone();
-        let (cancel_tx, cancel) = CancelSignal::new();
+        let (control, cancel) = TurnControl::new();
         let (lost_tx, mut lost) = watch::channel(false);
+        // Cancel and steering are pushed while the iteration runs (the heartbeat is the fallback).
+        let _watch = AbortOnDrop(tokio::spawn(self.clone().watch(task.clone(), control.clone())));
         // One heartbeat before starting (a task of a turn cancelled while it was queued must not
         // call the model), sent alongside the context request: both answer before the engine runs.
         let mut request = tonic::Request::new(GetTurnContextRequest { task_json: wire::to_json(&task) });
@@ -80,14 +84,14 @@ impl TaskRunner {
         }
         let mut client = self.client.clone();
         let (alive, context) =
-            tokio::join!(self.beat(&task, &owner, &cancel_tx, &lost_tx), client.get_turn_context(request));
+            tokio::join!(self.beat(&task, &owner, &control, &lost_tx), client.get_turn_context(request));
         if !alive {
             return Ok(RunResult::LeaseLost);
         }
         // Aborted when this run ends or is dropped (a host that gives up on the run mid-way must
         // not leave a heartbeat holding the lease).
         let heartbeat =
-            AbortOnDrop(tokio::spawn(self.clone().heartbeat(task.clone(), owner.clone(), cancel_tx, lost_tx)));
+            AbortOnDrop(tokio::spawn(self.clone().heartbeat(task.clone(), owner.clone(), control, lost_tx)));
         let result = tokio::select! {
             result = self.iterate(&task, context, &cancel) => Some(result),
             _ = lost.wait_for(|l| *l) => None,
@@ -99,7 +103,17 @@ impl TaskRunner {
                 tracing::warn!(task = %task.task_id, "lease lost; another worker continues the task");
                 Ok(RunResult::LeaseLost)
             }
-            Some(Ok(outcome)) => {
+            Some(result) => {
+                let outcome = match result {
+                    Ok(outcome) => outcome,
+                    // The turn's outcome was stored elsewhere (a cancel, a new message): this
+                    // iteration is over, quietly — no retry, no dead letter.
+                    Err(error) if turn_ended(&error) => {
+                        tracing::debug!(task = %task.task_id, "the turn ended elsewhere: {error}");
+                        IterationOutcome::Cancelled
+                    }
+                    Err(error) => return self.fail(&task, owner, lease.attempt, error).await,
+                };
                 let request = CompleteTaskRequest {
                     task_id: task.task_id.to_string(),
                     owner,
@@ -112,18 +126,51 @@ impl TaskRunner {
                 }
                 Ok(RunResult::Completed(outcome))
             }
-            Some(Err(error)) => {
-                tracing::warn!(task = %task.task_id, attempt = lease.attempt, "iteration failed: {error}");
-                let request = FailTaskRequest {
-                    task_id: task.task_id.to_string(),
-                    owner,
-                    error: error.to_string(),
-                    retry_after_ms: 1000,
-                    task: task_wire,
-                };
-                let failed = self.client.clone().fail_task(request).await?.into_inner();
-                Ok(RunResult::Failed { will_retry: failed.will_retry })
+        }
+    }
+
+    async fn fail(
+        &self,
+        task: &IterationTask,
+        owner: String,
+        attempt: u32,
+        error: anyhow::Error,
+    ) -> anyhow::Result<RunResult> {
+        tracing::warn!(task = %task.task_id, attempt, "iteration failed: {error}");
+        let request = FailTaskRequest {
+            task_id: task.task_id.to_string(),
+            owner,
+            error: error.to_string(),
+            retry_after_ms: 1000,
+            task: Some(wire::task(task)),
+        };
+        let failed = self.client.clone().fail_task(request).await?.into_inner();
+        Ok(RunResult::Failed { will_retry: failed.will_retry })
+    }
+
+    /// Relays the turn's signals (`WatchTurn`) to the engine while the run lasts; a broken
+    /// stream is reopened (the task heartbeat still covers cancellation meanwhile).
+    async fn watch(self, task: IterationTask, control: TurnControl) {
+        let turn = TurnRef {
+            org_id: task.org_id.to_string(),
+            session_id: task.session_id.to_string(),
+            turn_id: task.turn_id.to_string(),
+        };
+        loop {
+            match self.client.clone().watch_turn(turn.clone()).await {
+                Ok(response) => {
+                    let mut signals = response.into_inner();
+                    while let Ok(Some(signal)) = signals.message().await {
+                        match signal.kind() {
+                            Kind::Cancelled | Kind::Ended => control.cancel(),
+                            Kind::Steered => control.steer(),
+                            Kind::Heartbeat | Kind::Unspecified => {}
+                        }
+                    }
+                }
+                Err(error) => tracing::debug!(task = %task.task_id, "turn watch unavailable: {error}"),
             }
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
         }
     }
 
@@ -152,13 +199,7 @@ impl TaskRunner {
         Ok(self.engine.run_iteration(&context, task, &turn_events, &host, cancel).await?)
     }
 
-    async fn heartbeat(
-        self,
-        task: IterationTask,
-        owner: String,
-        cancel: watch::Sender<bool>,
-        lost: watch::Sender<bool>,
-    ) {
+    async fn heartbeat(self, task: IterationTask, owner: String, cancel: TurnControl, lost: watch::Sender<bool>) {
         let mut ticks = tokio::time::interval(self.config.heartbeat_interval);
         ticks.tick().await;
         loop {
@@ -171,13 +212,7 @@ impl TaskRunner {
 
     /// One heartbeat; trips `cancel` when the turn was cancelled. Returns false (and trips
     /// `lost`) when the lease is gone.
-    async fn beat(
-        &self,
-        task: &IterationTask,
-        owner: &str,
-        cancel: &watch::Sender<bool>,
-        lost: &watch::Sender<bool>,
-    ) -> bool {
+    async fn beat(&self, task: &IterationTask, owner: &str, cancel: &TurnControl, lost: &watch::Sender<bool>) -> bool {
         let request = HeartbeatTaskRequest {
             task_id: task.task_id.to_string(),
             owner: owner.to_owned(),
@@ -193,13 +228,22 @@ impl TaskRunner {
                     return false;
                 }
                 if response.should_cancel {
-                    let _ = cancel.send(true);
+                    cancel.cancel();
                 }
             }
             Err(error) => tracing::warn!(task = %task.task_id, "heartbeat failed: {error}"),
         }
         true
     }
+}
+
+/// Whether an iteration's failure is the store refusing a turn that already ended (or whose
+/// session is gone): nothing a retry could change.
+fn turn_ended(error: &anyhow::Error) -> bool {
+    matches!(
+        error.downcast_ref::<EngineError>(),
+        Some(EngineError::Port(PortError::TurnEnded(_) | PortError::NotFound { .. }))
+    )
 }
 
 /// Aborts a spawned task when dropped (a helper task must not outlive the run it serves, even

@@ -31,6 +31,10 @@ impl IterationRun<'_> {
             })
             .collect();
         if calls.is_empty() {
+            // A message steered the turn while the model answered: answer it in another step.
+            if self.steered() {
+                return Ok(IterationOutcome::Continue);
+            }
             return self.finish_completed(&output).await;
         }
         let is_client_side = |call: &ToolCall| {
@@ -123,7 +127,12 @@ impl IterationRun<'_> {
                     .find(|c| Some(&c.capability_ref) == capability_id)
                     .map(|c| c.config.clone())
                     .unwrap_or(Value::Object(Default::default()));
-                capability.execute_tool(&call.name, &call.arguments, &config).await
+                // A cancel aborts a running tool at once (its future is dropped).
+                tokio::select! {
+                    biased;
+                    _ = self.cancel.cancelled() => return self.tool_cancelled(call, capability_id, started).await,
+                    outcome = capability.execute_tool(&call.name, &call.arguments, &config) => outcome,
+                }
             }
             None => Err(format!("unknown tool '{}'", call.name)),
         };
@@ -147,6 +156,34 @@ impl IterationRun<'_> {
         )
         .await?;
         Ok(if success { ToolRun::Succeeded } else { ToolRun::Failed })
+    }
+}
+
+impl IterationRun<'_> {
+    /// A tool aborted by a cancel: its result says so (one of the cancellation's own events), so
+    /// the transcript stays well formed.
+    async fn tool_cancelled(
+        &self,
+        call: &ToolCall,
+        capability_id: Option<&String>,
+        started: Instant,
+    ) -> Result<ToolRun, EngineError> {
+        let data = ToolCompletedData {
+            tool_call_id: call.id.clone(),
+            tool_name: call.name.clone(),
+            success: false,
+            status: "cancelled".into(),
+            result: None,
+            error: Some("Cancelled by user.".into()),
+            duration_ms: Some(elapsed_ms(started)),
+            capability_id: capability_id.cloned(),
+        };
+        let key = self.step_key(&format!("tool.completed/{}", call.id));
+        match self.emit_keyed(key, EventPayload::ToolCompleted(data)).await {
+            // Refused only when the turn is already over: nothing more to say.
+            Ok(_) | Err(EngineError::Port(crate::ports::PortError::TurnEnded(_))) => Ok(ToolRun::Cancelled),
+            Err(error) => Err(error),
+        }
     }
 }
 

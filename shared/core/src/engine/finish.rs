@@ -2,7 +2,7 @@
 //! or cancelled. Each path ends the turn on the session and emits `session.idled`.
 
 use super::reason::{ReasonOutput, preview};
-use super::{EngineError, IterationOutcome, IterationRun};
+use super::{EngineError, IterationOutcome, IterationRun, TurnEnd};
 use crate::domain::{ContentPart, Message, MessagePhase, MessageRole, TokenUsage};
 use crate::driver::DriverError;
 use crate::events::*;
@@ -10,6 +10,21 @@ use crate::time::Timestamp;
 
 /// The agent message shown when a turn is cancelled.
 pub const CANCELLED_MESSAGE: &str = "Work was cancelled by user.";
+
+/// The agent message that ends a cancelled turn (`output.message.completed`, stored under
+/// `{turn}/output.message.cancelled`).
+pub fn cancellation_message() -> EventPayload {
+    let mut message = Message::new(MessageRole::Agent, vec![ContentPart::text(CANCELLED_MESSAGE)]);
+    message.phase = Some(MessagePhase::FinalAnswer);
+    EventPayload::OutputMessageCompleted(OutputMessageCompletedData {
+        message,
+        metadata: None,
+        usage: None,
+        error_code: None,
+        error_fields: None,
+        error_disclosure: None,
+    })
+}
 
 impl IterationRun<'_> {
     pub(super) async fn finish_completed(&self, output: &ReasonOutput) -> Result<IterationOutcome, EngineError> {
@@ -129,36 +144,22 @@ impl IterationRun<'_> {
     }
 
     pub(super) async fn finish_cancelled(&self) -> Result<IterationOutcome, EngineError> {
-        let mut message = Message::new(MessageRole::Agent, vec![ContentPart::text(CANCELLED_MESSAGE)]);
-        message.phase = Some(MessagePhase::FinalAnswer);
-        self.emit_keyed(
-            self.turn_key("output.message.cancelled"),
-            EventPayload::OutputMessageCompleted(OutputMessageCompletedData {
-                message,
-                metadata: None,
-                usage: None,
-                error_code: None,
-                error_fields: None,
-                error_disclosure: None,
-            }),
-        )
-        .await?;
+        self.emit_keyed(self.turn_key(CANCELLATION_MESSAGE_STEP), cancellation_message()).await?;
         self.end(self.task.iteration, self.turn_usage(None), Some(CANCELLED_MESSAGE.into())).await?;
         Ok(IterationOutcome::Cancelled)
     }
 
-    /// Session back to idle, then `session.idled` with the session's cumulative usage.
+    /// `session.idled`, then the session back to idle (the host does both).
     async fn end(&self, iterations: u32, usage: TokenUsage, output_preview: Option<String>) -> Result<(), EngineError> {
-        let session_usage = self.host.end_turn(self.task.session_id, self.task.turn_id, usage, output_preview).await?;
-        self.emit_keyed(
-            self.turn_key("session.idled"),
-            EventPayload::SessionIdled(SessionIdledData {
-                turn_id: self.task.turn_id,
-                iterations: Some(iterations),
-                usage: session_usage,
-            }),
-        )
-        .await?;
+        let end = TurnEnd {
+            session: self.task.session_id,
+            turn: self.task.turn_id,
+            input_message_id: self.task.input_message_id,
+            iterations,
+            usage,
+            output_preview,
+        };
+        self.host.end_turn(end).await?;
         Ok(())
     }
 

@@ -9,6 +9,7 @@
 
 mod act;
 mod finish;
+pub use finish::{CANCELLED_MESSAGE, cancellation_message};
 mod reason;
 
 use std::collections::HashMap;
@@ -22,7 +23,7 @@ use crate::context::TurnContext;
 use crate::domain::TokenUsage;
 use crate::driver_registry::DriverRegistry;
 use crate::events::{Event, EventContext, EventPayload, NewEvent};
-use crate::ids::{SessionId, TurnId};
+use crate::ids::{MessageId, SessionId, TurnId};
 use crate::ports::{IterationTask, PortError, PortResult};
 
 /// Where the engine's effects go: event emission and the two session status changes it makes.
@@ -36,15 +37,11 @@ pub trait IterationHost: Send + Sync {
     /// Moves the session to `waitingfortoolresults` (only if `turn` is its current turn).
     async fn await_tool_results(&self, session: SessionId, turn: TurnId) -> PortResult<()>;
 
-    /// Ends the turn: session back to `idle` with the turn's usage added, if `turn` is still its
-    /// current turn. Returns the session's cumulative usage.
-    async fn end_turn(
-        &self,
-        session: SessionId,
-        turn: TurnId,
-        usage: TokenUsage,
-        output_preview: Option<String>,
-    ) -> PortResult<Option<TokenUsage>>;
+    /// Ends the turn: `session.idled` (the turn's last event, with the session's usage including
+    /// this turn's), then the session back to `idle` if `turn` is still its current turn. Safe to
+    /// repeat and to race with another ending of the same turn (the event is keyed, the status
+    /// change is conditional, the usage is added once).
+    async fn end_turn(&self, end: TurnEnd) -> PortResult<()>;
 
     /// Waits until every event emitted so far is stored. A host may send events without waiting
     /// for each (pipelined); the engine flushes before running tools and when the iteration ends,
@@ -54,21 +51,57 @@ pub trait IterationHost: Send + Sync {
     }
 }
 
-/// A cancellation flag the engine checks before each driver call and each tool, and watches
-/// while a response streams.
+/// What a running turn is told while it runs: cancellation (checked before each driver call and
+/// each tool, watched while a response streams or a tool runs) and steering messages (a count of
+/// user messages delivered to the turn; one arriving during an iteration makes the turn go on to
+/// another reason step instead of completing).
 #[derive(Debug, Clone)]
-pub struct CancelSignal(watch::Receiver<bool>);
+pub struct CancelSignal {
+    cancelled: watch::Receiver<bool>,
+    steers: Option<watch::Receiver<u64>>,
+}
+
+/// The sending side of a [`CancelSignal`].
+#[derive(Debug, Clone)]
+pub struct TurnControl {
+    cancelled: watch::Sender<bool>,
+    steers: watch::Sender<u64>,
+}
+
+impl TurnControl {
+    /// A control and the signal it drives.
+    pub fn new() -> (Self, CancelSignal) {
+        let (cancelled, cancel_rx) = watch::channel(false);
+        let (steers, steer_rx) = watch::channel(0);
+        (Self { cancelled, steers }, CancelSignal { cancelled: cancel_rx, steers: Some(steer_rx) })
+    }
+
+    /// Another signal of the same turn.
+    pub fn signal(&self) -> CancelSignal {
+        CancelSignal { cancelled: self.cancelled.subscribe(), steers: Some(self.steers.subscribe()) }
+    }
+
+    /// Requests cancellation.
+    pub fn cancel(&self) {
+        self.cancelled.send_replace(true);
+    }
+
+    /// Tells the turn a steering message was stored for it.
+    pub fn steer(&self) {
+        self.steers.send_modify(|n| *n += 1);
+    }
+}
 
 impl CancelSignal {
-    /// A signal and the sender that trips it.
+    /// A signal and the sender that trips it (no steering).
     pub fn new() -> (watch::Sender<bool>, Self) {
         let (tx, rx) = watch::channel(false);
-        (tx, Self(rx))
+        (tx, Self::from_receiver(rx))
     }
 
     /// Wraps a watch receiver whose value is the flag.
     pub fn from_receiver(receiver: watch::Receiver<bool>) -> Self {
-        Self(receiver)
+        Self { cancelled: receiver, steers: None }
     }
 
     /// A signal that never trips.
@@ -76,21 +109,43 @@ impl CancelSignal {
         let (tx, rx) = watch::channel(false);
         // Keep the channel open forever so `cancelled()` pends instead of resolving on close.
         std::mem::forget(tx);
-        Self(rx)
+        Self::from_receiver(rx)
     }
 
     /// Whether cancellation was requested.
     pub fn is_cancelled(&self) -> bool {
-        *self.0.borrow()
+        *self.cancelled.borrow()
     }
 
     /// Resolves when cancellation is requested (pends forever if it never is).
     pub async fn cancelled(&self) {
-        let mut rx = self.0.clone();
+        let mut rx = self.cancelled.clone();
         if rx.wait_for(|c| *c).await.is_err() {
             std::future::pending::<()>().await;
         }
     }
+
+    /// How many steering messages were delivered so far.
+    pub fn steers(&self) -> u64 {
+        self.steers.as_ref().map_or(0, |rx| *rx.borrow())
+    }
+}
+
+/// The end of a turn, as [`IterationHost::end_turn`] records it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TurnEnd {
+    /// The session.
+    pub session: SessionId,
+    /// The turn.
+    pub turn: TurnId,
+    /// The message that started the turn.
+    pub input_message_id: MessageId,
+    /// Iterations the turn ran.
+    pub iterations: u32,
+    /// The turn's usage.
+    pub usage: TokenUsage,
+    /// The session's new output preview.
+    pub output_preview: Option<String>,
 }
 
 /// How an iteration ended.
@@ -164,9 +219,20 @@ impl IterationEngine {
         let run = IterationRun::new(self, context, task, turn_events, host, cancel);
         let outcome = run.execute().await;
         let flushed = host.flush().await;
-        let outcome = outcome?;
-        flushed?;
-        Ok(outcome)
+        match outcome.and_then(|outcome| flushed.map(|()| outcome).map_err(EngineError::from)) {
+            // The store refused this turn's work: its outcome was stored elsewhere. A cancelled
+            // turn still needs its ending (admitted after `turn.cancelled`); any other outcome
+            // refuses that too, and the run is over.
+            Err(EngineError::Port(PortError::TurnEnded(turn))) => {
+                let ended = run.finish_cancelled().await;
+                let flushed = host.flush().await;
+                match ended.and_then(|outcome| flushed.map(|()| outcome).map_err(EngineError::from)) {
+                    Err(EngineError::Port(PortError::TurnEnded(_))) => Err(PortError::TurnEnded(turn).into()),
+                    other => other,
+                }
+            }
+            other => other,
+        }
     }
 }
 
@@ -180,6 +246,8 @@ struct IterationRun<'a> {
     host: &'a dyn IterationHost,
     cancel: &'a CancelSignal,
     event_context: EventContext,
+    /// Steering messages delivered before this run started.
+    steers_at_start: u64,
 }
 
 impl<'a> IterationRun<'a> {
@@ -201,6 +269,7 @@ impl<'a> IterationRun<'a> {
             host,
             cancel,
             event_context: EventContext::for_turn(task.turn_id, Some(task.input_message_id)),
+            steers_at_start: cancel.steers(),
         }
     }
 
@@ -217,6 +286,18 @@ impl<'a> IterationRun<'a> {
             reason::ReasonResult::Cancelled => return self.finish_cancelled().await,
         };
         self.act(*output).await
+    }
+
+    /// Whether a steering message reached the turn after this iteration's reason step began: one
+    /// signalled during the run, or (a re-run) one stored after the iteration's first event.
+    fn steered(&self) -> bool {
+        if self.cancel.steers() > self.steers_at_start {
+            return true;
+        }
+        let Some(began) = self.saved(&self.step_key("reason.started")).and_then(|e| e.sequence) else {
+            return false;
+        };
+        self.turn_events.iter().any(|e| e.is_steering_message() && e.sequence.is_some_and(|s| s > began))
     }
 
     /// The key of a step of this iteration.

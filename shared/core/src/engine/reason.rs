@@ -121,6 +121,10 @@ impl IterationRun<'_> {
             },
             Err(error) => return Ok(ReasonResult::Failed(error)),
         };
+        // Cancelled as the stream ended: nothing of this answer is stored.
+        if self.cancel.is_cancelled() {
+            return Ok(ReasonResult::Cancelled);
+        }
         let duration_ms = elapsed_ms(call_started);
 
         let mut content = Vec::with_capacity(1 + streamed.tool_calls.len());

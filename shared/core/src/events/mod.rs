@@ -3,11 +3,13 @@
 
 mod catalog;
 mod data;
+mod fence;
 
 pub use catalog::{
     EPHEMERAL_EVENT_TYPES, EVENT_TYPES, EventPayload, UnknownEventType, is_ephemeral, validate_event_type,
 };
 pub use data::*;
+pub use fence::{CANCELLATION_MESSAGE_STEP, FenceClass, TurnStage};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -75,6 +77,17 @@ pub struct Event {
 }
 
 impl Event {
+    /// Whether this is a steering message: a user message delivered to a turn that another
+    /// message started (its context names the turn's first message, not itself).
+    pub fn is_steering_message(&self) -> bool {
+        match &self.payload {
+            EventPayload::InputMessage(data) => {
+                self.context.turn_id.is_some() && self.context.input_message_id != Some(data.message.id)
+            }
+            _ => false,
+        }
+    }
+
     /// The type string (`event:` name on SSE).
     pub fn event_type(&self) -> &'static str {
         self.payload.event_type()

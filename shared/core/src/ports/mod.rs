@@ -38,6 +38,10 @@ pub enum PortError {
     /// The input was rejected by the store.
     #[error("{0}")]
     Invalid(String),
+    /// The event belongs to a turn whose terminal outcome is stored and does not admit it (see
+    /// [`crate::events::FenceClass`]): the turn's work is over, nothing is to be retried.
+    #[error("turn '{0}' has ended")]
+    TurnEnded(String),
     /// The backing service cannot be reached right now (retry later).
     #[error("storage unavailable: {0}")]
     Unavailable(String),

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::PortResult;
 use crate::domain::{Agent, Harness, Model, Provider, Session, SessionStatus, TokenUsage};
-use crate::events::{Event, NewEvent};
+use crate::events::{Event, NewEvent, TurnStage};
 use crate::ids::{AgentId, EventId, HarnessId, ModelId, OrgId, ProviderId, SessionId, TurnId};
 use crate::time::Timestamp;
 
@@ -158,6 +158,9 @@ pub async fn append_each<S: EventStore + ?Sized>(store: &S, events: Vec<NewEvent
 pub trait EventStore: Send + Sync {
     /// Appends an event and assigns the next gap-free sequence of its session (from 1). If an event
     /// with the same idempotency key exists in the session, returns that one and stores nothing.
+    /// An event of a turn whose stage does not admit it ([`crate::events::FenceClass`]) is refused
+    /// with [`PortError::TurnEnded`](super::PortError::TurnEnded); the check and the stage change
+    /// are atomic with the append.
     async fn append(&self, event: NewEvent) -> PortResult<Event>;
     /// Appends events in order, as [`append`](Self::append) would one by one (consecutive
     /// sequences, keys honoured). Adapters may store them together; this default does not.
@@ -170,6 +173,8 @@ pub trait EventStore: Send + Sync {
     async fn get_event(&self, session: SessionId, id: EventId) -> PortResult<Option<Event>>;
     /// Reads the event stored under an idempotency key.
     async fn get_by_key(&self, session: SessionId, key: &str) -> PortResult<Option<Event>>;
+    /// The fence stage of a turn ([`TurnStage::Open`] for a turn with no stored event).
+    async fn turn_stage(&self, session: SessionId, turn: TurnId) -> PortResult<TurnStage>;
 }
 
 /// LLM provider accounts and their models.

@@ -1,18 +1,17 @@
-//! In-process cancellation flags, one per running turn. The engine watches its turn's flag; the
-//! cancel service trips it. (A remote worker learns of cancellation through its task heartbeat.)
+//! In-process turn controls, one per running turn: the engine watches its turn's signal; the turn
+//! services trip it on cancel and on a steering message. (A remote worker learns the same through
+//! its `WatchTurn` stream, with the task heartbeat as the fallback.)
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use tokio::sync::watch;
-
-use crate::engine::CancelSignal;
+use crate::engine::{CancelSignal, TurnControl};
 use crate::ids::TurnId;
 
-/// Cancellation flags by turn.
+/// Turn controls by turn.
 #[derive(Debug, Clone, Default)]
 pub struct CancellationRegistry {
-    flags: Arc<Mutex<HashMap<TurnId, watch::Sender<bool>>>>,
+    controls: Arc<Mutex<HashMap<TurnId, TurnControl>>>,
 }
 
 impl CancellationRegistry {
@@ -21,24 +20,48 @@ impl CancellationRegistry {
         Self::default()
     }
 
-    fn sender(&self, turn: TurnId) -> watch::Sender<bool> {
-        let mut flags = self.flags.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        flags.entry(turn).or_insert_with(|| watch::channel(false).0).clone()
+    fn control(&self, turn: TurnId) -> TurnControl {
+        let mut controls = self.controls.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        controls.entry(turn).or_insert_with(|| TurnControl::new().0).clone()
     }
 
-    /// The signal of a turn (tripped already if cancellation came first).
+    /// The signal of a turn's run in this process (registered until [`remove`](Self::remove)).
     pub fn signal(&self, turn: TurnId) -> CancelSignal {
-        CancelSignal::from_receiver(self.sender(turn).subscribe())
+        self.control(turn).signal()
     }
 
-    /// Requests cancellation of a turn.
+    fn running(&self, turn: TurnId) -> Option<TurnControl> {
+        self.controls.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).get(&turn).cloned()
+    }
+
+    /// Requests cancellation of a turn running in this process (a turn between iterations learns
+    /// it from the store: its next event is refused by the fence).
     pub fn cancel(&self, turn: TurnId) {
-        self.sender(turn).send_replace(true);
+        if let Some(control) = self.running(turn) {
+            control.cancel();
+        }
     }
 
-    /// Forgets a finished turn.
+    /// Tells a turn running in this process that a steering message was stored for it.
+    pub fn steer(&self, turn: TurnId) {
+        if let Some(control) = self.running(turn) {
+            control.steer();
+        }
+    }
+
+    /// Forgets a turn's run (after each iteration: nothing is kept between them).
     pub fn remove(&self, turn: TurnId) {
-        let mut flags = self.flags.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        flags.remove(&turn);
+        let mut controls = self.controls.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        controls.remove(&turn);
+    }
+
+    /// How many turns are tracked (for leak tests).
+    pub fn len(&self) -> usize {
+        self.controls.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).len()
+    }
+
+    /// Whether no turn is tracked.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }

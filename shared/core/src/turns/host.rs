@@ -3,11 +3,11 @@
 
 use std::sync::Arc;
 
-use crate::domain::{SessionStatus, TokenUsage};
-use crate::engine::IterationHost;
-use crate::events::{Event, NewEvent};
+use crate::domain::SessionStatus;
+use crate::engine::{IterationHost, TurnEnd};
+use crate::events::{Event, EventContext, EventPayload, NewEvent, SessionIdledData};
 use crate::ids::{OrgId, SessionId, TurnId};
-use crate::ports::{EventBus, PortResult, StatusChange, Stores};
+use crate::ports::{EventBus, PortError, PortResult, StatusChange, Stores};
 
 /// Runs an iteration's effects against the stores and the bus of this process.
 #[derive(Clone)]
@@ -75,26 +75,50 @@ impl IterationHost for StoreIterationHost {
         Ok(())
     }
 
-    async fn end_turn(
-        &self,
-        session: SessionId,
-        turn: TurnId,
-        usage: TokenUsage,
-        output_preview: Option<String>,
-    ) -> PortResult<Option<TokenUsage>> {
+    async fn end_turn(&self, end: TurnEnd) -> PortResult<()> {
+        end_turn(&self.stores, self.bus.as_ref(), self.org, &end).await
+    }
+}
+
+/// Ends a turn: `session.idled` first — the turn's last event, carrying the session's usage with
+/// this turn's added — then the session back to `idle` (only if the turn is still its current
+/// turn; the conditional change adds the usage exactly once). Until the session is idle, a new
+/// message settles the turn the same way, so a client that has read `turn.completed` can post at
+/// once. Idempotent: the event is keyed and a repeat finds the session idle already.
+pub async fn end_turn(stores: &Stores, bus: &dyn EventBus, org: OrgId, end: &TurnEnd) -> PortResult<()> {
+    let Some(session) = stores.sessions.get_session(org, end.session).await? else {
+        // Deleted meanwhile: nothing left to end.
+        return Ok(());
+    };
+    let running = session.status.is_busy() && session.current_turn_id == Some(end.turn);
+    let mut total = session.usage.unwrap_or_default();
+    if running {
+        total.add(&end.usage);
+    }
+    let idled = SessionIdledData { turn_id: end.turn, iterations: Some(end.iterations), usage: Some(total) };
+    let event = NewEvent::new(
+        end.session,
+        EventContext::for_turn(end.turn, Some(end.input_message_id)),
+        EventPayload::SessionIdled(idled),
+    )
+    .with_key(format!("{}/session.idled", end.turn));
+    match record_event(stores, bus, event).await {
+        // Refused: the turn was idled under another key (nothing of it may follow).
+        Ok(_) | Err(PortError::TurnEnded(_)) => {}
+        Err(PortError::NotFound { .. }) => return Ok(()),
+        Err(error) => return Err(error),
+    }
+    if running {
         let change = StatusChange {
             expect: vec![SessionStatus::Active, SessionStatus::WaitingForToolResults],
-            expect_turn: Some(turn),
+            expect_turn: Some(end.turn),
             to: SessionStatus::Idle,
             turn: None,
-            add_usage: Some(usage),
-            output_preview,
+            add_usage: Some(end.usage),
+            output_preview: end.output_preview.clone(),
             ..StatusChange::default()
         };
-        match self.stores.sessions.change_status(self.org, session, change).await? {
-            Some(updated) => Ok(updated.usage),
-            // Already ended (a re-run): report the stored total.
-            None => Ok(self.stores.sessions.get_session(self.org, session).await?.and_then(|s| s.usage)),
-        }
+        stores.sessions.change_status(org, end.session, change).await?;
     }
+    Ok(())
 }

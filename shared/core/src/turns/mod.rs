@@ -7,7 +7,7 @@ mod host;
 mod load;
 
 pub use cancel::CancellationRegistry;
-pub use host::{StoreIterationHost, record_event, record_events};
+pub use host::{StoreIterationHost, end_turn, record_event, record_events};
 pub use load::TurnLoader;
 
 use std::sync::Arc;
@@ -18,7 +18,7 @@ use crate::capabilities::DeploymentGrade;
 use crate::context::{TurnContext, inspect_turn_context};
 use crate::domain::{ContentPart, Message, MessageRole, SessionStatus};
 use crate::driver_registry::ResolvedModel;
-use crate::engine::{EngineConfig, EngineError, IterationEngine, IterationOutcome};
+use crate::engine::{EngineConfig, EngineError, IterationEngine, IterationOutcome, TurnEnd};
 use crate::events::*;
 use crate::ids::{OrgId, SessionId, TaskId, TurnId};
 use crate::platform::PlatformDefinition;
@@ -75,6 +75,15 @@ pub struct ToolResultInput {
     pub result: Option<Value>,
     /// An error text (the call failed).
     pub error: Option<String>,
+}
+
+/// What posting a message did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Posted {
+    /// A new turn started; its first task was published.
+    Started(IterationTask),
+    /// A turn was running: the message was delivered to it (steering).
+    Steered,
 }
 
 /// What a cancel request did.
@@ -175,24 +184,91 @@ impl TurnService {
         Ok(())
     }
 
-    /// Stores a user message and starts a turn: `input.message`, `session.activated`,
-    /// `turn.started`, then task 1 is published. A pending client-tool wait is abandoned first.
+    /// Posts a user message. On an idle session it starts a turn (`input.message`,
+    /// `session.activated`, `turn.started`, task 1 published). On a running turn it is stored for
+    /// that turn and delivered to it as a steering message (its next reason step includes it). A
+    /// client-tool wait is cancelled with synthesized error results and a new turn starts. A turn
+    /// whose terminal outcome is stored but whose session is not idle yet is settled first, so
+    /// a client that has read `turn.completed` can post at once.
+    pub async fn post_message(
+        &self,
+        org: OrgId,
+        session_id: SessionId,
+        message: Message,
+    ) -> Result<(Message, Posted), TurnError> {
+        self.post(org, session_id, message, true).await
+    }
+
+    /// Stores a user message and starts a turn, like [`post_message`](Self::post_message) but
+    /// never steering: a running turn is a conflict.
     pub async fn start_turn(
         &self,
         org: OrgId,
         session_id: SessionId,
-        mut message: Message,
+        message: Message,
     ) -> Result<(Message, IterationTask), TurnError> {
+        match self.post(org, session_id, message, false).await? {
+            (message, Posted::Started(task)) => Ok((message, task)),
+            (_, Posted::Steered) => Err(TurnError::Conflict("a turn is already running in this session".into())),
+        }
+    }
+
+    async fn post(
+        &self,
+        org: OrgId,
+        session_id: SessionId,
+        mut message: Message,
+        steer: bool,
+    ) -> Result<(Message, Posted), TurnError> {
         if message.role != MessageRole::User
             || message.content.is_empty()
             || !message.content.iter().all(ContentPart::is_user_input)
         {
             return Err(TurnError::Invalid("message must be a user message with text or image content".into()));
         }
-        let session = self.loader.session(org, session_id).await?;
-        if session.status == SessionStatus::WaitingForToolResults {
-            self.abandon_wait(org, session_id).await?;
+        // Each pass either finishes or observes another party's progress (a turn ending, a status
+        // change lost to a concurrent request); a few passes always suffice in practice.
+        for _ in 0..8 {
+            let session = self.loader.session(org, session_id).await?;
+            match (session.status, session.current_turn_id) {
+                (SessionStatus::Started | SessionStatus::Idle, _) => {
+                    if let Some(task) = self.begin(org, session_id, &mut message).await? {
+                        return Ok((message, Posted::Started(task)));
+                    }
+                }
+                (SessionStatus::WaitingForToolResults, Some(turn)) => self.abandon_wait(org, session_id, turn).await?,
+                (SessionStatus::Active, Some(turn)) => {
+                    match self.loader.stores.events.turn_stage(session_id, turn).await? {
+                        TurnStage::Open if !steer => {
+                            return Err(TurnError::Conflict("a turn is already running in this session".into()));
+                        }
+                        TurnStage::Open => match self.steer(session_id, turn, &mut message).await {
+                            Ok(()) => return Ok((message, Posted::Steered)),
+                            // The turn ended meanwhile: settle it and start a new one.
+                            Err(TurnError::Port(PortError::TurnEnded(_))) => {}
+                            Err(error) => return Err(error),
+                        },
+                        stage => self.settle(org, session_id, turn, stage).await?,
+                    }
+                }
+                (status, _) => {
+                    return Err(TurnError::Conflict(format!(
+                        "the session cannot take a message ({})",
+                        status.as_str()
+                    )));
+                }
+            }
         }
+        Err(TurnError::Conflict("the session is changing too quickly; retry".into()))
+    }
+
+    /// Starts a turn on an idle session; `None` when the session changed first.
+    async fn begin(
+        &self,
+        org: OrgId,
+        session_id: SessionId,
+        message: &mut Message,
+    ) -> Result<Option<IterationTask>, TurnError> {
         let turn_id = TurnId::new();
         let change = StatusChange {
             expect: vec![SessionStatus::Started, SessionStatus::Idle],
@@ -202,7 +278,7 @@ impl TurnService {
             ..StatusChange::default()
         };
         if self.loader.stores.sessions.change_status(org, session_id, change).await?.is_none() {
-            return Err(TurnError::Conflict("a turn is already running in this session".into()));
+            return Ok(None);
         }
         message.created_at = crate::time::Timestamp::now();
         let context = EventContext::for_turn(turn_id, Some(message.id));
@@ -234,11 +310,84 @@ impl TurnService {
             iteration: 1,
         };
         self.publish(&task).await?;
-        Ok((message, task))
+        Ok(Some(task))
+    }
+
+    /// Stores a steering message for a running turn (refused by the fence if the turn has
+    /// ended) and tells the turn.
+    async fn steer(&self, session_id: SessionId, turn: TurnId, message: &mut Message) -> Result<(), TurnError> {
+        let started = self.loader.stores.events.get_by_key(session_id, &format!("{turn}/turn.started")).await?;
+        let Some(EventPayload::TurnStarted(started)) = started.map(|e| e.payload) else {
+            return Err(TurnError::Port(PortError::TurnEnded(turn.to_string())));
+        };
+        message.created_at = crate::time::Timestamp::now();
+        let context = EventContext::for_turn(turn, Some(started.input_message_id));
+        let event = NewEvent::new(
+            session_id,
+            context,
+            EventPayload::InputMessage(InputMessageData { message: message.clone() }),
+        )
+        .with_key(format!("{turn}/steer/{}", message.id));
+        record_event(&self.loader.stores, self.bus.as_ref(), event).await?;
+        self.cancellations.steer(turn);
+        Ok(())
+    }
+
+    /// Finishes the ending of a turn whose terminal outcome is stored: for a cancelled turn the
+    /// cancellation message (and cancelled results for calls left open), then `session.idled` and
+    /// the session back to idle. Idempotent, and safe beside the worker ending the same turn.
+    async fn settle(
+        &self,
+        org: OrgId,
+        session_id: SessionId,
+        turn_id: TurnId,
+        stage: TurnStage,
+    ) -> Result<(), TurnError> {
+        let turn = TurnState::load(&self.loader.stores, session_id, turn_id).await?;
+        let mut preview = turn.last_answer();
+        if stage == TurnStage::Cancelled {
+            self.close_calls(&turn, session_id).await?;
+            let context = EventContext::for_turn(turn_id, Some(turn.input_message_id));
+            let key = format!("{turn_id}/{CANCELLATION_MESSAGE_STEP}");
+            ended_ok(self.emit(session_id, &context, key, crate::engine::cancellation_message()).await)?;
+            preview = Some(crate::engine::CANCELLED_MESSAGE.into());
+        }
+        let end = TurnEnd {
+            session: session_id,
+            turn: turn_id,
+            input_message_id: turn.input_message_id,
+            iterations: turn.iteration,
+            usage: turn.usage(),
+            output_preview: preview,
+        };
+        end_turn(&self.loader.stores, self.bus.as_ref(), org, &end).await?;
+        self.cancellations.remove(turn_id);
+        Ok(())
+    }
+
+    /// Cancelled results for the client calls a cancelled turn leaves open.
+    async fn close_calls(&self, turn: &TurnState, session_id: SessionId) -> Result<(), TurnError> {
+        let context = EventContext::for_turn(turn.turn_id, Some(turn.input_message_id));
+        for (id, name) in turn.pending_client_calls() {
+            let data = ToolCompletedData {
+                tool_call_id: id.clone(),
+                tool_name: name,
+                success: false,
+                status: "cancelled".into(),
+                result: None,
+                error: Some("Cancelled by user.".into()),
+                duration_ms: None,
+                capability_id: None,
+            };
+            let key = format!("{}/{}/tool.completed/{id}", turn.turn_id, turn.iteration);
+            ended_ok(self.emit(session_id, &context, key, EventPayload::ToolCompleted(data)).await)?;
+        }
+        Ok(())
     }
 
     /// Accepts client tool results. When every requested call is answered, the session becomes
-    /// active again and the next iteration's task is returned (and published).
+    /// active again and the next iteration's task is returned (and published). Results that
+    /// lose a race with a cancel or a new message are refused as "not waiting".
     pub async fn submit_tool_results(
         &self,
         org: OrgId,
@@ -273,7 +422,11 @@ impl TurnService {
                 )));
             }
         }
-        self.record_tool_results(&turn, session_id, &results).await?;
+        let not_waiting = || TurnError::NotWaiting(SessionStatus::Idle.as_str());
+        match self.record_tool_results(&turn, session_id, &results).await {
+            Err(TurnError::Port(PortError::TurnEnded(_))) => return Err(not_waiting()),
+            other => other?,
+        }
         pending.retain(|(id, _)| !results.iter().any(|r| r.tool_call_id == *id));
         if !pending.is_empty() {
             return Ok((results.len(), None));
@@ -286,16 +439,17 @@ impl TurnService {
             ..StatusChange::default()
         };
         if self.loader.stores.sessions.change_status(org, session_id, change).await?.is_none() {
-            return Err(TurnError::Conflict("the session changed while results were submitted".into()));
+            return Err(not_waiting());
         }
         let task = turn.task(org, session_id, turn.iteration + 1);
         self.publish(&task).await?;
         Ok((results.len(), Some(task)))
     }
 
-    /// Cancels the running turn: `turn.cancelled` at once, then the engine ends the turn with the
-    /// cancellation message and `session.idled`. A turn waiting for client tools gets a task that
-    /// does the ending (returned and published).
+    /// Cancels the running turn: `turn.cancelled` at once (the fence makes it the turn's one
+    /// outcome, or refuses it when the turn ended first: a no-op), then the running iteration is
+    /// told — in process, or through the bus for a remote worker — and ends the turn with the
+    /// cancellation message and `session.idled`. A turn waiting for client tools is ended here.
     pub async fn cancel(
         &self,
         org: OrgId,
@@ -305,43 +459,53 @@ impl TurnService {
         let (true, Some(turn_id)) = (session.status.is_busy(), session.current_turn_id) else {
             return Ok((CancelOutcome::NoOp, None));
         };
-        let turn = TurnState::load(&self.loader.stores, session_id, turn_id).await?;
-        let context = EventContext::for_turn(turn_id, Some(turn.input_message_id));
+        let started = self.loader.stores.events.get_by_key(session_id, &format!("{turn_id}/turn.started")).await?;
+        let input_message_id = match started.map(|e| e.payload) {
+            Some(EventPayload::TurnStarted(d)) => Some(d.input_message_id),
+            _ => None,
+        };
+        let context = EventContext::for_turn(turn_id, input_message_id);
         let data = TurnCancelledData { turn_id, reason: Some("User requested cancellation".into()), usage: None };
-        self.emit(session_id, &context, format!("{turn_id}/turn.cancelled"), EventPayload::TurnCancelled(data)).await?;
+        match self
+            .emit(session_id, &context, format!("{turn_id}/turn.cancelled"), EventPayload::TurnCancelled(data))
+            .await
+        {
+            Ok(_) => {}
+            // The turn reached its outcome first.
+            Err(TurnError::Port(PortError::TurnEnded(_))) => return Ok((CancelOutcome::NoOp, None)),
+            Err(error) => return Err(error),
+        }
         self.cancellations.cancel(turn_id);
         if session.status == SessionStatus::WaitingForToolResults {
-            let task = turn.task(org, session_id, turn.iteration + 1);
-            self.publish(&task).await?;
-            return Ok((CancelOutcome::Cancelled, Some(task)));
+            let stage = self.loader.stores.events.turn_stage(session_id, turn_id).await?;
+            self.settle(org, session_id, turn_id, stage).await?;
         }
         Ok((CancelOutcome::Cancelled, None))
     }
 
-    /// Ends a client-tool wait because a new message arrived: the pending calls get error results,
-    /// the turn is cancelled and ended here (no worker is running it).
-    async fn abandon_wait(&self, org: OrgId, session_id: SessionId) -> Result<(), TurnError> {
-        let session = self.loader.session(org, session_id).await?;
-        let Some(turn_id) = session.current_turn_id else { return Ok(()) };
+    /// Ends a client-tool wait because a new message arrived: the pending calls get error results
+    /// and the turn is cancelled and settled here (no worker is running it).
+    async fn abandon_wait(&self, org: OrgId, session_id: SessionId, turn_id: TurnId) -> Result<(), TurnError> {
         let turn = TurnState::load(&self.loader.stores, session_id, turn_id).await?;
-        let pending = turn.pending_client_calls();
-        let results = pending
-            .iter()
+        let results = turn
+            .pending_client_calls()
+            .into_iter()
             .map(|(id, _)| ToolResultInput {
-                tool_call_id: id.clone(),
+                tool_call_id: id,
                 result: None,
                 error: Some("Cancelled: a new message was sent.".into()),
             })
             .collect::<Vec<_>>();
-        self.record_tool_results(&turn, session_id, &results).await?;
-        self.cancellations.cancel(turn_id);
-        let task = turn.task(org, session_id, turn.iteration + 1);
+        ended_ok(self.record_tool_results(&turn, session_id, &results).await)?;
         let context = EventContext::for_turn(turn_id, Some(turn.input_message_id));
         let data = TurnCancelledData { turn_id, reason: Some("Superseded by a new message".into()), usage: None };
-        self.emit(session_id, &context, format!("{turn_id}/turn.cancelled"), EventPayload::TurnCancelled(data)).await?;
-        // Run the ending inline so the session is idle before the new turn starts.
-        self.run_iteration(&task).await?;
-        Ok(())
+        ended_ok(
+            self.emit(session_id, &context, format!("{turn_id}/turn.cancelled"), EventPayload::TurnCancelled(data))
+                .await,
+        )?;
+        self.cancellations.cancel(turn_id);
+        let stage = self.loader.stores.events.turn_stage(session_id, turn_id).await?;
+        self.settle(org, session_id, turn_id, stage).await
     }
 
     /// Emits `tool.completed` for client results of the turn's waiting iteration.
@@ -381,10 +545,13 @@ impl TurnService {
             .map_err(|e| TurnError::Invalid(e.to_string()))?;
         let host = StoreIterationHost::new(self.loader.stores.clone(), self.bus.clone(), task.org_id);
         let cancel = self.cancellations.signal(task.turn_id);
-        let outcome = self.engine.run_iteration(&context, task, &turn_events, &host, &cancel).await?;
-        if outcome.is_terminal() {
-            self.cancellations.remove(task.turn_id);
-        }
+        let outcome = match self.engine.run_iteration(&context, task, &turn_events, &host, &cancel).await {
+            Ok(outcome) => outcome,
+            // The turn reached its outcome elsewhere (a cancel, a new message): this run is over.
+            Err(EngineError::Port(PortError::TurnEnded(_))) => IterationOutcome::Cancelled,
+            Err(error) => return Err(error.into()),
+        };
+        self.cancellations.remove(task.turn_id);
         Ok(outcome)
     }
 
@@ -425,8 +592,9 @@ impl TurnService {
         Ok(self.loader.stores.events.get_by_key(session, &format!("{turn}/turn.cancelled")).await?.is_some())
     }
 
-    /// Ends a turn whose task ran out of attempts: the friendly message, `turn.failed`, the
-    /// session back to idle, `session.idled`. Idempotent (every step is keyed by the turn).
+    /// Ends a turn whose task ran out of attempts: the friendly message, `turn.failed`, then
+    /// `session.idled` and the session back to idle. Idempotent (every step is keyed by the
+    /// turn); a turn that reached another outcome first is only settled.
     pub async fn terminalise(&self, task: &IterationTask) -> Result<(), TurnError> {
         let turn_id = task.turn_id;
         let context = EventContext::for_turn(turn_id, Some(task.input_message_id));
@@ -443,13 +611,8 @@ impl TurnService {
             error_fields: None,
             error_disclosure: Some("standard".into()),
         };
-        self.emit(
-            task.session_id,
-            &context,
-            key("output.message.terminal"),
-            EventPayload::OutputMessageCompleted(completed),
-        )
-        .await?;
+        let notice = EventPayload::OutputMessageCompleted(completed);
+        ended_ok(self.emit(task.session_id, &context, key("output.message.terminal"), notice).await)?;
         let failed = TurnFailedData {
             turn_id,
             error: text.into(),
@@ -457,18 +620,11 @@ impl TurnService {
             error_fields: None,
             error_disclosure: Some("standard".into()),
         };
-        self.emit(task.session_id, &context, key("turn.failed"), EventPayload::TurnFailed(failed)).await?;
-        let host = self.host(task.org_id);
-        let usage = crate::engine::IterationHost::end_turn(
-            &host,
-            task.session_id,
-            turn_id,
-            Default::default(),
-            Some(text.into()),
-        )
-        .await?;
-        let idled = SessionIdledData { turn_id, iterations: Some(task.iteration), usage };
-        self.emit(task.session_id, &context, key("session.idled"), EventPayload::SessionIdled(idled)).await?;
+        ended_ok(self.emit(task.session_id, &context, key("turn.failed"), EventPayload::TurnFailed(failed)).await)?;
+        match self.loader.stores.events.turn_stage(task.session_id, turn_id).await? {
+            TurnStage::Idled => {}
+            stage => self.settle(task.org_id, task.session_id, turn_id, stage).await?,
+        }
         self.cancellations.remove(turn_id);
         Ok(())
     }
@@ -479,6 +635,14 @@ impl TurnService {
         let inputs = self.loader.inputs(org, session, None).await?;
         inspect_turn_context(inputs, &self.loader.capabilities, self.loader.grade)
             .map_err(|e| TurnError::Invalid(e.to_string()))
+    }
+}
+
+/// `Ok` for a step refused because the turn already ended (its outcome stands).
+fn ended_ok<T>(result: Result<T, TurnError>) -> Result<(), TurnError> {
+    match result {
+        Ok(_) | Err(TurnError::Port(PortError::TurnEnded(_))) => Ok(()),
+        Err(error) => Err(error),
     }
 }
 
@@ -510,6 +674,27 @@ impl TurnState {
             .max()
             .unwrap_or(1);
         Ok(Self { turn_id, input_message_id, iteration, events })
+    }
+
+    /// The usage of the turn's saved model outputs.
+    fn usage(&self) -> crate::domain::TokenUsage {
+        let mut total = crate::domain::TokenUsage::default();
+        for event in &self.events {
+            if let EventPayload::OutputMessageCompleted(d) = &event.payload
+                && let Some(usage) = &d.usage
+            {
+                total.add(usage);
+            }
+        }
+        total
+    }
+
+    /// The text of the turn's last agent answer.
+    fn last_answer(&self) -> Option<String> {
+        self.events.iter().rev().find_map(|e| match &e.payload {
+            EventPayload::OutputMessageCompleted(d) => Some(d.message.text().chars().take(200).collect()),
+            _ => None,
+        })
     }
 
     /// Client calls requested by the latest `tool.call_requested` that have no result yet.

@@ -142,6 +142,14 @@ impl EventStore for CrashingEventStore {
     async fn get_by_key(&self, session: SessionId, key: &str) -> PortResult<Option<Event>> {
         self.inner.get_by_key(session, key).await
     }
+
+    async fn turn_stage(
+        &self,
+        session: SessionId,
+        turn: everruns_core::ids::TurnId,
+    ) -> PortResult<everruns_core::events::TurnStage> {
+        self.inner.turn_stage(session, turn).await
+    }
 }
 
 /// The types of a list of events, in order.

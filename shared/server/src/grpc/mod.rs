@@ -1,11 +1,12 @@
 //! The worker gRPC service hosted by the control plane (`WORKER_GRPC_ADDR`): task claims,
 //! heartbeats, completion and failure, the turn context in one call, event emission, and push
-//! wake-ups. Bearer-token auth (`WORKER_GRPC_AUTH_TOKEN`) and optional (mutual) TLS.
+//! wake-ups, and the turn watch (cancel and steering pushed to a running worker). Bearer-token auth (`WORKER_GRPC_AUTH_TOKEN`) and optional (mutual) TLS.
 
 mod auth;
 mod queue;
 mod serve;
 mod service;
+mod watch;
 
 pub use auth::BearerAuth;
 pub use queue::{NotifyDispatch, TaskStoreQueue, sweep_unpublished};

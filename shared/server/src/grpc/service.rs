@@ -5,10 +5,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use everruns_core::domain::TokenUsage;
-use everruns_core::engine::IterationHost;
+use everruns_core::engine::{IterationHost, TurnEnd};
 use everruns_core::events::NewEvent;
-use everruns_core::ids::{OrgId, SessionId, TaskId, TurnId};
+use everruns_core::ids::{MessageId, OrgId, SessionId, TaskId, TurnId};
 use everruns_core::ports::{ClaimOutcome, FailOutcome, PortError, TaskDispatch, TaskLease, TaskStore};
 use everruns_core::turns::{TurnError, TurnService, record_event};
 use everruns_internal_protocol::v1::worker_service_server::WorkerService;
@@ -60,6 +59,7 @@ fn port(error: PortError) -> Status {
         PortError::NotFound { .. } => Status::not_found(error.to_string()),
         PortError::Conflict(m) => Status::failed_precondition(m),
         PortError::Invalid(m) => Status::invalid_argument(m),
+        PortError::TurnEnded(turn) => Status::aborted(turn),
         PortError::Unavailable(m) => Status::unavailable(m),
         PortError::Internal(m) => {
             tracing::error!("worker service: {m}");
@@ -101,6 +101,7 @@ fn to_lease(lease: &TaskLease) -> Lease {
 }
 
 type NotificationStream = Pin<Box<dyn Stream<Item = Result<TaskNotification, Status>> + Send>>;
+type SignalStream = Pin<Box<dyn Stream<Item = Result<TurnSignal, Status>> + Send>>;
 
 #[tonic::async_trait]
 impl WorkerService for WorkerGrpcService {
@@ -231,10 +232,26 @@ impl WorkerService for WorkerGrpcService {
     async fn end_turn(&self, request: Request<EndTurnRequest>) -> Result<Response<EndTurnResponse>, Status> {
         let r = request.into_inner();
         let (org, session, turn_id) = turn_ref(r.turn.as_ref())?;
-        let usage: TokenUsage = wire::from_json("usage", &r.usage_json).map_err(wire_err)?;
-        let preview = (!r.output_preview.is_empty()).then_some(r.output_preview);
-        let total = self.turns.host(org).end_turn(session, turn_id, usage, preview).await.map_err(port)?;
-        Ok(Response::new(EndTurnResponse { session_usage_json: total.map(|u| wire::usage(&u)).unwrap_or_default() }))
+        let end = TurnEnd {
+            session,
+            turn: turn_id,
+            input_message_id: MessageId::parse(&r.input_message_id).map_err(invalid)?,
+            iterations: r.iterations,
+            usage: wire::from_json("usage", &r.usage_json).map_err(wire_err)?,
+            output_preview: (!r.output_preview.is_empty()).then_some(r.output_preview),
+        };
+        self.turns.host(org).end_turn(end).await.map_err(port)?;
+        Ok(Response::new(EndTurnResponse {}))
+    }
+
+    type WatchTurnStream = SignalStream;
+
+    async fn watch_turn(&self, request: Request<TurnRef>) -> Result<Response<Self::WatchTurnStream>, Status> {
+        let (_org, session, turn_id) = turn_ref(Some(&request.into_inner()))?;
+        // Subscribe first, then read the stage: nothing stored in between is missed.
+        let events = self.turns.bus().subscribe(session);
+        let stage = self.turns.stores().events.turn_stage(session, turn_id).await.map_err(port)?;
+        Ok(Response::new(super::watch::turn_signals(turn_id, stage, events)))
     }
 
     type SubscribeTaskNotificationsStream = NotificationStream;

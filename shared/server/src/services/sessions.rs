@@ -160,7 +160,7 @@ pub struct CreateMessageInput {
     pub metadata: Option<Value>,
 }
 
-/// Stores a user message and starts its turn (run by the worker).
+/// Stores a user message: it starts a turn (run by a worker), or steers the running one.
 pub async fn post_message(state: &AppState, org: OrgId, id: &str, input: CreateMessageInput) -> ApiResult<Message> {
     let session = find(state, org, id).await?;
     if input.message.role.is_some_and(|r| r != MessageRole::User) {
@@ -182,6 +182,6 @@ pub async fn post_message(state: &AppState, org: OrgId, id: &str, input: CreateM
     let mut message = Message::new(MessageRole::User, input.message.content);
     message.controls = input.controls;
     message.metadata = input.metadata;
-    let (message, _task) = state.turns.start_turn(org, session.id, message).await?;
+    let (message, _posted) = state.turns.post_message(org, session.id, message).await?;
     Ok(message)
 }
