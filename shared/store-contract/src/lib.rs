@@ -19,6 +19,7 @@ mod agents;
 mod auth;
 mod concurrency;
 mod events;
+mod fence;
 mod files;
 pub mod fixtures;
 mod harnesses;
@@ -32,6 +33,7 @@ pub use agents::agent_store_contract;
 pub use auth::auth_store_contract;
 pub use concurrency::{concurrent_append_contract, concurrent_change_status_contract};
 pub use events::event_store_contract;
+pub use fence::{concurrent_fence_contract, turn_fence_contract};
 pub use files::file_store_contract;
 pub use harnesses::harness_store_contract;
 pub use providers::provider_store_contract;
@@ -45,9 +47,11 @@ pub async fn run_all(stores: &Stores) {
     harness_store_contract(stores.harnesses.as_ref()).await;
     session_store_contract(stores).await;
     event_store_contract(stores).await;
+    turn_fence_contract(stores).await;
     provider_store_contract(stores.providers.as_ref()).await;
     file_store_contract(stores).await;
     auth_store_contract(stores.auth.as_ref()).await;
     concurrent_append_contract(stores).await;
     concurrent_change_status_contract(stores).await;
+    concurrent_fence_contract(stores).await;
 }

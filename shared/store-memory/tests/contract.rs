@@ -25,6 +25,16 @@ async fn event_store() {
 }
 
 #[tokio::test]
+async fn turn_fence() {
+    contract::turn_fence_contract(&memory_stores()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn concurrent_turn_outcomes() {
+    contract::concurrent_fence_contract(&memory_stores()).await;
+}
+
+#[tokio::test]
 async fn provider_store() {
     contract::provider_store_contract(&MemoryProviderStore::new()).await;
 }

@@ -38,6 +38,16 @@ async fn event_store() {
 }
 
 #[tokio::test]
+async fn turn_fence() {
+    with_database(|stores, _| async move { contract::turn_fence_contract(&stores).await }).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn concurrent_turn_outcomes() {
+    with_database(|stores, _| async move { contract::concurrent_fence_contract(&stores).await }).await;
+}
+
+#[tokio::test]
 async fn provider_store() {
     with_database(|stores, _| async move { contract::provider_store_contract(stores.providers.as_ref()).await }).await;
 }
