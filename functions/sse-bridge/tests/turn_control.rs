@@ -1,0 +1,94 @@
+//! Turn control across processes, on real components: a server on PostgreSQL and a worker over
+//! gRPC whose task heartbeat is the default 5 s, so only the pushed `WatchTurn` signal can make
+//! these pass in time.
+//!
+//! - a cancel 0.5 s into an `llmsim-slow` answer idles the session within 1 s; nothing of the turn
+//!   but the cancellation's own events is stored after `turn.cancelled`, even after the answer
+//!   would have finished;
+//! - a message posted while a turn runs is stored for it (201) and answered in the same turn.
+//!
+//! Needs `EVERRUNS_TEST_DATABASE_URL` (scripts/test provides it).
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use support::{Api, database, durable_vars, serve, spawn_worker};
+
+async fn status(api: &Api, session: &str) -> String {
+    api.get(&format!("/v1/sessions/{session}")).await["status"].as_str().unwrap().to_owned()
+}
+
+fn types(events: &[Value]) -> Vec<&str> {
+    events.iter().map(|e| e["type"].as_str().unwrap()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_cancel_reaches_the_remote_worker_at_once() {
+    let server = serve(&durable_vars(&database().await)).await;
+    let _worker = spawn_worker(&server.grpc, Duration::from_secs(60));
+    let api = Api::new(&server.api);
+    let session = api.session("llmsim-slow").await;
+    let mut sse = api.sse(&session, None).await;
+    api.say(&session, "a long story").await;
+    while sse.next(Duration::from_secs(10)).await.unwrap().event != "output.message.delta" {}
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let answer = api.post(&format!("/v1/sessions/{session}/cancel"), json!({})).await;
+    let answered = Instant::now();
+    assert_eq!(answer["status"], "cancelled");
+    while status(&api, &session).await != "idle" {
+        assert!(answered.elapsed() < Duration::from_secs(1), "not idle 1 s after the cancel");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let idle_after = answered.elapsed();
+    // llmsim-slow streams for ~2.6 s: an unstopped worker would store its answer by now.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let events = api.events(&session).await;
+    let kinds = types(&events);
+    let cancelled = kinds.iter().position(|t| *t == "turn.cancelled").unwrap();
+    assert_eq!(kinds[cancelled + 1..], ["output.message.completed", "session.idled"], "{kinds:?}");
+    assert_eq!(events[cancelled + 1]["data"]["message"]["content"][0]["text"], "Work was cancelled by user.");
+    assert!(!kinds.contains(&"turn.completed") && !kinds.contains(&"llm.generation"), "{kinds:?}");
+    eprintln!("idle {idle_after:?} after the cancel answered");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_message_during_a_turn_steers_the_remote_worker() {
+    let server = serve(&durable_vars(&database().await)).await;
+    let _worker = spawn_worker(&server.grpc, Duration::from_secs(60));
+    let api = Api::new(&server.api);
+    let providers = api.get("/v1/providers").await;
+    let llmsim = providers["data"].as_array().unwrap().iter().find(|p| p["provider_type"] == "llmsim").unwrap();
+    let model = api
+        .post(
+            &format!("/v1/providers/{}/models", llmsim["id"].as_str().unwrap()),
+            json!({"model_id": "llmsim-echo-ttft-1000", "display_name": "echo after 1 s"}),
+        )
+        .await;
+    let session = api.post("/v1/sessions", json!({"model_id": model["id"]})).await["id"].as_str().unwrap().to_owned();
+    let mut sse = api.sse(&session, None).await;
+    api.say(&session, "first").await;
+    while sse.next(Duration::from_secs(10)).await.unwrap().event != "reason.started" {}
+    api.say(&session, "second, while the first runs").await;
+    loop {
+        let record = sse.next(Duration::from_secs(15)).await.expect("the turn ends");
+        if record.event == "session.idled" {
+            break;
+        }
+    }
+    let events = api.events(&session).await;
+    let kinds = types(&events);
+    assert_eq!(kinds.iter().filter(|t| **t == "turn.started").count(), 1, "one turn: {kinds:?}");
+    let completed = events.iter().find(|e| e["type"] == "turn.completed").unwrap();
+    assert_eq!(completed["data"]["iterations"], 2, "{kinds:?}");
+    let answers: Vec<&str> = events
+        .iter()
+        .filter(|e| e["type"] == "output.message.completed")
+        .map(|e| e["data"]["message"]["content"][0]["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(answers, ["Echo: first", "Echo: second, while the first runs"]);
+    assert_eq!(kinds.last(), Some(&"session.idled"));
+}
