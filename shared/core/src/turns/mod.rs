@@ -408,6 +408,10 @@ impl TurnService {
                 return Err(TurnError::Invalid(format!("duplicate tool_call_id '{}'", result.tool_call_id)));
             }
             if !pending.iter().any(|(id, _)| *id == result.tool_call_id) {
+                // Answered by the end of the wait (a cancel or a new message got there first).
+                if self.loader.stores.events.turn_stage(session_id, turn_id).await?.is_terminal() {
+                    return Err(TurnError::NotWaiting(SessionStatus::Idle.as_str()));
+                }
                 return Err(TurnError::Invalid(format!(
                     "tool_call_id '{}' is not awaiting a result",
                     result.tool_call_id
