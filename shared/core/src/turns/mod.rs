@@ -591,9 +591,9 @@ impl TurnService {
         StoreIterationHost::new(self.loader.stores.clone(), self.bus.clone(), org)
     }
 
-    /// Whether cancellation was requested for a turn (its `turn.cancelled` event is stored).
+    /// Whether a turn's worker should stop: its outcome (a cancel, or any other) is stored.
     pub async fn is_cancelled(&self, session: SessionId, turn: TurnId) -> Result<bool, TurnError> {
-        Ok(self.loader.stores.events.get_by_key(session, &format!("{turn}/turn.cancelled")).await?.is_some())
+        Ok(self.loader.stores.events.turn_stage(session, turn).await?.is_terminal())
     }
 
     /// Ends a turn whose task ran out of attempts: the friendly message, `turn.failed`, then
