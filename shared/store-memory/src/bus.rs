@@ -1,6 +1,7 @@
 //! `MemoryEventBus`: live per-session fan-out over `tokio::sync::broadcast`. A session's sender
-//! is created when someone subscribes and dropped by the first emit that finds no receiver left,
-//! so emitting to a session nobody watches costs one map lookup.
+//! is created when someone subscribes and dropped with its last subscription (or by the first
+//! emit that finds no receiver left), so a finished session keeps nothing and emitting to a
+//! session nobody watches costs one map lookup.
 //! Part of the honest in-memory adapter set (DEV_MODE and the in-process runtime; one process only,
 //! not for multi-instance use).
 
@@ -13,8 +14,9 @@ use everruns_core::ports::{EventBus, EventEmitter, EventSubscription};
 use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::RecvError;
 
-/// Events buffered per session for slow subscribers; beyond it they lag and skip ahead.
-pub const BUS_CAPACITY: usize = 4096;
+/// Events buffered per session for slow subscribers; beyond it they lag and skip ahead (and
+/// catch up from the store). The ring is allocated whole while the session is watched.
+pub const BUS_CAPACITY: usize = 1024;
 
 type Senders = HashMap<SessionId, broadcast::Sender<Arc<Event>>>;
 
@@ -22,7 +24,7 @@ type Senders = HashMap<SessionId, broadcast::Sender<Arc<Event>>>;
 /// every emitted event for [`EventBus::collected_events`].
 #[derive(Debug, Default)]
 pub struct MemoryEventBus {
-    senders: Mutex<Senders>,
+    senders: Arc<Mutex<Senders>>,
     collected: Option<Mutex<Vec<Event>>>,
 }
 
@@ -40,7 +42,7 @@ impl MemoryEventBus {
 
     /// A bus that delivers and also retains every emitted event.
     pub fn collecting() -> Self {
-        Self { senders: Mutex::default(), collected: Some(Mutex::default()) }
+        Self { senders: Arc::default(), collected: Some(Mutex::default()) }
     }
 }
 
@@ -61,14 +63,34 @@ impl EventEmitter for MemoryEventBus {
     }
 }
 
+/// One subscriber's receiver; dropping the last one of a session forgets the session's sender.
+struct Subscription {
+    receiver: Option<broadcast::Receiver<Arc<Event>>>,
+    session: SessionId,
+    senders: Arc<Mutex<Senders>>,
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        drop(self.receiver.take());
+        let mut senders = relock(&self.senders);
+        if senders.get(&self.session).is_some_and(|sender| sender.receiver_count() == 0) {
+            senders.remove(&self.session);
+        }
+    }
+}
+
 impl EventBus for MemoryEventBus {
     fn subscribe(&self, session_id: SessionId) -> EventSubscription {
         let receiver =
             relock(&self.senders).entry(session_id).or_insert_with(|| broadcast::channel(BUS_CAPACITY).0).subscribe();
-        Box::pin(futures::stream::unfold(receiver, |mut receiver| async move {
+        let subscription =
+            Subscription { receiver: Some(receiver), session: session_id, senders: self.senders.clone() };
+        Box::pin(futures::stream::unfold(subscription, |mut subscription| async move {
+            let receiver = subscription.receiver.as_mut()?;
             loop {
                 match receiver.recv().await {
-                    Ok(event) => return Some((event, receiver)),
+                    Ok(event) => return Some((event, subscription)),
                     Err(RecvError::Lagged(skipped)) => {
                         tracing::debug!(skipped, "event subscriber lagged; events skipped");
                     }
@@ -105,8 +127,10 @@ mod tests {
         assert_eq!(relock(&bus.senders).len(), 1);
         bus.emit(event(session));
         assert_eq!(relock(&bus.senders).len(), 1, "a watched session keeps its sender");
+        let second = bus.subscribe(session);
         drop(subscription);
-        bus.emit(event(session));
-        assert!(relock(&bus.senders).is_empty(), "the first emit without receivers drops the sender");
+        assert_eq!(relock(&bus.senders).len(), 1, "another subscriber keeps it");
+        drop(second);
+        assert!(relock(&bus.senders).is_empty(), "the last subscription takes the sender with it");
     }
 }

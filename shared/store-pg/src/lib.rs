@@ -14,7 +14,7 @@
 //!
 //! ```no_run
 //! # async fn demo() -> everruns_core::ports::PortResult<()> {
-//! let pool = everruns_store_pg::connect("postgres://postgres@127.0.0.1:55432/everruns").await?;
+//! let pool = everruns_store_pg::connect("postgres://postgres@127.0.0.1:25432/everruns").await?;
 //! everruns_store_pg::migrate(&pool).await?;
 //! let stores = everruns_store_pg::pg_stores(pool);
 //! # let _ = stores;

@@ -3,12 +3,14 @@
 
 use std::future::Future;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use everruns_internal_protocol::v1::worker_service_server::WorkerServiceServer;
 use tokio::net::TcpListener;
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 
 use super::{BearerAuth, WorkerGrpcService};
+use crate::idle::IdleIo;
 
 /// How the worker service is exposed.
 #[derive(Debug, Clone, Default)]
@@ -21,6 +23,11 @@ pub struct GrpcSettings {
     pub tls_key: Option<PathBuf>,
     /// CA that client certificates must chain to (mutual TLS).
     pub tls_ca_cert: Option<PathBuf>,
+    /// HTTP/2 ping interval, and how long a ping may go unanswered (`WORKER_GRPC_KEEPALIVE_SECS`).
+    pub keepalive: Option<Duration>,
+    /// A connection with no byte from the peer for this long is closed
+    /// (`WORKER_GRPC_IDLE_TIMEOUT_SECS`; a live worker pings every 20 s).
+    pub idle: Option<Duration>,
 }
 
 fn read(path: &PathBuf, what: &str) -> anyhow::Result<Vec<u8>> {
@@ -36,7 +43,10 @@ impl GrpcSettings {
     }
 
     fn server(&self) -> anyhow::Result<Server> {
-        let mut server = Server::builder();
+        let mut server = Server::builder()
+            .http2_keepalive_interval(self.keepalive)
+            .http2_keepalive_timeout(self.keepalive)
+            .tcp_keepalive(self.keepalive);
         match (&self.tls_cert, &self.tls_key) {
             (Some(cert), Some(key)) => {
                 let identity =
@@ -73,9 +83,11 @@ pub async fn serve_grpc(
         .max_encoding_message_size(everruns_internal_protocol::MAX_MESSAGE_BYTES);
     let service = tonic::service::interceptor::InterceptedService::new(service, BearerAuth::new(settings.auth_token));
     // Small request/response messages: without TCP_NODELAY, Nagle and delayed ACKs add ~40 ms.
-    let incoming = futures::StreamExt::map(tokio_stream::wrappers::TcpListenerStream::new(listener), |stream| {
-        stream.inspect(|s| {
+    let idle = settings.idle.unwrap_or(Duration::from_secs(90));
+    let incoming = futures::StreamExt::map(tokio_stream::wrappers::TcpListenerStream::new(listener), move |stream| {
+        stream.map(|s| {
             let _ = s.set_nodelay(true);
+            IdleIo::new(s, idle)
         })
     });
     server.add_service(service).serve_with_incoming_shutdown(incoming, shutdown).await?;
@@ -93,6 +105,8 @@ mod tests {
             tls_cert: cert.map(Into::into),
             tls_key: key.map(Into::into),
             tls_ca_cert: ca.map(Into::into),
+            keepalive: None,
+            idle: None,
         };
         assert!(settings(None, None, None).check().is_ok());
         let err = settings(None, None, Some("ca.pem")).check().unwrap_err().to_string();

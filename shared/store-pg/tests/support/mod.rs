@@ -20,7 +20,7 @@ pub fn server_url() -> String {
         _ => panic!(
             "EVERRUNS_TEST_DATABASE_URL is not set: the Postgres store tests need a PostgreSQL server. \
              Run scripts/test, or `source scripts/lib/postgres.sh && ensure_postgres` first \
-             (it starts a private cluster on 127.0.0.1:55432 and exports the variable)."
+             (it starts a private cluster on 127.0.0.1:25432 and exports the variable)."
         ),
     }
 }
