@@ -27,6 +27,7 @@ use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 
 use crate::config::{AuthMode, ServerConfig};
+use crate::dormancy::Dormancy;
 use crate::fabric::Fabric;
 use crate::grpc::{GrpcSettings, NotifyDispatch, TaskStoreQueue, WorkerGrpcService, serve_grpc};
 use crate::platform::oss_platform_definition;
@@ -64,17 +65,22 @@ pub async fn migrate_database(config: &ServerConfig) -> anyhow::Result<()> {
     let Some(url) = config.database_url.as_deref() else {
         anyhow::bail!("DATABASE_URL (or DATABASE_URL_SECRET_ARN) is required to migrate");
     };
-    connect_database(url).await?.close().await;
+    connect_database(url, None).await?.close().await;
     Ok(())
 }
 
 /// How long startup waits for the database before giving up.
 const DATABASE_STARTUP_WAIT: Duration = Duration::from_secs(60);
 
-async fn connect_database(url: &str) -> anyhow::Result<everruns_store_pg::PgPool> {
+async fn connect_database(url: &str, idle_release: Option<Duration>) -> anyhow::Result<everruns_store_pg::PgPool> {
     let started = std::time::Instant::now();
+    // A dormant instance must hold no connection: idle ones close after the same window.
+    let options = match idle_release {
+        Some(window) => everruns_store_pg::pool_options().idle_timeout(Some(window)).min_connections(0),
+        None => everruns_store_pg::pool_options(),
+    };
     loop {
-        match everruns_store_pg::connect(url).await {
+        match everruns_store_pg::connect_with(url, options.clone()).await {
             Ok(pool) => match everruns_store_pg::migrate(&pool).await {
                 Ok(()) => return Ok(pool),
                 // The database went away between connecting and migrating: keep waiting.
@@ -159,6 +165,8 @@ impl ServerAppBuilder {
             false => Fabric::connect(self.config.nats_url.as_deref(), "everruns-server").await,
         };
         let bus = crate::fabric::ObservedBus::wrap(fabric.bus.clone(), self.observers);
+        let idle_release = self.config.database_idle_release.filter(|_| !self.config.dev_mode && !api_function);
+        let dormancy = Dormancy::after(idle_release);
         let engine = EngineConfig { grade: self.config.grade, ..EngineConfig::default() };
         let mut background = Vec::new();
         let (notify, _) = broadcast::channel::<TaskId>(1024);
@@ -172,7 +180,7 @@ impl ServerAppBuilder {
             (everruns_store_pg::pg_stores_notifying(pool.clone()), Some(tasks), Some(pool))
         } else {
             let url = self.config.database_url.clone().unwrap_or_default();
-            let pool = connect_database(&url).await?;
+            let pool = connect_database(&url, idle_release).await?;
             let tasks = fabric.task_store(&pool);
             (everruns_store_pg::pg_stores(pool.clone()), Some(tasks), Some(pool))
         };
@@ -215,7 +223,7 @@ impl ServerAppBuilder {
                             tasks,
                             &dispatch,
                             &turns,
-                            &bus,
+                            &dormancy,
                         ));
                         dispatch
                     }
@@ -224,8 +232,8 @@ impl ServerAppBuilder {
                     }
                 };
                 turns = turns.with_queue(Arc::new(TaskStoreQueue::new(tasks.clone(), dispatch.clone())));
-                background.push(fabric.relay_wakeups(pool, notify.clone()));
-                background.push(tokio::spawn(reap(tasks.clone(), turns.clone())));
+                background.push(fabric.relay_wakeups(pool, notify.clone(), dormancy.clone()));
+                background.push(tokio::spawn(reap(tasks.clone(), turns.clone(), dormancy.clone())));
                 let settings = GrpcSettings {
                     auth_token: self.config.worker_grpc_auth_token.clone(),
                     tls_cert: self.config.worker_grpc_tls_cert.clone(),
@@ -233,6 +241,7 @@ impl ServerAppBuilder {
                     tls_ca_cert: self.config.worker_grpc_tls_ca_cert.clone(),
                     keepalive: Some(self.config.timeouts.grpc_keepalive),
                     idle: Some(self.config.timeouts.grpc_idle),
+                    activity: dormancy.clone(),
                 };
                 settings.check()?;
                 let service = WorkerGrpcService::new(turns.clone(), tasks.clone(), notify.clone(), dispatch)
@@ -266,6 +275,7 @@ impl ServerAppBuilder {
             turns,
             cipher,
             shutdown: shutdown_rx,
+            dormancy,
         };
         let router = crate::http::router(state.clone(), self.routes);
         Ok(ServerApp { router, state, tasks, shutdown, background, grpc })
@@ -295,10 +305,11 @@ impl ServerAppBuilder {
 
 /// Every 10 s: tasks whose last attempt's lease lapsed become dead and their turns end with the
 /// friendly message (exactly once: the store hands each dead task to one reaper).
-async fn reap(tasks: Arc<dyn TaskStore>, turns: TurnService) {
+async fn reap(tasks: Arc<dyn TaskStore>, turns: TurnService, dormancy: Dormancy) {
     let mut ticks = tokio::time::interval(Duration::from_secs(10));
     loop {
         ticks.tick().await;
+        dormancy.awake().await;
         match tasks.reap_exhausted().await {
             Ok(dead) => {
                 for task in dead {

@@ -132,6 +132,10 @@ pub struct ServerConfig {
     pub body_limit_bytes: usize,
     /// `DATABASE_URL` (required outside DEV_MODE).
     pub database_url: Option<String>,
+    /// `DATABASE_IDLE_RELEASE_SECS` (unset: never): after this long with no request, stream or
+    /// worker call the instance holds no database connection until the next one (the lean
+    /// profile's paused Aurora cluster).
+    pub database_idle_release: Option<Duration>,
     /// `WORKER_GRPC_ADDR` (`0.0.0.0:9001`): the worker service listener (not in DEV_MODE).
     pub worker_grpc_addr: SocketAddr,
     /// `WORKER_GRPC_AUTH_TOKEN` (required outside DEV_MODE).
@@ -256,6 +260,8 @@ impl ServerConfig {
             grpc_keepalive: Duration::from_secs(number("WORKER_GRPC_KEEPALIVE_SECS", 20).max(1)),
             grpc_idle: Duration::from_secs(number("WORKER_GRPC_IDLE_TIMEOUT_SECS", 90).max(1)),
         };
+        let database_idle_release =
+            Some(number("DATABASE_IDLE_RELEASE_SECS", 0)).filter(|s| *s > 0).map(Duration::from_secs);
         let body_limit_bytes = number("HTTP_BODY_LIMIT_BYTES", 10 * 1024 * 1024) as usize;
         let http_addr = match get("HTTP_ADDR") {
             None => SocketAddr::from(([0, 0, 0, 0], 9000)),
@@ -333,6 +339,7 @@ impl ServerConfig {
             auth_signup_enabled,
             sse,
             timeouts,
+            database_idle_release,
             default_keys: DefaultProviderKeys {
                 openai: get("DEFAULT_OPENAI_API_KEY"),
                 anthropic: get("DEFAULT_ANTHROPIC_API_KEY"),
@@ -402,6 +409,9 @@ mod tests {
         assert_eq!((c.sse.global_max, c.sse.per_org_max, c.sse.per_session_max), (10_000, 1_000, 5));
         assert_eq!(c.sse.realtime_cycle, Duration::from_secs(300));
         assert_eq!(c.timeouts.header_read, Duration::from_secs(10));
+        assert_eq!(c.database_idle_release, None, "never by default");
+        let lean = ServerConfig::from_lookup(|name| (name == "DATABASE_IDLE_RELEASE_SECS").then(|| "300".to_owned()));
+        assert_eq!(lean.database_idle_release, Some(Duration::from_secs(300)));
         assert_eq!(c.timeouts.idle, Duration::from_secs(60));
         assert_eq!(c.timeouts.sse_write, Duration::from_secs(60), "twice the heartbeat");
         assert_eq!(

@@ -66,10 +66,15 @@ impl Fabric {
     }
 
     /// Relays the wake-ups of tasks dispatched by other instances to this instance's workers.
-    pub fn relay_wakeups(&self, pool: &PgPool, notify: broadcast::Sender<TaskId>) -> JoinHandle<()> {
+    pub fn relay_wakeups(
+        &self,
+        pool: &PgPool,
+        notify: broadcast::Sender<TaskId>,
+        dormancy: crate::dormancy::Dormancy,
+    ) -> JoinHandle<()> {
         match &self.nats {
             Some(link) => tokio::spawn(relay_nats_wakeups(link.clone(), notify)),
-            None => tokio::spawn(relay_pg_wakeups(pool.clone(), notify)),
+            None => tokio::spawn(relay_pg_wakeups(pool.clone(), notify, dormancy)),
         }
     }
 }
@@ -128,11 +133,17 @@ async fn relay_nats_wakeups(link: NatsLink, notify: broadcast::Sender<TaskId>) {
 }
 
 /// Forwards PG NOTIFY wake-ups (tasks enqueued by any instance) to the workers' streams.
-async fn relay_pg_wakeups(pool: PgPool, notify: broadcast::Sender<TaskId>) {
+async fn relay_pg_wakeups(pool: PgPool, notify: broadcast::Sender<TaskId>, dormancy: crate::dormancy::Dormancy) {
     loop {
+        dormancy.awake().await;
         match everruns_store_pg::PgTaskNotifier::listen(&pool).await {
             Ok(mut listener) => loop {
-                match listener.recv().await {
+                // Dormant: close the LISTEN connection (reopened on the next activity).
+                let received = tokio::select! {
+                    received = listener.recv() => received,
+                    _ = dormancy.dormant() => break,
+                };
+                match received {
                     Ok(everruns_store_pg::TaskWake::Task(id)) => {
                         let _ = notify.send(id);
                     }

@@ -263,6 +263,8 @@ fn common_headers(out: &mut String, head: &Head, state: &AppState) {
 }
 
 async fn serve_sse(mut tcp: TcpStream, head: Head, state: AppState) {
+    // An open stream keeps the instance awake (its live path needs the database listeners).
+    let _awake = state.dormancy.hold();
     let opened = match serde_html_form::from_str::<StreamParams>(&head.query) {
         Ok(params) => {
             match crate::auth::authenticate(&state, head.authorization.as_deref(), head.org_id.as_deref()).await {

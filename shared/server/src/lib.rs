@@ -12,6 +12,7 @@
 mod app;
 pub mod auth;
 pub mod config;
+pub mod dormancy;
 pub mod error;
 pub mod fabric;
 mod front;

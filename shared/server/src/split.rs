@@ -43,11 +43,17 @@ pub fn bridge_tasks(
     tasks: &Arc<dyn TaskStore>,
     dispatch: &Arc<dyn TaskDispatch>,
     turns: &TurnService,
-    bus: &Arc<dyn EventBus>,
+    dormancy: &crate::dormancy::Dormancy,
 ) -> Vec<JoinHandle<()>> {
     let mut handles = vec![
-        tokio::spawn(crate::grpc::sweep_unpublished(tasks.clone(), dispatch.clone(), SWEEP_EVERY, SWEEP_GRACE)),
-        tokio::spawn(relay_events(pool.clone(), turns.stores().clone(), bus.clone())),
+        tokio::spawn(crate::grpc::sweep_unpublished(
+            tasks.clone(),
+            dispatch.clone(),
+            SWEEP_EVERY,
+            SWEEP_GRACE,
+            dormancy.clone(),
+        )),
+        tokio::spawn(relay_events(pool.clone(), turns.stores().clone(), turns.bus().clone(), dormancy.clone())),
     ];
     if let Some(dlq) = config.task_dlq_url.clone() {
         let (client, store, turns) = (client.clone(), tasks.clone(), turns.clone());
@@ -63,11 +69,17 @@ pub fn bridge_tasks(
 }
 
 /// Relays events appended by other processes (API functions) to this process's live bus.
-async fn relay_events(pool: PgPool, stores: Stores, bus: Arc<dyn EventBus>) {
+async fn relay_events(pool: PgPool, stores: Stores, bus: Arc<dyn EventBus>, dormancy: crate::dormancy::Dormancy) {
     loop {
+        dormancy.awake().await;
         match PgEventListener::listen(&pool).await {
             Ok(mut listener) => loop {
-                match listener.recv().await {
+                // Dormant: close the LISTEN connection (reopened on the next activity).
+                let received = tokio::select! {
+                    received = listener.recv() => received,
+                    _ = dormancy.dormant() => break,
+                };
+                match received {
                     Ok(Some((session, id))) => match stores.events.get_event(session, id).await {
                         Ok(Some(event)) => bus.emit(Arc::new(event)),
                         Ok(None) => {}

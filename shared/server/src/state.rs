@@ -28,4 +28,6 @@ pub struct AppState {
     pub sse: Arc<SseHub>,
     /// Flips to `true` when the server shuts down (SSE streams say goodbye).
     pub shutdown: watch::Receiver<bool>,
+    /// Whether the instance may let its database sleep (`DATABASE_IDLE_RELEASE_SECS`).
+    pub dormancy: crate::dormancy::Dormancy,
 }

@@ -7,12 +7,19 @@ use tonic::{Request, Status};
 #[derive(Clone)]
 pub struct BearerAuth {
     expected: Option<String>,
+    activity: crate::dormancy::Dormancy,
 }
 
 impl BearerAuth {
     /// Auth with `token`; `None` disables it (DEV setups only).
     pub fn new(token: Option<String>) -> Self {
-        Self { expected: token.map(|t| format!("Bearer {t}")) }
+        Self { expected: token.map(|t| format!("Bearer {t}")), activity: crate::dormancy::Dormancy::never() }
+    }
+
+    /// Every call also counts as activity (a dormant instance wakes for its workers).
+    pub fn with_activity(mut self, activity: crate::dormancy::Dormancy) -> Self {
+        self.activity = activity;
+        self
     }
 }
 
@@ -22,6 +29,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 impl Interceptor for BearerAuth {
     fn call(&mut self, request: Request<()>) -> Result<Request<()>, Status> {
+        self.activity.touch();
         let Some(expected) = &self.expected else { return Ok(request) };
         match request.metadata().get("authorization").map(|v| v.as_bytes()) {
             Some(given) if constant_time_eq(given, expected.as_bytes()) => Ok(request),

@@ -83,10 +83,12 @@ pub async fn sweep_unpublished(
     dispatch: Arc<dyn TaskDispatch>,
     every: Duration,
     grace: Duration,
+    dormancy: crate::dormancy::Dormancy,
 ) {
     let mut ticks = tokio::time::interval(every);
     loop {
         ticks.tick().await;
+        dormancy.awake().await;
         match store.unpublished(grace).await {
             Ok(stranded) => {
                 for task in stranded {

@@ -28,6 +28,8 @@ pub struct GrpcSettings {
     /// A connection with no byte from the peer for this long is closed
     /// (`WORKER_GRPC_IDLE_TIMEOUT_SECS`; a live worker pings every 20 s).
     pub idle: Option<Duration>,
+    /// Worker calls are activity: they wake a dormant instance.
+    pub activity: crate::dormancy::Dormancy,
 }
 
 fn read(path: &PathBuf, what: &str) -> anyhow::Result<Vec<u8>> {
@@ -81,7 +83,10 @@ pub async fn serve_grpc(
     let service = WorkerServiceServer::new(service)
         .max_decoding_message_size(everruns_internal_protocol::MAX_MESSAGE_BYTES)
         .max_encoding_message_size(everruns_internal_protocol::MAX_MESSAGE_BYTES);
-    let service = tonic::service::interceptor::InterceptedService::new(service, BearerAuth::new(settings.auth_token));
+    let service = tonic::service::interceptor::InterceptedService::new(
+        service,
+        BearerAuth::new(settings.auth_token).with_activity(settings.activity),
+    );
     // Small request/response messages: without TCP_NODELAY, Nagle and delayed ACKs add ~40 ms.
     let idle = settings.idle.unwrap_or(Duration::from_secs(90));
     let incoming = futures::StreamExt::map(tokio_stream::wrappers::TcpListenerStream::new(listener), move |stream| {
@@ -107,6 +112,7 @@ mod tests {
             tls_ca_cert: ca.map(Into::into),
             keepalive: None,
             idle: None,
+            activity: crate::dormancy::Dormancy::never(),
         };
         assert!(settings(None, None, None).check().is_ok());
         let err = settings(None, None, Some("ca.pem")).check().unwrap_err().to_string();

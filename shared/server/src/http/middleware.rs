@@ -39,7 +39,18 @@ pub fn wrap(app: Router, state: &AppState) -> Router {
                 .expose_headers([REQUEST_ID, HeaderName::from_static("x-total-count")]),
         );
     }
-    app.layer(middleware::from_fn(trace_scope)).layer(middleware::from_fn(request_id))
+    let dormancy = state.dormancy.clone();
+    app.layer(middleware::from_fn(trace_scope)).layer(middleware::from_fn(request_id)).layer(middleware::from_fn(
+        move |req: Request, next: Next| {
+            // A request in flight keeps the instance (and its database) awake.
+            let awake = dormancy.hold();
+            async move {
+                let response = next.run(req).await;
+                drop(awake);
+                response
+            }
+        },
+    ))
 }
 
 /// Runs the request with the trace context it brought (`traceparent`, `tracestate`,
