@@ -67,15 +67,23 @@ export interface BridgeProps {
   readonly valkeyUrl?: string;
 }
 
+/** The Dockerfile that builds the bridge from the repository root (multi-stage: compile, then run). */
+export const REPO_DOCKERFILE = path.join('functions', 'sse-bridge', 'Dockerfile');
+
 function bridgeImage(s: EverrunsSettings): ecs.ContainerImage {
   if (s.bridgeImageUri) return ecs.ContainerImage.fromRegistry(s.bridgeImageUri);
-  if (!fs.existsSync(path.join(s.bridgeImageDir, 'Dockerfile'))) {
-    throw new Error(`bridgeImageDir: no Dockerfile in ${s.bridgeImageDir}; prepare it as docs/deploy.md shows, ` +
-      'or pass -c bridgeImageUri=<registry/image:tag>');
+  const platform = s.architecture === 'arm64' ? Platform.LINUX_ARM64 : Platform.LINUX_AMD64;
+  // A context of its own (a Dockerfile at its root), e.g. a prebuilt binary beside a small Dockerfile.
+  if (fs.existsSync(path.join(s.bridgeImageDir, 'Dockerfile'))) {
+    return ecs.ContainerImage.fromAsset(s.bridgeImageDir, { platform });
   }
-  return ecs.ContainerImage.fromAsset(s.bridgeImageDir, {
-    platform: s.architecture === 'arm64' ? Platform.LINUX_ARM64 : Platform.LINUX_AMD64,
-  });
+  // The repository itself (the default): synth only stages the sources (.dockerignore applies);
+  // Docker compiles them at deploy.
+  if (fs.existsSync(path.join(s.bridgeImageDir, REPO_DOCKERFILE))) {
+    return ecs.ContainerImage.fromAsset(s.bridgeImageDir, { file: REPO_DOCKERFILE, platform });
+  }
+  throw new Error(`bridgeImageDir: no Dockerfile nor ${REPO_DOCKERFILE} in ${s.bridgeImageDir}; ` +
+    'point it at the repository root or an image context, or pass -c bridgeImageUri=<registry/image:tag>');
 }
 
 export class Bridge extends Construct {

@@ -16,7 +16,8 @@ export interface EverrunsSettings {
   readonly workerCodePath: string;
   /** Bridge image: a registry URI, or undefined to build `bridgeImageDir` as an image asset. */
   readonly bridgeImageUri?: string;
-  /** Docker build context of the bridge image (a Dockerfile and the `everruns-server` binary). */
+  /** Docker build context of the bridge image: the repository root (its multi-stage
+   * functions/sse-bridge/Dockerfile compiles the bridge at deploy), or a directory with a Dockerfile. */
   readonly bridgeImageDir: string;
   readonly apiMemoryMb: number;
   readonly apiTimeoutSecs: number;
@@ -74,7 +75,7 @@ export function defaultSettings(root: string = repoRoot()): EverrunsSettings {
     architecture: 'x86_64',
     apiCodePath: path.join(root, 'target', 'lambda', 'everruns-api'),
     workerCodePath: path.join(root, 'target', 'lambda', 'everruns-task-worker'),
-    bridgeImageDir: path.join(root, 'target', 'bridge-image'),
+    bridgeImageDir: root,
     apiMemoryMb: 512,
     apiTimeoutSecs: 30,
     workerMemoryMb: 512,

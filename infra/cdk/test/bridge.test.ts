@@ -114,3 +114,29 @@ test('a bridge image URI replaces the image asset', () => {
   const [, task] = one(t, 'AWS::ECS::TaskDefinition', (p) => p.ContainerDefinitions[0].Name === 'bridge');
   assert.equal(task.ContainerDefinitions[0].Image, 'public.ecr.aws/example/everruns-server:1.0');
 });
+
+test('by default the bridge image is built from the repository by its multi-stage Dockerfile', () => {
+  const fs = require('node:fs') as typeof import('node:fs');
+  const os = require('node:os') as typeof import('node:os');
+  const path = require('node:path') as typeof import('node:path');
+  const cdk = require('aws-cdk-lib') as typeof import('aws-cdk-lib');
+  const { EverrunsStack } = require('../lib/stack') as typeof import('../lib/stack');
+  const { repoRoot } = require('../lib/config') as typeof import('../lib/config');
+  const { testSettings } = require('./helpers') as typeof import('./helpers');
+  const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'everruns-cdk-repo-image-'));
+  try {
+    const app = new cdk.App({ outdir });
+    new EverrunsStack(app, 'Repo', { settings: testSettings({ bridgeImageDir: repoRoot() }) });
+    app.synth();
+    const manifest = JSON.parse(fs.readFileSync(path.join(outdir, 'Repo.assets.json'), 'utf8'));
+    const images = Object.values(manifest.dockerImages ?? {}) as any[];
+    assert.equal(images.length, 1, JSON.stringify(manifest.dockerImages));
+    assert.equal(images[0].source.dockerFile, 'functions/sse-bridge/Dockerfile');
+    // Only the sources were staged (the .dockerignore keeps target/ and node_modules out).
+    const staged = path.join(outdir, images[0].source.directory);
+    assert.ok(fs.existsSync(path.join(staged, 'Cargo.lock')) && fs.existsSync(path.join(staged, 'functions/sse-bridge/Dockerfile')));
+    assert.ok(!fs.existsSync(path.join(staged, 'target')) && !fs.existsSync(path.join(staged, 'infra/cdk/node_modules')));
+  } finally {
+    fs.rmSync(outdir, { recursive: true, force: true });
+  }
+});

@@ -53,5 +53,5 @@ test('bad context input fails when the app reads it', () => {
 test('missing function code names the setting and the build command', () => {
   assert.throws(() => synth({ apiCodePath: '/nonexistent/everruns-api' }),
     /apiCodePath: no bootstrap.zip or bootstrap in \/nonexistent\/everruns-api; run cargo lambda build/);
-  assert.throws(() => synth({ ...testSettings(), bridgeImageDir: '/nonexistent/image' }), /bridgeImageDir: no Dockerfile/);
+  assert.throws(() => synth({ ...testSettings(), bridgeImageDir: '/nonexistent/image' }), /bridgeImageDir: no Dockerfile nor/);
 });
