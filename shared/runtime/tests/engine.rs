@@ -247,6 +247,28 @@ async fn generic_disclosure_uses_the_seed_wording() {
 }
 
 #[tokio::test]
+async fn a_request_cannot_raise_the_disclosure() {
+    let calls = CallCounter::default();
+    let failing = LlmSimConfig::default().with_failure(LlmSimFailure::ProviderError);
+    let rt = runtime(platform_with(failing, &calls), RuntimeBackends::in_memory()).await;
+    let session = rt.session_id();
+    let mut message = everruns_core::domain::Message::user_text("hi");
+    message.controls =
+        Some(everruns_core::domain::Controls { error_disclosure: Some("detailed".into()), ..Default::default() });
+    rt.send(session, message).await.unwrap();
+    let events = rt.session_events(session).await.unwrap();
+    let failed = events
+        .iter()
+        .find_map(|e| match &e.payload {
+            EventPayload::TurnFailed(d) => Some(d.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(failed.error_disclosure.as_deref(), Some("standard"), "capped at the deployment's ceiling");
+    assert!(failed.error_fields.as_ref().is_none_or(|f| !f.contains_key("detail")), "{:?}", failed.error_fields);
+}
+
+#[tokio::test]
 async fn iteration_cap_ends_the_turn() {
     let calls = CallCounter::default();
     let rt = runtime(platform_always_tool("get_current_time", &calls), RuntimeBackends::in_memory()).await;

@@ -39,6 +39,12 @@ pub enum ApiError {
     /// 409.
     #[error("{0}")]
     Conflict(String),
+    /// 405: the route exists, the method does not.
+    #[error("{0}")]
+    MethodNotAllowed(String),
+    /// 414: the request line is longer than accepted.
+    #[error("the request line exceeds the limit of {0} bytes")]
+    UriTooLong(usize),
     /// 408: the request did not arrive in time.
     #[error("{0}")]
     RequestTimeout(String),
@@ -91,6 +97,8 @@ impl ApiError {
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict".into()),
             Self::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large".into()),
             Self::RequestTimeout(_) => (StatusCode::REQUEST_TIMEOUT, "request_timeout".into()),
+            Self::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed".into()),
+            Self::UriTooLong(_) => (StatusCode::URI_TOO_LONG, "uri_too_long".into()),
             Self::HeadersTooLarge(_) => (StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, "headers_too_large".into()),
             Self::UnsupportedMediaType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type".into()),
             Self::TooManyRequests { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited".into()),

@@ -185,7 +185,7 @@ fn parse_head(bytes: &[u8], prefix: &str) -> Option<Head> {
 
 /// Reads a connection's first request head (whole, within `HTTP_HEADER_READ_TIMEOUT_SECS`), then
 /// serves it here (SSE) or hands it to hyper. A head that stalls is answered 408, one past
-/// [`MAX_HEAD`] 431; both close the connection.
+/// [`MAX_HEAD`] 431 (414 when the request line alone is that long); each closes the connection.
 async fn sniff(mut tcp: TcpStream, addr: SocketAddr, state: AppState, hyper: mpsc::Sender<(PrefixedIo, SocketAddr)>) {
     let timeouts = state.config.timeouts.clone();
     let mut buf = Vec::with_capacity(1024);
@@ -195,7 +195,11 @@ async fn sniff(mut tcp: TcpStream, addr: SocketAddr, state: AppState, hyper: mps
                 return Ok(Some(end));
             }
             if buf.len() >= MAX_HEAD {
-                return Err(ApiError::HeadersTooLarge(MAX_HEAD));
+                // The request line alone is too long (a URI), or the headers are.
+                return Err(match buf.windows(2).any(|w| w == b"\r\n") {
+                    true => ApiError::HeadersTooLarge(MAX_HEAD),
+                    false => ApiError::UriTooLong(MAX_HEAD),
+                });
             }
             if buf.len() == buf.capacity() {
                 buf.reserve(4096);

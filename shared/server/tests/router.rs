@@ -172,12 +172,32 @@ async fn bad_input_is_a_4xx_json_body() {
     let request =
         Request::post("/api/v1/agents").header(header::CONTENT_TYPE, "application/json").body(Body::from(big)).unwrap();
     let (status, body, _) = raw(&app, request).await;
-    assert_error(status, &body, StatusCode::PAYLOAD_TOO_LARGE, "limit");
+    assert_error(status, &body, StatusCode::PAYLOAD_TOO_LARGE, "limit of 10485760 bytes");
     // Unknown route and wrong method.
     let (status, body, _) = call(&app, Method::GET, "/api/v1/nothing-here", None).await;
     assert_error(status, &body, StatusCode::NOT_FOUND, "no route");
-    let (status, _, _) = call(&app, Method::PUT, "/api/v1/sessions", Some(json!({}))).await;
-    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    let (status, body, headers) = call(&app, Method::PUT, "/api/v1/sessions", Some(json!({}))).await;
+    assert_error(status, &body, StatusCode::METHOD_NOT_ALLOWED, "method PUT is not allowed");
+    assert_eq!(body["title"], "Method Not Allowed");
+    assert_eq!(headers[header::CONTENT_TYPE], "application/problem+json");
+    // Messages say what JSON is expected, never which Rust type.
+    let (status, body, _) = call(&app, Method::POST, "/api/v1/agents", Some(json!("a string"))).await;
+    assert_error(status, &body, StatusCode::BAD_REQUEST, "expected a JSON object");
+    assert!(!body.to_string().contains("struct"), "{body}");
+    // A text body that is not UTF-8 is a problem+json 400, not axum's text/plain.
+    let request = Request::post("/api/v1/agents/import")
+        .header(header::CONTENT_TYPE, "text/markdown")
+        .body(Body::from(vec![0xff, 0xfe, 0x00, 0x41]))
+        .unwrap();
+    let (status, body, headers) = raw(&app, request).await;
+    assert_error(status, &body, StatusCode::BAD_REQUEST, "not UTF-8");
+    assert_eq!(headers[header::CONTENT_TYPE], "application/problem+json");
+    // An error disclosure that is not a mode.
+    let (_, session, _) = call(&app, Method::POST, "/api/v1/sessions", Some(json!({}))).await;
+    let message = json!({"message": {"content": [{"type": "text", "text": "hi"}]}, "controls": {"error_disclosure": "everything"}});
+    let path = format!("/api/v1/sessions/{}/messages", session["id"].as_str().unwrap());
+    let (status, body, _) = call(&app, Method::POST, &path, Some(message)).await;
+    assert_error(status, &body, StatusCode::BAD_REQUEST, "controls.error_disclosure");
     // Pagination bounds.
     let (status, body, _) = call(&app, Method::GET, "/api/v1/agents?limit=0", None).await;
     assert_error(status, &body, StatusCode::BAD_REQUEST, "limit");

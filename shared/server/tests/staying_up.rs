@@ -96,6 +96,12 @@ async fn an_oversized_request_head_is_answered_431() {
     let (text, _) = until_closed(&mut stream, Duration::from_secs(5)).await;
     assert!(text.starts_with("HTTP/1.1 431"), "{}", &text[..text.len().min(200)]);
     assert!(text.contains("application/problem+json"), "{text}");
+    // A request line that long is a URI too long.
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let _ = stream.write_all(format!("GET /api/v1/agents?q={padding} HTTP/1.1\r\n\r\n").as_bytes()).await;
+    let (text, _) = until_closed(&mut stream, Duration::from_secs(5)).await;
+    assert!(text.starts_with("HTTP/1.1 414"), "{}", &text[..text.len().min(200)]);
+    assert!(text.contains("uri_too_long"), "{text}");
 }
 
 #[tokio::test]

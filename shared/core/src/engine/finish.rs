@@ -8,6 +8,22 @@ use crate::driver::DriverError;
 use crate::events::*;
 use crate::time::Timestamp;
 
+/// The widest error disclosure of this deployment: raw driver text (`detailed`) may name internal
+/// hosts and upstream bodies, so it is never shown unless a layer above the request allows it.
+pub const DISCLOSURE_CEILING: &str = "standard";
+
+/// The disclosure modes, narrowest first.
+pub const DISCLOSURE_MODES: [&str; 3] = ["generic", "standard", "detailed"];
+
+/// `ceiling`, or the requested mode when it is narrower: a request can only narrow.
+pub fn narrowed(ceiling: &'static str, requested: Option<&str>) -> &'static str {
+    let rank = |mode: &str| DISCLOSURE_MODES.iter().position(|m| *m == mode);
+    match (requested.and_then(|r| rank(r).map(|i| (i, DISCLOSURE_MODES[i]))), rank(ceiling)) {
+        (Some((asked, mode)), Some(limit)) if asked < limit => mode,
+        _ => ceiling,
+    }
+}
+
 /// The agent message shown when a turn is cancelled.
 pub const CANCELLED_MESSAGE: &str = "Work was cancelled by user.";
 
@@ -192,7 +208,8 @@ impl IterationRun<'_> {
         })
     }
 
-    /// The error disclosure mode: `generic`, `standard` (default) or `detailed`.
+    /// The error disclosure mode: the deployment's ceiling (`standard`; no layer here raises it),
+    /// narrowed — never raised — by the message's `controls.error_disclosure`.
     fn disclosure(&self) -> &'static str {
         let requested = self
             .context
@@ -202,10 +219,21 @@ impl IterationRun<'_> {
             .find(|m| m.role == MessageRole::User)
             .and_then(|m| m.controls.as_ref())
             .and_then(|c| c.error_disclosure.as_deref());
-        match requested {
-            Some("generic") => "generic",
-            Some("detailed") => "detailed",
-            _ => "standard",
-        }
+        narrowed(DISCLOSURE_CEILING, requested)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_can_only_narrow_the_disclosure() {
+        assert_eq!(narrowed("standard", None), "standard");
+        assert_eq!(narrowed("standard", Some("generic")), "generic");
+        assert_eq!(narrowed("standard", Some("detailed")), "standard", "never raised by a request");
+        assert_eq!(narrowed("standard", Some("everything")), "standard");
+        assert_eq!(narrowed("detailed", Some("standard")), "standard");
+        assert_eq!(narrowed("generic", Some("detailed")), "generic");
     }
 }

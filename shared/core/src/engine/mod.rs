@@ -9,7 +9,7 @@
 
 mod act;
 mod finish;
-pub use finish::{CANCELLED_MESSAGE, cancellation_message};
+pub use finish::{CANCELLED_MESSAGE, DISCLOSURE_CEILING, DISCLOSURE_MODES, cancellation_message, narrowed};
 mod reason;
 
 use std::collections::HashMap;

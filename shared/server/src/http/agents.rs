@@ -8,7 +8,7 @@ use axum::{Json, Router};
 use everruns_core::ports::ListQuery;
 use serde::Deserialize;
 
-use super::extract::{ApiJson, ApiQuery, BaseUrl, Org};
+use super::extract::{ApiJson, ApiQuery, ApiText, BaseUrl, Org};
 use super::paginated;
 use crate::error::{ApiError, ApiResult};
 use crate::services::agents::{self, AgentInput, parse_agent_id};
@@ -109,7 +109,7 @@ async fn import(
     State(state): State<AppState>,
     Org(org): Org,
     ApiQuery(params): ApiQuery<ImportParams>,
-    body: String,
+    ApiText(body): ApiText,
 ) -> ApiResult<Response> {
     if let Some(example) = params.from_example {
         return Err(ApiError::not_found("agent_example", example));

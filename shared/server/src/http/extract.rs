@@ -10,6 +10,14 @@ use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
 
+/// The largest accepted request body (`HTTP_BODY_LIMIT_BYTES`), for the 413 message.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimit(pub usize);
+
+fn body_limit(req: &Request) -> usize {
+    req.extensions().get::<BodyLimit>().map_or(0, |l| l.0)
+}
+
 /// A JSON body.
 pub struct ApiJson<T>(pub T);
 
@@ -17,14 +25,57 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let limit = body_limit(&req);
         match axum::Json::<T>::from_request(req, state).await {
             Ok(axum::Json(value)) => Ok(Self(value)),
-            Err(rejection) => Err(json_rejection(rejection)),
+            Err(rejection) => Err(json_rejection(rejection, limit)),
         }
     }
 }
 
-fn json_rejection(rejection: JsonRejection) -> ApiError {
+/// A UTF-8 text body (400, not axum's `text/plain`, when it is not UTF-8; 413 over the limit).
+pub struct ApiText(pub String);
+
+impl<S: Send + Sync> FromRequest<S> for ApiText {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let limit = body_limit(&req);
+        match String::from_request(req, state).await {
+            Ok(text) => Ok(Self(text)),
+            Err(rejection) if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(ApiError::PayloadTooLarge(limit))
+            }
+            Err(_) => {
+                Err(ApiError::BadRequest { code: "invalid_body", message: "the request body is not UTF-8 text".into() })
+            }
+        }
+    }
+}
+
+/// serde's messages name Rust types ("expected struct AgentInput"); say what JSON is expected.
+fn without_rust_types(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(at) = rest.find("expected ") {
+        out.push_str(&rest[..at + "expected ".len()]);
+        rest = &rest[at + "expected ".len()..];
+        for (prefix, replacement) in
+            [("struct ", "a JSON object"), ("enum ", "one of the accepted values"), ("tuple struct ", "a value")]
+        {
+            if let Some(after) = rest.strip_prefix(prefix) {
+                let name_len = after.find(|c: char| !(c.is_alphanumeric() || c == '_')).unwrap_or(after.len());
+                out.push_str(replacement);
+                rest = &after[name_len..];
+                break;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+fn json_rejection(rejection: JsonRejection, limit: usize) -> ApiError {
     match rejection {
         JsonRejection::MissingJsonContentType(_) => {
             ApiError::UnsupportedMediaType("expected a request body with Content-Type: application/json".into())
@@ -34,10 +85,10 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
         }
         JsonRejection::JsonDataError(e) => ApiError::BadRequest {
             code: "invalid_request",
-            message: format!("invalid request body: {}", e.body_text()),
+            message: format!("invalid request body: {}", without_rust_types(&e.body_text())),
         },
         JsonRejection::BytesRejection(e) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
-            ApiError::PayloadTooLarge(0)
+            ApiError::PayloadTooLarge(limit)
         }
         other => ApiError::bad_request(other.body_text()),
     }

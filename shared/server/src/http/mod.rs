@@ -60,7 +60,9 @@ pub fn router(state: AppState, custom: Router) -> Router {
         app = app.nest(&prefix, prefixed(&prefix)).merge(prefixed(""));
     }
     let app = app.fallback(not_found);
-    middleware::wrap(app, &state).layer(DefaultBodyLimit::max(state.config.body_limit_bytes))
+    middleware::wrap(app, &state)
+        .layer(DefaultBodyLimit::max(state.config.body_limit_bytes))
+        .layer(axum::Extension(extract::BodyLimit(state.config.body_limit_bytes)))
 }
 
 async fn health(axum::extract::State(state): axum::extract::State<AppState>) -> Json<serde_json::Value> {
@@ -78,10 +80,7 @@ async fn not_found(uri: axum::http::Uri) -> Response {
 }
 
 async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> Response {
-    let mut response =
-        ApiError::bad_request(format!("method {method} is not allowed on {}", uri.path())).into_response();
-    *response.status_mut() = axum::http::StatusCode::METHOD_NOT_ALLOWED;
-    response
+    ApiError::MethodNotAllowed(format!("method {method} is not allowed on {}", uri.path())).into_response()
 }
 
 /// A paginated envelope with absolute `next_url`/`prev_url`.

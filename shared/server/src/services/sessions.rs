@@ -179,6 +179,14 @@ pub async fn post_message(state: &AppState, org: OrgId, id: &str, input: CreateM
     {
         resolve_model(state, org, Some(&model.to_string())).await?;
     }
+    if let Some(mode) = input.controls.as_ref().and_then(|c| c.error_disclosure.as_deref())
+        && !everruns_core::engine::DISCLOSURE_MODES.contains(&mode)
+    {
+        return Err(ApiError::bad_request(format!(
+            "controls.error_disclosure must be generic, standard or detailed (got '{}')",
+            mode.chars().take(40).collect::<String>()
+        )));
+    }
     let mut message = Message::new(MessageRole::User, input.message.content);
     message.controls = input.controls;
     message.metadata = input.metadata;
