@@ -198,6 +198,29 @@ async fn bad_input_is_a_4xx_json_body() {
     let path = format!("/api/v1/sessions/{}/messages", session["id"].as_str().unwrap());
     let (status, body, _) = call(&app, Method::POST, &path, Some(message)).await;
     assert_error(status, &body, StatusCode::BAD_REQUEST, "controls.error_disclosure");
+    // Garbage that used to be stored: each refusal names its field.
+    let tags: Vec<String> = (0..10_000).map(|i| format!("t{i}")).collect();
+    for (input, field) in [
+        (json!({"title": "nul\u{0}title"}), "title"),
+        (json!({"locale": "not a locale !!!"}), "locale"),
+        (json!({"tags": tags}), "tags"),
+        (json!({"initial_files": [{"path": "../../etc/passwd", "content": "x"}]}), "initial_files[0].path"),
+        (
+            json!({"initial_files": [{"path": "a.txt", "content": "x", "encoding": "rot13"}]}),
+            "initial_files[0].encoding",
+        ),
+        (
+            json!({"initial_files": [{"path": "a.bin", "content": "not base64!!", "encoding": "base64"}]}),
+            "initial_files[0].content",
+        ),
+    ] {
+        let (status, body, _) = call(&app, Method::POST, "/api/v1/sessions", Some(input)).await;
+        assert_error(status, &body, StatusCode::BAD_REQUEST, field);
+    }
+    let (status, body, _) =
+        call(&app, Method::POST, "/api/v1/providers", Some(json!({"name": "bad\u{7}name", "provider_type": "openai"})))
+            .await;
+    assert_error(status, &body, StatusCode::BAD_REQUEST, "name must not contain control characters");
     // Pagination bounds.
     let (status, body, _) = call(&app, Method::GET, "/api/v1/agents?limit=0", None).await;
     assert_error(status, &body, StatusCode::BAD_REQUEST, "limit");

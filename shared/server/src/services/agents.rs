@@ -287,7 +287,20 @@ async fn apply(state: &AppState, org: OrgId, mut agent: Agent, input: AgentInput
         agent.name = name;
     }
     if let Some(prompt) = input.system_prompt {
+        super::validate::text("system_prompt", &prompt, 100_000)?;
         agent.system_prompt = prompt;
+    }
+    if let Some(name) = &input.display_name {
+        super::validate::line("display_name", name, 200)?;
+    }
+    if let Some(description) = &input.description {
+        super::validate::text("description", description, 10_000)?;
+    }
+    if let Some(files) = &input.initial_files {
+        super::validate::initial_files("initial_files", files)?;
+    }
+    if let Some(tags) = &input.tags {
+        super::validate::tags("tags", tags)?;
     }
     macro_rules! set {
         ($($field:ident),*) => { $( if input.$field.is_some() { agent.$field = input.$field; } )* };

@@ -4,6 +4,7 @@ pub mod agents;
 pub mod harnesses;
 pub mod models;
 pub mod sessions;
+pub mod validate;
 
 use crate::error::ApiError;
 

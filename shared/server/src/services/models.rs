@@ -81,6 +81,7 @@ pub async fn find_provider(state: &AppState, org: OrgId, id: &str) -> ApiResult<
 /// Creates a provider, sealing its key.
 pub async fn create_provider(state: &AppState, org: OrgId, input: ProviderInput) -> ApiResult<Provider> {
     let name = input.name.filter(|n| !n.trim().is_empty()).ok_or_else(|| ApiError::bad_request("name is required"))?;
+    super::validate::line("name", &name, 200)?;
     let driver = input.provider_type.ok_or_else(|| ApiError::bad_request("provider_type is required"))?;
     let provider_type = DriverId::parse(&driver).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let now = Timestamp::now();
@@ -122,6 +123,7 @@ pub async fn patch_provider(state: &AppState, org: OrgId, id: &str, input: Provi
         if name.trim().is_empty() {
             return Err(ApiError::bad_request("name must not be empty"));
         }
+        super::validate::line("name", &name, 200)?;
         provider.name = name;
     }
     if let Some(driver) = input.provider_type {
@@ -178,6 +180,7 @@ pub async fn create_model(state: &AppState, org: OrgId, provider: &str, input: M
         .display_name
         .filter(|d| !d.trim().is_empty())
         .ok_or_else(|| ApiError::bad_request("display_name is required"))?;
+    super::validate::line("display_name", &display_name, 200)?;
     let now = Timestamp::now();
     let model = Model {
         id: ModelId::new(),
@@ -208,6 +211,7 @@ pub async fn patch_model(state: &AppState, org: OrgId, id: &str, input: ModelInp
         model.model_id = model_id;
     }
     if let Some(display_name) = input.display_name {
+        super::validate::line("display_name", &display_name, 200)?;
         model.display_name = display_name;
     }
     if let Some(capabilities) = input.capabilities {

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::agents::{self, CapabilityRefInput, client_tools, resolve_harness, resolve_model, validate_capabilities};
+use super::validate;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
@@ -122,10 +123,20 @@ async fn apply(state: &AppState, org: OrgId, session: &mut Session, input: Sessi
     if let Some(tools) = input.tools {
         session.tools = client_tools(tools)?;
     }
-    if let Some(title) = &input.title
-        && title.chars().count() > 500
-    {
-        return Err(ApiError::bad_request("title must be at most 500 characters"));
+    if let Some(title) = &input.title {
+        validate::line("title", title, 500)?;
+    }
+    if let Some(locale) = &input.locale {
+        validate::locale("locale", locale)?;
+    }
+    if let Some(tags) = &input.tags {
+        validate::tags("tags", tags)?;
+    }
+    if let Some(files) = &input.initial_files {
+        validate::initial_files("initial_files", files)?;
+    }
+    if let Some(prompt) = &input.system_prompt {
+        validate::text("system_prompt", prompt, 100_000)?;
     }
     macro_rules! set {
         ($($field:ident),*) => { $( if input.$field.is_some() { session.$field = input.$field; } )* };
