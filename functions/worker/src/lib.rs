@@ -48,6 +48,7 @@ impl SqsWorker {
         queue_url: Option<String>,
     ) -> Result<Self, ConnectError> {
         let platform = everruns_platform::oss_platform_definition();
+        everruns_driver_common::outbound::install(config.outbound);
         let config = Arc::new(config);
         let client = everruns_worker::client::connect_lazy(&config)?;
         let capabilities = Arc::new(platform.capability_registry().clone());

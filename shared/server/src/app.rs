@@ -143,6 +143,8 @@ impl ServerAppBuilder {
     /// worker side (the in-process worker in DEV_MODE; the reaper and wake-ups otherwise).
     pub async fn build(self) -> anyhow::Result<ServerApp> {
         self.config.validate()?;
+        // Turns run by this process reach only what the deployment allows.
+        everruns_driver_common::outbound::install(self.config.outbound);
         let api_function = self.api_function && !self.config.dev_mode;
         if api_function && self.config.task_queue_url.is_none() {
             anyhow::bail!("the API function needs TASK_QUEUE_URL (the SQS queue of iteration tasks)");

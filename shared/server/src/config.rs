@@ -132,6 +132,9 @@ pub struct ServerConfig {
     pub body_limit_bytes: usize,
     /// `DATABASE_URL` (required outside DEV_MODE).
     pub database_url: Option<String>,
+    /// `OUTBOUND_ALLOW_LOOPBACK` (default: on in DEV_MODE) and `OUTBOUND_ALLOW_PRIVATE_NETWORKS`
+    /// (off): where provider `base_url`s (and every outbound fetch) may point.
+    pub outbound: everruns_driver_common::outbound::OutboundPolicy,
     /// `DATABASE_IDLE_RELEASE_SECS` (unset: never): after this long with no request, stream or
     /// worker call the instance holds no database connection until the next one (the lean
     /// profile's paused Aurora cluster).
@@ -340,6 +343,7 @@ impl ServerConfig {
             sse,
             timeouts,
             database_idle_release,
+            outbound: everruns_driver_common::outbound::from_lookup(dev_mode, get),
             default_keys: DefaultProviderKeys {
                 openai: get("DEFAULT_OPENAI_API_KEY"),
                 anthropic: get("DEFAULT_ANTHROPIC_API_KEY"),

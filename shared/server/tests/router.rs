@@ -229,6 +229,37 @@ async fn bad_input_is_a_4xx_json_body() {
 }
 
 #[tokio::test]
+async fn provider_base_urls_follow_the_outbound_policy() {
+    // DEV_MODE reaches loopback (local model servers) but never the metadata service.
+    let dev = app().await;
+    let create = |url: &str| json!({"name": "p", "provider_type": "openai", "base_url": url});
+    let (status, _, _) = call(&dev, Method::POST, "/api/v1/providers", Some(create("http://127.0.0.1:11434/v1"))).await;
+    assert_eq!(status, StatusCode::CREATED);
+    for url in ["http://169.254.169.254/latest/meta-data", "file:///etc/passwd", "not a url\u{0}", "http://10.0.0.1/v1"]
+    {
+        let (status, body, _) = call(&dev, Method::POST, "/api/v1/providers", Some(create(url))).await;
+        assert_error(status, &body, StatusCode::BAD_REQUEST, "base_url");
+    }
+    // Outside DEV_MODE nothing internal, by address or by name; updates are checked too.
+    let mut config = ServerConfig::dev(([127, 0, 0, 1], 0).into());
+    config.rate_limit_per_minute = 0;
+    config.outbound = everruns_driver_common::outbound::OutboundPolicy::STRICT;
+    let strict = ServerAppBuilder::new(config).build().await.unwrap().router;
+    for url in
+        ["http://127.0.0.1:9000/v1/agents?x=", "http://127.0.0.1:1/", "http://localhost:8080/v1", "http://[::1]/"]
+    {
+        let (status, body, _) = call(&strict, Method::POST, "/api/v1/providers", Some(create(url))).await;
+        assert_error(status, &body, StatusCode::BAD_REQUEST, "internal address");
+    }
+    let (status, provider, _) =
+        call(&strict, Method::POST, "/api/v1/providers", Some(json!({"name": "p", "provider_type": "openai"}))).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let path = format!("/api/v1/providers/{}", provider["id"].as_str().unwrap());
+    let (status, body, _) = call(&strict, Method::PATCH, &path, Some(json!({"base_url": "http://127.0.0.1:1/"}))).await;
+    assert_error(status, &body, StatusCode::BAD_REQUEST, "base_url");
+}
+
+#[tokio::test]
 async fn sessions_messages_events_and_filters() {
     let app = app().await;
     let (status, session, _) = call(&app, Method::POST, "/api/v1/sessions", Some(json!({"title": "t"}))).await;

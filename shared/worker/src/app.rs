@@ -42,6 +42,7 @@ impl WorkerAppBuilder {
             PlatformDefinition::new(CapabilityRegistry::with_builtins(), drivers)
         });
         let config = Arc::new(self.config);
+        everruns_driver_common::outbound::install(config.outbound);
         let client = connect(&config).await?;
         tracing::info!(worker = %config.worker_id, address = %config.grpc_address, "worker connected");
         let capabilities = Arc::new(platform.capability_registry().clone());

@@ -36,6 +36,8 @@ pub struct DurableWorkerConfig {
     pub grade: DeploymentGrade,
     /// `WORKER_ID` (default: a random id).
     pub worker_id: String,
+    /// `OUTBOUND_ALLOW_LOOPBACK` / `OUTBOUND_ALLOW_PRIVATE_NETWORKS`: what the drivers may reach.
+    pub outbound: everruns_driver_common::outbound::OutboundPolicy,
 }
 
 impl std::fmt::Debug for DurableWorkerConfig {
@@ -83,6 +85,10 @@ impl DurableWorkerConfig {
             heartbeat_interval: Duration::from_millis(number("WORKER_HEARTBEAT_INTERVAL_MS", 5000).max(100)),
             grade,
             worker_id: get("WORKER_ID").unwrap_or_else(|| format!("worker-{}", uuid::Uuid::new_v4().simple())),
+            outbound: everruns_driver_common::outbound::from_lookup(
+                get("DEV_MODE").is_some_and(|v| v == "true" || v == "1"),
+                get,
+            ),
         }
     }
 }

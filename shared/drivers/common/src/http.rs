@@ -32,9 +32,12 @@ impl Default for HttpClientOptions {
     }
 }
 
-/// Builds an HTTP client with the given options. Proxies from the environment are not used.
+/// Builds an HTTP client with the given options. Proxies from the environment are not used;
+/// names resolve, and redirects are followed, under the installed outbound policy.
 pub fn build_client(options: &HttpClientOptions) -> Result<reqwest::Client, DriverError> {
     reqwest::Client::builder()
+        .dns_resolver(crate::outbound::PolicyResolver)
+        .redirect(crate::outbound::redirect_policy())
         .connect_timeout(options.connect_timeout)
         .read_timeout(options.read_timeout)
         .user_agent(options.user_agent.clone())
@@ -52,7 +55,13 @@ pub fn shared_client() -> Result<reqwest::Client, DriverError> {
 /// Sends a request; a transport failure becomes a [`DriverErrorKind::Network`] error (retryable)
 /// and a non-2xx status a [`DriverError::from_status`] error built by [`error_from_response`].
 pub async fn send(request: reqwest::RequestBuilder) -> Result<reqwest::Response, DriverError> {
-    let response = request.send().await.map_err(|e| transport_error(&e))?;
+    let (client, request) = request.build_split();
+    let request = request.map_err(|e| transport_error(&e))?;
+    // A literal IP skips name resolution: the policy judges it here (a name, when it resolves).
+    if let Err(why) = crate::outbound::current().check_url(request.url().as_str()) {
+        return Err(DriverError::new(DriverErrorKind::InvalidRequest, format!("the provider URL {why}")));
+    }
+    let response = client.execute(request).await.map_err(|e| transport_error(&e))?;
     if response.status().is_success() { Ok(response) } else { Err(error_from_response(response).await) }
 }
 

@@ -14,6 +14,7 @@
 
 pub mod driver;
 pub mod http;
+pub mod outbound;
 pub mod request;
 pub mod retry;
 pub mod sse;

@@ -78,8 +78,23 @@ pub async fn find_provider(state: &AppState, org: OrgId, id: &str) -> ApiResult<
     state.stores.providers.get_provider(org, id).await?.ok_or_else(|| ApiError::not_found("provider", id))
 }
 
+/// A provider's `base_url` must be one the outbound policy lets turns reach (checked again at turn
+/// time, in case its name resolves elsewhere later).
+async fn check_base_url(state: &AppState, url: Option<&str>) -> ApiResult<()> {
+    match url.filter(|u| !u.is_empty()) {
+        Some(url) => state
+            .config
+            .outbound
+            .check_resolved(url)
+            .await
+            .map_err(|why| ApiError::bad_request(format!("base_url {why}"))),
+        None => Ok(()),
+    }
+}
+
 /// Creates a provider, sealing its key.
 pub async fn create_provider(state: &AppState, org: OrgId, input: ProviderInput) -> ApiResult<Provider> {
+    check_base_url(state, input.base_url.as_deref()).await?;
     let name = input.name.filter(|n| !n.trim().is_empty()).ok_or_else(|| ApiError::bad_request("name is required"))?;
     super::validate::line("name", &name, 200)?;
     let driver = input.provider_type.ok_or_else(|| ApiError::bad_request("provider_type is required"))?;
@@ -130,6 +145,7 @@ pub async fn patch_provider(state: &AppState, org: OrgId, id: &str, input: Provi
         provider.provider_type = DriverId::parse(&driver).map_err(|e| ApiError::bad_request(e.to_string()))?;
     }
     if input.base_url.is_some() {
+        check_base_url(state, input.base_url.as_deref()).await?;
         provider.base_url = input.base_url.filter(|u| !u.is_empty());
     }
     if let Some(status) = input.status {
