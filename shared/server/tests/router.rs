@@ -229,6 +229,26 @@ async fn bad_input_is_a_4xx_json_body() {
 }
 
 #[tokio::test]
+async fn harness_parent_cycles_and_empty_images_are_refused() {
+    let app = app().await;
+    let (status, a, _) =
+        call(&app, Method::POST, "/api/v1/harnesses", Some(json!({"name": "cycle-a", "system_prompt": "a"}))).await;
+    assert_eq!(status, StatusCode::CREATED, "{a}");
+    let b = json!({"name": "cycle-b", "system_prompt": "b", "parent_harness_id": a["id"]});
+    let (status, b, _) = call(&app, Method::POST, "/api/v1/harnesses", Some(b)).await;
+    assert_eq!(status, StatusCode::CREATED, "{b}");
+    let path = format!("/api/v1/harnesses/{}", a["id"].as_str().unwrap());
+    let (status, body, _) = call(&app, Method::PATCH, &path, Some(json!({"parent_harness_id": b["id"]}))).await;
+    assert_error(status, &body, StatusCode::BAD_REQUEST, "cycle");
+
+    let (_, session, _) = call(&app, Method::POST, "/api/v1/sessions", Some(json!({}))).await;
+    let path = format!("/api/v1/sessions/{}/messages", session["id"].as_str().unwrap());
+    let image = json!({"message": {"content": [{"type": "image"}]}});
+    let (status, body, _) = call(&app, Method::POST, &path, Some(image)).await;
+    assert_error(status, &body, StatusCode::BAD_REQUEST, "image part");
+}
+
+#[tokio::test]
 async fn provider_base_urls_follow_the_outbound_policy() {
     // DEV_MODE reaches loopback (local model servers) but never the metadata service.
     let dev = app().await;

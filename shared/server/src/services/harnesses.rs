@@ -130,6 +130,18 @@ async fn apply(state: &AppState, org: OrgId, mut harness: Harness, input: Harnes
                 if parent.id == harness.id {
                     return Err(ApiError::bad_request("a harness cannot be its own parent"));
                 }
+                // Walk up from the new parent: meeting this harness again would close a cycle.
+                let mut next = parent.parent_harness_id;
+                let mut depth = 0;
+                while let Some(id) = next {
+                    depth += 1;
+                    if id == harness.id || depth > 32 {
+                        return Err(ApiError::bad_request(
+                            "parent_harness_id would make the harness its own ancestor (a cycle)",
+                        ));
+                    }
+                    next = state.stores.harnesses.get_harness(org, id).await?.and_then(|h| h.parent_harness_id);
+                }
                 Some(parent.id)
             }
         };

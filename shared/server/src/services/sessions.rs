@@ -180,6 +180,11 @@ pub async fn post_message(state: &AppState, org: OrgId, id: &str, input: CreateM
     if input.message.content.is_empty() {
         return Err(ApiError::bad_request("message.content must not be empty"));
     }
+    if input.message.content.iter().any(|p| {
+        matches!(p, ContentPart::Image { base64, url, .. } if base64.as_deref().is_none_or(str::is_empty) && url.as_deref().is_none_or(str::is_empty))
+    }) {
+        return Err(ApiError::bad_request("an image part needs base64 data or a url"));
+    }
     if let Some(part) = input.message.content.iter().find(|p| !p.is_user_input()) {
         let kind =
             serde_json::to_value(part).ok().and_then(|v| v["type"].as_str().map(str::to_owned)).unwrap_or_default();
