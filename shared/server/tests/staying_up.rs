@@ -199,3 +199,33 @@ async fn a_sessions_fan_out_ends_with_its_last_stream() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+#[tokio::test]
+async fn deleting_a_session_ends_its_streams_with_disconnecting() {
+    let (port, _stop) = start(config()).await;
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    stream
+        .write_all(b"POST /api/v1/sessions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}")
+        .await
+        .unwrap();
+    let (text, _) = until_closed(&mut stream, Duration::from_secs(5)).await;
+    let json: serde_json::Value = serde_json::from_str(&text[text.find("\r\n\r\n").unwrap() + 4..]).unwrap();
+    let session = json["id"].as_str().unwrap().to_owned();
+    let mut sse = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    sse.write_all(format!("GET /api/v1/sessions/{session}/sse HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes()).await.unwrap();
+    let mut buf = [0u8; 512];
+    let _ = sse.read(&mut buf).await.unwrap();
+
+    let mut delete = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    delete
+        .write_all(
+            format!("DELETE /api/v1/sessions/{session} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+        .await
+        .unwrap();
+    let (text, _) = until_closed(&mut delete, Duration::from_secs(5)).await;
+    assert!(text.starts_with("HTTP/1.1 204"), "{text}");
+    let (rest, after) = until_closed(&mut sse, Duration::from_secs(5)).await;
+    assert!(rest.contains("event: disconnecting") && rest.contains("session_deleted"), "{rest}");
+    assert!(after < Duration::from_secs(2), "the stream ended {after:?} after the delete");
+}
