@@ -38,6 +38,8 @@ pub const MAX_FILTER_VALUES: usize = 64;
 pub struct Frame {
     event_type: &'static str,
     sequence: Option<i64>,
+    /// When the event was created (ms since the epoch).
+    created_ms: i64,
     bytes: Bytes,
 }
 
@@ -57,7 +59,12 @@ impl Frame {
         text.push_str("data: ");
         text.push_str(&json);
         text.push_str("\n\n");
-        Self { event_type: event.event_type(), sequence: event.sequence, bytes: Bytes::from(text) }
+        Self {
+            event_type: event.event_type(),
+            sequence: event.sequence,
+            created_ms: event.ts.millis(),
+            bytes: Bytes::from(text),
+        }
     }
 }
 
@@ -67,7 +74,7 @@ const GOODBYE: &str = "disconnecting";
 impl Frame {
     /// A frame that ends every connection of its session with `disconnecting {reason}`.
     fn goodbye(reason: &str) -> Self {
-        Self { event_type: GOODBYE, sequence: None, bytes: disconnecting(reason) }
+        Self { event_type: GOODBYE, sequence: None, created_ms: i64::MAX, bytes: disconnecting(reason) }
     }
 }
 
@@ -358,6 +365,8 @@ struct Connection {
     cycle_at: Instant,
     last_sequence: i64,
     finished: bool,
+    /// When the connection opened (ms since the epoch).
+    opened_ms: i64,
     _slot: SseSlot,
 }
 
@@ -440,6 +449,12 @@ impl Connection {
                         self.finished = true;
                         return Some(frame.bytes.clone());
                     }
+                    // A live-only event (a delta) from before this connection opened: a bus that
+                    // starts its subscriptions a little early (NATS) hands those on; they belong to
+                    // no stream of this client.
+                    if frame.sequence.is_none() && frame.created_ms < self.opened_ms {
+                        continue;
+                    }
                     if let Some(sequence) = frame.sequence {
                         if sequence <= self.last_sequence {
                             continue;
@@ -498,6 +513,7 @@ pub fn session_stream(
         cycle_at: Instant::now() + jittered(config.realtime_cycle),
         last_sequence: 0,
         finished: false,
+        opened_ms: everruns_core::time::Timestamp::now().millis(),
         _slot: slot,
         session,
         state,
