@@ -37,6 +37,16 @@ fn config() -> ServerConfig {
     config
 }
 
+/// Creates a session over raw HTTP/1.1; returns its id.
+async fn create_session(port: u16) -> String {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let request = "POST /api/v1/sessions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}";
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let (text, _) = until_closed(&mut stream, Duration::from_secs(5)).await;
+    let json: serde_json::Value = serde_json::from_str(&text[text.find("\r\n\r\n").unwrap() + 4..]).unwrap();
+    json["id"].as_str().unwrap().to_owned()
+}
+
 /// Reads until the server closes the connection; returns what it sent and when it closed.
 async fn until_closed(stream: &mut TcpStream, within: Duration) -> (String, Duration) {
     let started = Instant::now();
@@ -110,21 +120,7 @@ async fn sse_clients_that_stop_reading_lose_their_slots() {
     config.sse.per_session_max = 2;
     config.timeouts.sse_write = Duration::from_secs(1);
     let (port, _stop) = start(config).await;
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
-    let body = r#"{"model_id": null}"#;
-    stream
-        .write_all(
-            format!(
-                "POST /api/v1/sessions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            )
-            .as_bytes(),
-        )
-        .await
-        .unwrap();
-    let (text, _) = until_closed(&mut stream, Duration::from_secs(5)).await;
-    let json: serde_json::Value = serde_json::from_str(&text[text.find("\r\n\r\n").unwrap() + 4..]).unwrap();
-    let session = json["id"].as_str().unwrap().to_owned();
+    let session = create_session(port).await;
     let sse = format!("GET /api/v1/sessions/{session}/sse HTTP/1.1\r\nHost: x\r\n\r\n");
 
     // Two readers that never read, holding both slots.
@@ -176,14 +172,7 @@ async fn refused_with_429(port: u16, request: &str) -> bool {
 async fn a_sessions_fan_out_ends_with_its_last_stream() {
     let (port, _stop, state) = start_with_state(config()).await;
     for _ in 0..20 {
-        let mut stream = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
-        stream
-            .write_all(b"POST /api/v1/sessions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}")
-            .await
-            .unwrap();
-        let (text, _) = until_closed(&mut stream, Duration::from_secs(5)).await;
-        let json: serde_json::Value = serde_json::from_str(&text[text.find("\r\n\r\n").unwrap() + 4..]).unwrap();
-        let session = json["id"].as_str().unwrap().to_owned();
+        let session = create_session(port).await;
         let mut sse = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
         sse.write_all(format!("GET /api/v1/sessions/{session}/sse HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
             .await
@@ -203,14 +192,7 @@ async fn a_sessions_fan_out_ends_with_its_last_stream() {
 #[tokio::test]
 async fn deleting_a_session_ends_its_streams_with_disconnecting() {
     let (port, _stop) = start(config()).await;
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
-    stream
-        .write_all(b"POST /api/v1/sessions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}")
-        .await
-        .unwrap();
-    let (text, _) = until_closed(&mut stream, Duration::from_secs(5)).await;
-    let json: serde_json::Value = serde_json::from_str(&text[text.find("\r\n\r\n").unwrap() + 4..]).unwrap();
-    let session = json["id"].as_str().unwrap().to_owned();
+    let session = create_session(port).await;
     let mut sse = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
     sse.write_all(format!("GET /api/v1/sessions/{session}/sse HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes()).await.unwrap();
     let mut buf = [0u8; 512];
