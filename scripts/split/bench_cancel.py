@@ -14,21 +14,14 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import json
 import queue
 import threading
 import time
 import urllib.parse
-import urllib.request
+
+from bench_turn import call  # the same JSON call helper (this folder is on sys.path when run)
 
 CANCELLED_TEXT = "Work was cancelled by user."
-
-
-def call(base: str, method: str, path: str, body=None):
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(base + path, method=method, data=data, headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=30) as response:
-        return json.loads(response.read() or b"null")
 
 
 def stream(sse_base: str, session: str, records: "queue.Queue[tuple[float, str, str]]") -> None:

@@ -106,11 +106,7 @@ impl InProcessRuntime {
 
     /// Cancels the running turn of a session.
     pub async fn cancel(&self, session_id: SessionId) -> Result<CancelOutcome, RuntimeError> {
-        let (outcome, task) = self.turns.cancel(self.org, session_id).await?;
-        if let Some(task) = task {
-            self.run(task).await?;
-        }
-        Ok(outcome)
+        Ok(self.turns.cancel(self.org, session_id).await?)
     }
 
     async fn run(&self, task: IterationTask) -> Result<TurnReport, RuntimeError> {

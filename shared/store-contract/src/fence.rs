@@ -66,16 +66,7 @@ pub async fn turn_fence_contract(stores: &Stores) {
     assert_eq!(store.turn_stage(session, turn).await.unwrap(), TurnStage::Cancelled);
     assert_ended(store.append(activated(session, turn)).await, "work after turn.cancelled");
     assert_ended(store.append(completed(session, turn)).await, "completion after a cancel");
-    let cancelled_result = ToolCompletedData {
-        tool_call_id: "call_1".into(),
-        tool_name: "t".into(),
-        success: false,
-        status: "cancelled".into(),
-        result: None,
-        error: Some("Cancelled by user.".into()),
-        duration_ms: None,
-        capability_id: None,
-    };
+    let cancelled_result = ToolCompletedData::cancelled("call_1".into(), "t".into());
     store
         .append(in_turn(session, turn, EventPayload::ToolCompleted(cancelled_result), "1/tool.completed/call_1"))
         .await

@@ -169,14 +169,9 @@ impl IterationRun<'_> {
         started: Instant,
     ) -> Result<ToolRun, EngineError> {
         let data = ToolCompletedData {
-            tool_call_id: call.id.clone(),
-            tool_name: call.name.clone(),
-            success: false,
-            status: "cancelled".into(),
-            result: None,
-            error: Some("Cancelled by user.".into()),
             duration_ms: Some(elapsed_ms(started)),
             capability_id: capability_id.cloned(),
+            ..ToolCompletedData::cancelled(call.id.clone(), call.name.clone())
         };
         let key = self.step_key(&format!("tool.completed/{}", call.id));
         match self.emit_keyed(key, EventPayload::ToolCompleted(data)).await {

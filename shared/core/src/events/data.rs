@@ -404,6 +404,23 @@ pub struct ToolCompletedData {
     pub capability_id: Option<String>,
 }
 
+impl ToolCompletedData {
+    /// The result of a call a cancel ended before it completed (one of the cancellation's own
+    /// events: the transcript stays well formed).
+    pub fn cancelled(tool_call_id: String, tool_name: String) -> Self {
+        Self {
+            tool_call_id,
+            tool_name,
+            success: false,
+            status: "cancelled".into(),
+            result: None,
+            error: Some("Cancelled by user.".into()),
+            duration_ms: None,
+            capability_id: None,
+        }
+    }
+}
+
 /// `tool.call_requested`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ToolCallRequestedData {

@@ -54,14 +54,4 @@ impl CancellationRegistry {
         let mut controls = self.controls.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         controls.remove(&turn);
     }
-
-    /// How many turns are tracked (for leak tests).
-    pub fn len(&self) -> usize {
-        self.controls.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).len()
-    }
-
-    /// Whether no turn is tracked.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }

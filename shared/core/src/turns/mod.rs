@@ -20,7 +20,7 @@ use crate::domain::{ContentPart, Message, MessageRole, SessionStatus};
 use crate::driver_registry::ResolvedModel;
 use crate::engine::{EngineConfig, EngineError, IterationEngine, IterationOutcome, TurnEnd};
 use crate::events::*;
-use crate::ids::{OrgId, SessionId, TaskId, TurnId};
+use crate::ids::{MessageId, OrgId, SessionId, TaskId, TurnId};
 use crate::platform::PlatformDefinition;
 use crate::ports::{EventBus, EventFilter, IterationTask, PortError, SecretCipher, StatusChange, Stores, TaskQueue};
 
@@ -316,12 +316,11 @@ impl TurnService {
     /// Stores a steering message for a running turn (refused by the fence if the turn has
     /// ended) and tells the turn.
     async fn steer(&self, session_id: SessionId, turn: TurnId, message: &mut Message) -> Result<(), TurnError> {
-        let started = self.loader.stores.events.get_by_key(session_id, &format!("{turn}/turn.started")).await?;
-        let Some(EventPayload::TurnStarted(started)) = started.map(|e| e.payload) else {
+        let Some(input_message_id) = self.turn_input_message(session_id, turn).await? else {
             return Err(TurnError::Port(PortError::TurnEnded(turn.to_string())));
         };
         message.created_at = crate::time::Timestamp::now();
-        let context = EventContext::for_turn(turn, Some(started.input_message_id));
+        let context = EventContext::for_turn(turn, Some(input_message_id));
         let event = NewEvent::new(
             session_id,
             context,
@@ -369,16 +368,7 @@ impl TurnService {
     async fn close_calls(&self, turn: &TurnState, session_id: SessionId) -> Result<(), TurnError> {
         let context = EventContext::for_turn(turn.turn_id, Some(turn.input_message_id));
         for (id, name) in turn.pending_client_calls() {
-            let data = ToolCompletedData {
-                tool_call_id: id.clone(),
-                tool_name: name,
-                success: false,
-                status: "cancelled".into(),
-                result: None,
-                error: Some("Cancelled by user.".into()),
-                duration_ms: None,
-                capability_id: None,
-            };
+            let data = ToolCompletedData::cancelled(id.clone(), name);
             let key = format!("{}/{}/tool.completed/{id}", turn.turn_id, turn.iteration);
             ended_ok(self.emit(session_id, &context, key, EventPayload::ToolCompleted(data)).await)?;
         }
@@ -454,20 +444,12 @@ impl TurnService {
     /// outcome, or refuses it when the turn ended first: a no-op), then the running iteration is
     /// told — in process, or through the bus for a remote worker — and ends the turn with the
     /// cancellation message and `session.idled`. A turn waiting for client tools is ended here.
-    pub async fn cancel(
-        &self,
-        org: OrgId,
-        session_id: SessionId,
-    ) -> Result<(CancelOutcome, Option<IterationTask>), TurnError> {
+    pub async fn cancel(&self, org: OrgId, session_id: SessionId) -> Result<CancelOutcome, TurnError> {
         let session = self.loader.session(org, session_id).await?;
         let (true, Some(turn_id)) = (session.status.is_busy(), session.current_turn_id) else {
-            return Ok((CancelOutcome::NoOp, None));
+            return Ok(CancelOutcome::NoOp);
         };
-        let started = self.loader.stores.events.get_by_key(session_id, &format!("{turn_id}/turn.started")).await?;
-        let input_message_id = match started.map(|e| e.payload) {
-            Some(EventPayload::TurnStarted(d)) => Some(d.input_message_id),
-            _ => None,
-        };
+        let input_message_id = self.turn_input_message(session_id, turn_id).await?;
         let context = EventContext::for_turn(turn_id, input_message_id);
         let data = TurnCancelledData { turn_id, reason: Some("User requested cancellation".into()), usage: None };
         match self
@@ -476,7 +458,7 @@ impl TurnService {
         {
             Ok(_) => {}
             // The turn reached its outcome first.
-            Err(TurnError::Port(PortError::TurnEnded(_))) => return Ok((CancelOutcome::NoOp, None)),
+            Err(TurnError::Port(PortError::TurnEnded(_))) => return Ok(CancelOutcome::NoOp),
             Err(error) => return Err(error),
         }
         self.cancellations.cancel(turn_id);
@@ -484,7 +466,16 @@ impl TurnService {
             let stage = self.loader.stores.events.turn_stage(session_id, turn_id).await?;
             self.settle(org, session_id, turn_id, stage).await?;
         }
-        Ok((CancelOutcome::Cancelled, None))
+        Ok(CancelOutcome::Cancelled)
+    }
+
+    /// The message that started a turn (read from its `turn.started`).
+    async fn turn_input_message(&self, session_id: SessionId, turn: TurnId) -> Result<Option<MessageId>, TurnError> {
+        let started = self.loader.stores.events.get_by_key(session_id, &format!("{turn}/turn.started")).await?;
+        Ok(match started.map(|e| e.payload) {
+            Some(EventPayload::TurnStarted(d)) => Some(d.input_message_id),
+            _ => None,
+        })
     }
 
     /// Ends a client-tool wait because a new message arrived: the pending calls get error results
@@ -629,7 +620,6 @@ impl TurnService {
             TurnStage::Idled => {}
             stage => self.settle(task.org_id, task.session_id, turn_id, stage).await?,
         }
-        self.cancellations.remove(turn_id);
         Ok(())
     }
 

@@ -85,7 +85,7 @@ async fn delete(State(state): State<AppState>, Org(org): Org, Path(id): Path<Str
 
 async fn cancel(State(state): State<AppState>, Org(org): Org, Path(id): Path<String>) -> ApiResult<Response> {
     let session = sessions::find(&state, org, &id).await?;
-    let (outcome, _task) = state.turns.cancel(org, session.id).await?;
+    let outcome = state.turns.cancel(org, session.id).await?;
     let body = match outcome {
         CancelOutcome::Cancelled => json!({"status": "cancelled", "message": "Turn cancelled successfully"}),
         CancelOutcome::NoOp => json!({"status": "no_op", "message": "No turn is running"}),
