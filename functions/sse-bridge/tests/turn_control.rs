@@ -92,3 +92,18 @@ async fn a_message_during_a_turn_steers_the_remote_worker() {
     assert_eq!(answers, ["Echo: first", "Echo: second, while the first runs"]);
     assert_eq!(kinds.last(), Some(&"session.idled"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_turn_refuses_malformed_turn_references() {
+    use everruns_internal_protocol::v1::TurnRef;
+    let server = serve(&durable_vars(&database().await)).await;
+    let vars = std::collections::HashMap::from([
+        ("WORKER_GRPC_ADDRESS", server.grpc.clone()),
+        ("WORKER_GRPC_AUTH_TOKEN", support::TOKEN.to_owned()),
+    ]);
+    let config = everruns_worker::DurableWorkerConfig::from_lookup(|name| vars.get(name).cloned());
+    let mut client = everruns_worker::client::connect(&config).await.unwrap();
+    let bad = TurnRef { org_id: "org_nope".into(), session_id: "session_nope".into(), turn_id: "turn_nope".into() };
+    let status = client.watch_turn(bad).await.unwrap_err();
+    assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
+}
