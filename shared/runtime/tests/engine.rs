@@ -147,6 +147,42 @@ async fn client_tool_waits_then_resumes_with_the_result() {
     assert_eq!(rt.session(session.id).await.unwrap().status, SessionStatus::Idle);
 }
 
+/// A result that lost its race with a cancel or a new message, read after the next turn already
+/// waits on calls of its own: a conflict, never bad input. A call no turn requested is bad input.
+#[tokio::test]
+async fn a_result_for_an_earlier_turns_call_is_a_conflict() {
+    let calls = CallCounter::default();
+    let rt = runtime(platform_with(LlmSimConfig::tool_calling(), &calls), RuntimeBackends::in_memory()).await;
+    let mut session = rt.create_session().await.unwrap();
+    session.tools = vec![ToolDefinition::client_side("lookup_order", "Look up an order", json!({}))];
+    rt.turn_service().stores().sessions.update_session(&session).await.unwrap();
+    let requested = |events: &[everruns_core::events::Event]| {
+        events
+            .iter()
+            .filter_map(|e| match &e.payload {
+                EventPayload::ToolCallRequested(d) => Some(d.tool_calls[0].id.clone()),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+    };
+    let report = rt.send_message(session.id, "please lookup_order 42").await.unwrap();
+    assert_eq!(report.outcome, IterationOutcome::WaitingForToolResults);
+    assert_eq!(rt.cancel(session.id).await.unwrap(), CancelOutcome::Cancelled);
+    let report = rt.send_message(session.id, "lookup_order 43 then").await.unwrap();
+    assert_eq!(report.outcome, IterationOutcome::WaitingForToolResults);
+    let ids = requested(&rt.session_events(session.id).await.unwrap());
+    assert_eq!(ids.len(), 2);
+
+    let late = ToolResultInput { tool_call_id: ids[0].clone(), result: Some(json!(1)), error: None };
+    let err = rt.turn_service().submit_tool_results(OrgId::DEFAULT, session.id, vec![late]).await.unwrap_err();
+    assert!(matches!(err, TurnError::Conflict(_)), "{err:?}");
+    assert!(err.to_string().contains("not waiting for tool results"), "{err}");
+    let unknown = ToolResultInput { tool_call_id: "call_nope".into(), result: Some(json!(1)), error: None };
+    let err = rt.turn_service().submit_tool_results(OrgId::DEFAULT, session.id, vec![unknown]).await.unwrap_err();
+    assert!(matches!(err, TurnError::Invalid(_)), "{err:?}");
+    assert_eq!(rt.session(session.id).await.unwrap().status, SessionStatus::WaitingForToolResults, "untouched");
+}
+
 #[tokio::test]
 async fn tool_results_when_not_waiting_are_refused() {
     let calls = CallCounter::default();

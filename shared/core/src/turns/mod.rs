@@ -398,9 +398,14 @@ impl TurnService {
                 return Err(TurnError::Invalid(format!("duplicate tool_call_id '{}'", result.tool_call_id)));
             }
             if !pending.iter().any(|(id, _)| *id == result.tool_call_id) {
-                // Answered by the end of the wait (a cancel or a new message got there first).
-                if self.loader.stores.events.turn_stage(session_id, turn_id).await?.is_terminal() {
-                    return Err(TurnError::NotWaiting(SessionStatus::Idle.as_str()));
+                // Already answered: by an earlier submission, or by the end of the wait (a
+                // cancel or a new message got there first, and a newer turn may be waiting on
+                // calls of its own). Either way a conflict, not bad input.
+                if self.was_requested(session_id, &result.tool_call_id).await? {
+                    return Err(TurnError::Conflict(format!(
+                        "Session is not waiting for tool results: tool_call_id '{}' is already answered",
+                        result.tool_call_id
+                    )));
                 }
                 return Err(TurnError::Invalid(format!(
                     "tool_call_id '{}' is not awaiting a result",
@@ -438,6 +443,15 @@ impl TurnService {
         let task = turn.task(org, session_id, turn.iteration + 1);
         self.publish(&task).await?;
         Ok((results.len(), Some(task)))
+    }
+
+    /// Whether any turn of the session requested this tool call.
+    async fn was_requested(&self, session_id: SessionId, call_id: &str) -> Result<bool, TurnError> {
+        let filter = EventFilter { types: vec!["tool.call_requested".into()], ..EventFilter::default() };
+        let requests = self.loader.stores.events.list_events(session_id, &filter).await?;
+        Ok(requests.iter().any(|e| {
+            matches!(&e.payload, EventPayload::ToolCallRequested(d) if d.tool_calls.iter().any(|c| c.id == call_id))
+        }))
     }
 
     /// Cancels the running turn: `turn.cancelled` at once (the fence makes it the turn's one
