@@ -85,13 +85,27 @@ pub async fn connect(database_url: &str) -> PortResult<PgPool> {
     connect_with(database_url, pool_options()).await
 }
 
-/// A pool that opens connections on first use (a Lambda cold start must not wait for the
-/// database). `Invalid` if the URL cannot be parsed.
+/// Connections of a function's pool ([`connect_lazy`]): a Lambda environment serves one request
+/// at a time, and without a proxy every environment's connections count against the database.
+pub const FUNCTION_MAX_CONNECTIONS: u32 = 3;
+
+/// How long a function's idle connection is kept: short, so an environment that saw no request
+/// for a minute reconnects rather than holding the database awake (Aurora pauses only when no
+/// connection is open; frozen environments are reaped by the server's TCP keepalives).
+pub const FUNCTION_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A function's pool: opens connections on first use (a Lambda cold start must not wait for the
+/// database), at most [`FUNCTION_MAX_CONNECTIONS`], idle ones closed after
+/// [`FUNCTION_IDLE_TIMEOUT`]. `Invalid` if the URL cannot be parsed.
 pub fn connect_lazy(database_url: &str) -> PortResult<PgPool> {
     let connect_options = PgConnectOptions::from_str(database_url)
         .map_err(|_| PortError::Invalid("the database URL cannot be parsed".to_owned()))?
         .application_name("everruns");
-    Ok(pool_options().connect_lazy_with(connect_options))
+    let options = pool_options()
+        .max_connections(FUNCTION_MAX_CONNECTIONS)
+        .idle_timeout(Some(FUNCTION_IDLE_TIMEOUT))
+        .min_connections(0);
+    Ok(options.connect_lazy_with(connect_options))
 }
 
 /// Connects a pool to `database_url` with the given options (see [`connect`]).
@@ -129,5 +143,20 @@ pub fn pg_stores(pool: PgPool) -> Stores {
         providers: Arc::new(PgProviderStore::new(pool.clone())),
         files: Arc::new(PgFileStore::new(pool.clone())),
         auth: Arc::new(PgAuthStore::new(pool)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_functions_pool_is_tiny_and_lets_the_database_sleep() {
+        let pool = connect_lazy("postgres://everruns@127.0.0.1:1/everruns").unwrap();
+        assert_eq!(pool.options().get_max_connections(), FUNCTION_MAX_CONNECTIONS);
+        assert_eq!(pool.options().get_min_connections(), 0);
+        assert_eq!(pool.options().get_idle_timeout(), Some(FUNCTION_IDLE_TIMEOUT));
+        assert_eq!(pool.size(), 0, "nothing is opened before the first query");
+        assert!(matches!(connect_lazy("not a url"), Err(PortError::Invalid(_))));
     }
 }
