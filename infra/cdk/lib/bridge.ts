@@ -6,8 +6,9 @@ import * as path from 'node:path';
 import * as cdk from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
-import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
+import { DockerImageAsset, Platform } from 'aws-cdk-lib/aws-ecr-assets';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as targets from 'aws-cdk-lib/aws-elasticloadbalancingv2-targets';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -52,38 +53,77 @@ export class LoadBalancers extends Construct {
   }
 }
 
-export interface BridgeProps {
-  readonly settings: EverrunsSettings;
+export interface BridgeProps extends BridgeEnvironmentProps {
   readonly network: Network;
   readonly balancers: LoadBalancers;
   readonly cluster: ecs.Cluster;
-  readonly queue: TaskQueue;
   readonly api: lambda.IFunction;
-  readonly databaseUrl: secretsmanager.ISecret;
-  readonly encryptionKey: secretsmanager.ISecret;
-  readonly grpcToken: secretsmanager.ISecret;
   readonly previousEncryptionKey?: secretsmanager.ISecret;
-  readonly natsUrl?: string;
-  readonly valkeyUrl?: string;
 }
 
 /** The Dockerfile that builds the bridge from the repository root (multi-stage: compile, then run). */
 export const REPO_DOCKERFILE = path.join('functions', 'sse-bridge', 'Dockerfile');
 
-function bridgeImage(s: EverrunsSettings): ecs.ContainerImage {
-  if (s.bridgeImageUri) return ecs.ContainerImage.fromRegistry(s.bridgeImageUri);
+/** The bridge image built from `bridgeImageDir` as an asset (Docker runs at deploy only). */
+export function bridgeImageAsset(scope: Construct, id: string, s: EverrunsSettings): DockerImageAsset {
   const platform = s.architecture === 'arm64' ? Platform.LINUX_ARM64 : Platform.LINUX_AMD64;
   // A context of its own (a Dockerfile at its root), e.g. a prebuilt binary beside a small Dockerfile.
   if (fs.existsSync(path.join(s.bridgeImageDir, 'Dockerfile'))) {
-    return ecs.ContainerImage.fromAsset(s.bridgeImageDir, { platform });
+    return new DockerImageAsset(scope, id, { directory: s.bridgeImageDir, platform });
   }
   // The repository itself (the default): synth only stages the sources (.dockerignore applies);
   // Docker compiles them at deploy.
   if (fs.existsSync(path.join(s.bridgeImageDir, REPO_DOCKERFILE))) {
-    return ecs.ContainerImage.fromAsset(s.bridgeImageDir, { file: REPO_DOCKERFILE, platform });
+    return new DockerImageAsset(scope, id, { directory: s.bridgeImageDir, file: REPO_DOCKERFILE, platform });
   }
   throw new Error(`bridgeImageDir: no Dockerfile nor ${REPO_DOCKERFILE} in ${s.bridgeImageDir}; ` +
     'point it at the repository root or an image context, or pass -c bridgeImageUri=<registry/image:tag>');
+}
+
+function bridgeImage(scope: Construct, s: EverrunsSettings): ecs.ContainerImage {
+  if (s.bridgeImageUri) return ecs.ContainerImage.fromRegistry(s.bridgeImageUri);
+  return ecs.ContainerImage.fromDockerImageAsset(bridgeImageAsset(scope, 'Image', s));
+}
+
+/** What the bridge needs besides the image: its settings, secrets and queues. */
+export interface BridgeEnvironmentProps {
+  readonly settings: EverrunsSettings;
+  readonly queue: TaskQueue;
+  readonly databaseUrl: secretsmanager.ISecret;
+  readonly encryptionKey: secretsmanager.ISecret;
+  readonly grpcToken: secretsmanager.ISecret;
+  readonly natsUrl?: string;
+  readonly valkeyUrl?: string;
+}
+
+/** The bridge's environment (secrets by ARN: the binary reads them from Secrets Manager). */
+export function bridgeEnvironment(props: BridgeEnvironmentProps): Record<string, string> {
+  const s = props.settings;
+  const environment: Record<string, string> = {
+    DEPLOYMENT_GRADE: 'prod',
+    API_PREFIX: '/api',
+    AUTH_MODE: s.authMode,
+    HTTP_ADDR: `0.0.0.0:${HTTP_PORT}`,
+    WORKER_GRPC_ADDR: `0.0.0.0:${GRPC_PORT}`,
+    DATABASE_URL_SECRET_ARN: props.databaseUrl.secretArn,
+    SECRETS_ENCRYPTION_KEY_SECRET_ARN: props.encryptionKey.secretArn,
+    WORKER_GRPC_AUTH_TOKEN_SECRET_ARN: props.grpcToken.secretArn,
+    TASK_QUEUE_URL: props.queue.queue.queueUrl,
+    TASK_DLQ_URL: props.queue.deadLetterQueue.queueUrl,
+    SSE_HEARTBEAT_INTERVAL_SECS: String(s.sseHeartbeatSecs),
+    ...otelEnv(s, 'bridge'),
+  };
+  if (s.databaseIdleReleaseSecs > 0) environment.DATABASE_IDLE_RELEASE_SECS = String(s.databaseIdleReleaseSecs);
+  if (props.natsUrl) environment.NATS_URL = props.natsUrl;
+  if (props.valkeyUrl) environment.VALKEY_URL = props.valkeyUrl;
+  return environment;
+}
+
+/** Lets `grantee` run the bridge: read its secrets, send tasks, drain the dead letters. */
+export function grantBridge(grantee: iam.IGrantable, props: BridgeEnvironmentProps): void {
+  for (const secret of [props.databaseUrl, props.encryptionKey, props.grpcToken]) secret.grantRead(grantee);
+  props.queue.queue.grantSendMessages(grantee);
+  props.queue.deadLetterQueue.grantConsumeMessages(grantee);
 }
 
 export class Bridge extends Construct {
@@ -94,27 +134,12 @@ export class Bridge extends Construct {
   constructor(scope: Construct, id: string, props: BridgeProps) {
     super(scope, id);
     const { settings: s, network } = props;
-    const image = bridgeImage(s);
+    const image = bridgeImage(this, s);
     const runtimePlatform = {
       cpuArchitecture: s.architecture === 'arm64' ? ecs.CpuArchitecture.ARM64 : ecs.CpuArchitecture.X86_64,
       operatingSystemFamily: ecs.OperatingSystemFamily.LINUX,
     };
-    const environment: Record<string, string> = {
-      DEPLOYMENT_GRADE: 'prod',
-      API_PREFIX: '/api',
-      AUTH_MODE: s.authMode,
-      HTTP_ADDR: `0.0.0.0:${HTTP_PORT}`,
-      WORKER_GRPC_ADDR: `0.0.0.0:${GRPC_PORT}`,
-      DATABASE_URL_SECRET_ARN: props.databaseUrl.secretArn,
-      SECRETS_ENCRYPTION_KEY_SECRET_ARN: props.encryptionKey.secretArn,
-      WORKER_GRPC_AUTH_TOKEN_SECRET_ARN: props.grpcToken.secretArn,
-      TASK_QUEUE_URL: props.queue.queue.queueUrl,
-      TASK_DLQ_URL: props.queue.deadLetterQueue.queueUrl,
-      SSE_HEARTBEAT_INTERVAL_SECS: String(s.sseHeartbeatSecs),
-      ...otelEnv(s, 'bridge'),
-    };
-    if (props.natsUrl) environment.NATS_URL = props.natsUrl;
-    if (props.valkeyUrl) environment.VALKEY_URL = props.valkeyUrl;
+    const environment = bridgeEnvironment(props);
     const secrets: Record<string, ecs.Secret> = {};
     if (props.previousEncryptionKey) {
       secrets.SECRETS_ENCRYPTION_KEY_PREVIOUS = ecs.Secret.fromSecretsManager(props.previousEncryptionKey);
@@ -133,9 +158,7 @@ export class Bridge extends Construct {
       logging: ecs.LogDrivers.awsLogs({ logGroup, streamPrefix: 'bridge' }),
       portMappings: [{ containerPort: HTTP_PORT, name: 'http' }, { containerPort: GRPC_PORT, name: 'grpc' }],
     });
-    for (const secret of [props.databaseUrl, props.encryptionKey, props.grpcToken]) secret.grantRead(task.taskRole);
-    props.queue.queue.grantSendMessages(task.taskRole);
-    props.queue.deadLetterQueue.grantConsumeMessages(task.taskRole);
+    grantBridge(task.taskRole, props);
 
     this.service = new ecs.FargateService(this, 'Service', {
       cluster: props.cluster,

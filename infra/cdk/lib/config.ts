@@ -6,14 +6,21 @@ import * as path from 'node:path';
 export type Architecture = 'x86_64' | 'arm64';
 export type AuthMode = 'none' | 'api_key';
 export type FunctionUrlMode = 'off' | 'iam' | 'none';
+/** `standard`: ALB, NLB, NAT gateway, RDS Proxy, Fargate bridge. `lean`: pay-per-turn hosting
+ * (CloudFront, a NAT instance, Aurora that pauses, the bridge on a Graviton instance). */
+export type Profile = 'standard' | 'lean';
+export const PROFILES: Profile[] = ['standard', 'lean'];
 
 export interface EverrunsSettings {
-  /** Lambda (and bridge task) CPU architecture. Must match how `cargo lambda build` ran. */
+  /** Which shape of the stack (see {@link Profile}); other defaults follow it. */
+  readonly profile: Profile;
+  /** Lambda (and bridge) CPU architecture. */
   readonly architecture: Architecture;
-  /** Directory holding `bootstrap` or `bootstrap.zip` of the API function. */
-  readonly apiCodePath: string;
-  /** Directory holding `bootstrap` or `bootstrap.zip` of the worker function. */
-  readonly workerCodePath: string;
+  /** A prebuilt API function: a directory holding `bootstrap` or `bootstrap.zip`. Unset: the
+   * synth builds it with `cargo lambda build --release` (cargo-lambda-cdk's RustFunction). */
+  readonly apiCodePath?: string;
+  /** A prebuilt worker function, like {@link apiCodePath}. */
+  readonly workerCodePath?: string;
   /** Bridge image: a registry URI, or undefined to build `bridgeImageDir` as an image asset. */
   readonly bridgeImageUri?: string;
   /** Docker build context of the bridge image: the repository root (its multi-stage
@@ -40,8 +47,16 @@ export interface EverrunsSettings {
   readonly bridgeMemoryMb: number;
   readonly bridgeDesiredCount: number;
   readonly natGateways: number;
+  /** lean: the instance type of the bridge (Graviton). */
+  readonly bridgeInstanceType: string;
+  /** lean: the instance type of the NAT instance (Graviton). */
+  readonly natInstanceType: string;
   readonly dbMinAcu: number;
   readonly dbMaxAcu: number;
+  /** lean: idle seconds before Aurora pauses at 0 ACU (300..86400). */
+  readonly dbAutoPauseSecs: number;
+  /** The bridge's `DATABASE_IDLE_RELEASE_SECS` (0: never release; lean: 300, so Aurora can pause). */
+  readonly databaseIdleReleaseSecs: number;
   readonly authMode: AuthMode;
   /** Plain `AUTH_BOOTSTRAP_API_KEY` (`evr_...`); optional, visible in the function configuration. */
   readonly authBootstrapApiKey?: string;
@@ -70,11 +85,10 @@ export function repoRoot(start: string = process.cwd()): string {
   }
 }
 
-export function defaultSettings(root: string = repoRoot()): EverrunsSettings {
-  return {
+export function defaultSettings(root: string = repoRoot(), profile: Profile = 'standard'): EverrunsSettings {
+  const standard: EverrunsSettings = {
+    profile: 'standard',
     architecture: 'x86_64',
-    apiCodePath: path.join(root, 'target', 'lambda', 'everruns-api'),
-    workerCodePath: path.join(root, 'target', 'lambda', 'everruns-task-worker'),
     bridgeImageDir: root,
     apiMemoryMb: 512,
     apiTimeoutSecs: 30,
@@ -92,15 +106,37 @@ export function defaultSettings(root: string = repoRoot()): EverrunsSettings {
     bridgeMemoryMb: 512,
     bridgeDesiredCount: 1,
     natGateways: 1,
+    bridgeInstanceType: 't4g.micro',
+    natInstanceType: 't4g.nano',
     dbMinAcu: 0.5,
     dbMaxAcu: 4,
+    dbAutoPauseSecs: 300,
+    databaseIdleReleaseSecs: 0,
     authMode: 'api_key',
     apiFunctionUrl: 'iam',
     enableNats: false,
     enableValkey: false,
     xrayTracing: true,
   };
+  if (profile !== 'lean') return standard;
+  return {
+    ...standard,
+    profile: 'lean',
+    // Graviton everywhere: Lambda GB-seconds and instance hours are ~20 % cheaper.
+    architecture: 'arm64',
+    // CloudFront cuts an origin that sends nothing for its 60 s read timeout.
+    sseHeartbeatSecs: 20,
+    dbMinAcu: 0,
+    databaseIdleReleaseSecs: 300,
+    // The API is a CloudFront origin: a public Function URL, guarded by the API's own keys.
+    apiFunctionUrl: 'none',
+    // A paid trace per request does not belong in pay-per-turn hosting; opt in with xrayTracing=true.
+    xrayTracing: false,
+  };
 }
+
+/** CloudFront's origin read timeout (its default maximum): the lean SSE heartbeat stays below it. */
+export const CLOUDFRONT_READ_TIMEOUT_SECS = 60;
 
 function int(name: string, value: number, min: number, max: number): string[] {
   return Number.isInteger(value) && value >= min && value <= max
@@ -111,6 +147,7 @@ function int(name: string, value: number, min: number, max: number): string[] {
 /** Every problem with `s`, each naming the setting; empty when the settings are deployable. */
 export function problems(s: EverrunsSettings): string[] {
   const out: string[] = [];
+  if (!PROFILES.includes(s.profile)) out.push(`profile must be standard or lean (got '${s.profile}')`);
   if (s.architecture !== 'x86_64' && s.architecture !== 'arm64') {
     out.push(`architecture must be x86_64 or arm64 (got '${s.architecture}')`);
   }
@@ -133,8 +170,29 @@ export function problems(s: EverrunsSettings): string[] {
     out.push(`albIdleTimeoutSecs (${s.albIdleTimeoutSecs}) must exceed sseHeartbeatSecs (${s.sseHeartbeatSecs})`);
   }
   out.push(...int('bridgeDesiredCount', s.bridgeDesiredCount, 1, 100), ...int('natGateways', s.natGateways, 1, 3));
-  if (!(s.dbMinAcu >= 0.5 && s.dbMaxAcu >= s.dbMinAcu && s.dbMaxAcu <= 256)) {
-    out.push(`dbMinAcu/dbMaxAcu must satisfy 0.5 <= min <= max <= 256 (got ${s.dbMinAcu}/${s.dbMaxAcu})`);
+  // 0 ACU pauses the database; an RDS Proxy (standard) keeps it awake, so standard starts at 0.5.
+  const floor = s.profile === 'lean' ? 0 : 0.5;
+  if (!(s.dbMinAcu >= floor && s.dbMaxAcu >= s.dbMinAcu && s.dbMaxAcu <= 256 && s.dbMaxAcu >= 1)) {
+    out.push(`dbMinAcu/dbMaxAcu must satisfy ${floor} <= min <= max <= 256 and max >= 1 (got ${s.dbMinAcu}/${s.dbMaxAcu})`);
+  }
+  out.push(...int('dbAutoPauseSecs', s.dbAutoPauseSecs, 300, 86400));
+  out.push(...int('databaseIdleReleaseSecs', s.databaseIdleReleaseSecs, 0, 86400));
+  for (const [name, type] of [['bridgeInstanceType', s.bridgeInstanceType], ['natInstanceType', s.natInstanceType]]) {
+    if (!/^[a-z][a-z0-9-]*\.[a-z0-9]+$/.test(type)) out.push(`${name} must be an EC2 instance type like t4g.micro (got '${type}')`);
+  }
+  if (s.profile === 'lean') {
+    if (s.apiFunctionUrl !== 'none') {
+      out.push(`apiFunctionUrl must be none in the lean profile: CloudFront forwards requests to a public Function URL ` +
+        `(the API's own keys guard it; got '${s.apiFunctionUrl}')`);
+    }
+    if (s.sseHeartbeatSecs >= CLOUDFRONT_READ_TIMEOUT_SECS) {
+      out.push(`sseHeartbeatSecs (${s.sseHeartbeatSecs}) must stay below CloudFront's ${CLOUDFRONT_READ_TIMEOUT_SECS} s origin read timeout`);
+    }
+    if (s.certificateArn) out.push('certificateArn belongs to the standard profile\'s ALB; the lean profile serves HTTPS from CloudFront');
+    if (s.enableNats || s.enableValkey) out.push('enableNats/enableValkey need the standard profile (one bridge needs neither)');
+  }
+  if (s.architecture === 'x86_64' && s.profile === 'lean' && /^[a-z]+\d+g/.test(s.bridgeInstanceType)) {
+    out.push(`bridgeInstanceType ${s.bridgeInstanceType} is Graviton (arm64): set architecture=arm64 or pick an x86 type`);
   }
   if (s.authBootstrapApiKey !== undefined && !/^evr_[A-Za-z0-9]{32,}$/.test(s.authBootstrapApiKey)) {
     out.push("authBootstrapApiKey must be 'evr_' followed by at least 32 letters or digits");
@@ -148,29 +206,31 @@ export function validate(s: EverrunsSettings): EverrunsSettings {
   return s;
 }
 
-/** Settings from CDK context (`-c key=value`), over the defaults; validated. */
+/** Settings from CDK context (`-c key=value`), over the defaults of `-c profile=...`; validated. */
 export function settingsFromContext(get: (key: string) => unknown, root: string = repoRoot()): EverrunsSettings {
-  const base = defaultSettings(root);
+  const profile = String(get('profile') ?? 'standard') as Profile;
+  if (!PROFILES.includes(profile)) throw new Error(`Invalid Everruns settings:\n  - profile must be standard or lean (got '${profile}')`);
+  const base = defaultSettings(root, profile);
   const merged: Record<string, unknown> = { ...base };
   for (const [key, fallback] of Object.entries(base) as [string, unknown][]) {
     const raw = get(key);
-    if (raw === undefined) continue;
+    if (raw === undefined || key === 'profile') continue;
     merged[key] = coerce(raw, fallback);
   }
-  const optional = ['bridgeImageUri', 'authBootstrapApiKey', 'certificateArn', 'otlpEndpoint', 'otelServiceName',
-    'otelEnvironment', 'previousEncryptionKeySecretArn'];
+  const optional = ['apiCodePath', 'workerCodePath', 'bridgeImageUri', 'authBootstrapApiKey', 'certificateArn',
+    'otlpEndpoint', 'otelServiceName', 'otelEnvironment', 'previousEncryptionKeySecretArn'];
   for (const key of optional) {
     const raw = get(key);
     if (raw !== undefined && raw !== '') merged[key] = String(raw);
   }
-  for (const key of ['apiCodePath', 'workerCodePath', 'bridgeImageDir']) {
-    merged[key] = path.resolve(root, String(merged[key]));
-  }
-  // Context may also set the code paths through the environment (used by scripts/check).
-  if (process.env.EVERRUNS_API_CODE && get('apiCodePath') === undefined) merged.apiCodePath = process.env.EVERRUNS_API_CODE;
-  if (process.env.EVERRUNS_WORKER_CODE && get('workerCodePath') === undefined) merged.workerCodePath = process.env.EVERRUNS_WORKER_CODE;
+  // Prebuilt code may also come through the environment (used by scripts/check).
+  if (process.env.EVERRUNS_API_CODE && merged.apiCodePath === undefined) merged.apiCodePath = process.env.EVERRUNS_API_CODE;
+  if (process.env.EVERRUNS_WORKER_CODE && merged.workerCodePath === undefined) merged.workerCodePath = process.env.EVERRUNS_WORKER_CODE;
   if (process.env.EVERRUNS_BRIDGE_IMAGE_DIR && get('bridgeImageDir') === undefined) {
     merged.bridgeImageDir = process.env.EVERRUNS_BRIDGE_IMAGE_DIR;
+  }
+  for (const key of ['apiCodePath', 'workerCodePath', 'bridgeImageDir']) {
+    if (merged[key] !== undefined) merged[key] = path.resolve(root, String(merged[key]));
   }
   return validate(merged as unknown as EverrunsSettings);
 }

@@ -1,5 +1,7 @@
-// The two Rust Lambda functions (runtime provided.al2023, handler `bootstrap`) from
-// `cargo lambda build` output: the API, and the SQS-triggered iteration worker.
+// The two Rust Lambda functions (runtime provided.al2023, handler `bootstrap`): the API, and the
+// SQS-triggered iteration worker. Built during synth by cargo-lambda-cdk's RustFunction
+// (`cargo lambda build --release` in functions/<name>, whose .cargo/config.toml sizes the
+// release profile), or taken prebuilt from `apiCodePath` / `workerCodePath`.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as cdk from 'aws-cdk-lib';
@@ -7,8 +9,9 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sources from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { RustFunction } from 'cargo-lambda-cdk';
 import { Construct } from 'constructs';
-import { EverrunsSettings } from './config';
+import { EverrunsSettings, repoRoot } from './config';
 import { Network } from './network';
 import { TaskQueue } from './queue';
 
@@ -18,7 +21,25 @@ export function rustCode(dir: string, setting: string): lambda.Code {
   if (fs.existsSync(zip)) return lambda.Code.fromAsset(zip);
   if (fs.existsSync(path.join(dir, 'bootstrap'))) return lambda.Code.fromAsset(dir);
   throw new Error(`${setting}: no bootstrap.zip or bootstrap in ${dir}; run cargo lambda build --release ` +
-    `--output-format zip, or pass -c ${setting}=<dir>`);
+    `--output-format zip, or leave ${setting} unset to build during synth`);
+}
+
+/** One Rust function: prebuilt from `codePath`, else built during synth from `functions/<dir>`. */
+function rustFunction(scope: Construct, id: string, props: lambda.FunctionOptions & {
+  architecture: lambda.Architecture; dir: string; binary: string; codePath?: string; setting: string;
+}): lambda.Function {
+  const { dir, binary, codePath, setting, ...options } = props;
+  if (codePath) {
+    return new lambda.Function(scope, id, {
+      ...options, runtime: lambda.Runtime.PROVIDED_AL2023, handler: 'bootstrap', code: rustCode(codePath, setting),
+    });
+  }
+  return new RustFunction(scope, id, {
+    ...options,
+    manifestPath: path.join(repoRoot(), 'functions', dir, 'Cargo.toml'),
+    binaryName: binary,
+    bundling: { architecture: props.architecture, cargoLambdaFlags: ['--locked'] },
+  });
 }
 
 /** The OpenTelemetry variables that are set, for `role` (api, worker, bridge). */
@@ -53,8 +74,6 @@ export class Functions extends Construct {
     const s = props.settings;
     const architecture = s.architecture === 'arm64' ? lambda.Architecture.ARM_64 : lambda.Architecture.X86_64;
     const common = {
-      runtime: lambda.Runtime.PROVIDED_AL2023,
-      handler: 'bootstrap',
       architecture,
       vpc: props.network.vpc,
       vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
@@ -78,10 +97,13 @@ export class Functions extends Construct {
       // During a rotation only: the previous key as a deploy-time resolved value.
       apiEnv.SECRETS_ENCRYPTION_KEY_PREVIOUS = props.previousEncryptionKey.secretValue.unsafeUnwrap();
     }
-    this.api = new lambda.Function(this, 'Api', {
+    this.api = rustFunction(this, 'Api', {
       ...common,
+      dir: 'api',
+      binary: 'everruns-api',
+      codePath: s.apiCodePath,
+      setting: 'apiCodePath',
       description: 'Everruns API (everruns-api)',
-      code: rustCode(s.apiCodePath, 'apiCodePath'),
       memorySize: s.apiMemoryMb,
       timeout: cdk.Duration.seconds(s.apiTimeoutSecs),
       securityGroups: [props.network.apiSg],
@@ -96,10 +118,13 @@ export class Functions extends Construct {
       });
     }
 
-    this.worker = new lambda.Function(this, 'Worker', {
+    this.worker = rustFunction(this, 'Worker', {
       ...common,
+      dir: 'worker',
+      binary: 'everruns-task-worker',
+      codePath: s.workerCodePath,
+      setting: 'workerCodePath',
       description: 'Everruns iteration worker (everruns-task-worker), one task per SQS record',
-      code: rustCode(s.workerCodePath, 'workerCodePath'),
       memorySize: s.workerMemoryMb,
       timeout: cdk.Duration.seconds(s.workerTimeoutSecs),
       securityGroups: [props.network.workerSg],

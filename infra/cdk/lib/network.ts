@@ -1,10 +1,13 @@
 // The VPC (public, private-with-egress and isolated subnets over two AZs) and one security group
-// per component, so each ingress rule names exactly who may connect.
+// per component, so each ingress rule names exactly who may connect. Egress from the private
+// subnets goes through NAT gateways (standard) or one Graviton NAT instance (lean).
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { Construct } from 'constructs';
 
 export interface NetworkProps {
   readonly natGateways: number;
+  /** A NAT instance of this type instead of NAT gateways (one, in the first AZ). */
+  readonly natInstanceType?: string;
 }
 
 export class Network extends Construct {
@@ -19,15 +22,30 @@ export class Network extends Construct {
 
   constructor(scope: Construct, id: string, props: NetworkProps) {
     super(scope, id);
+    const natGatewayProvider = props.natInstanceType
+      ? ec2.NatProvider.instanceV2({
+        instanceType: new ec2.InstanceType(props.natInstanceType),
+        machineImage: ec2.MachineImage.latestAmazonLinux2023({
+          cpuType: new ec2.InstanceType(props.natInstanceType).architecture === ec2.InstanceArchitecture.ARM_64
+            ? ec2.AmazonLinuxCpuType.ARM_64 : ec2.AmazonLinuxCpuType.X86_64,
+        }),
+        defaultAllowedTraffic: ec2.NatTrafficDirection.OUTBOUND_ONLY,
+      })
+      : undefined;
     this.vpc = new ec2.Vpc(this, 'Vpc', {
       maxAzs: 2,
-      natGateways: props.natGateways,
+      natGateways: props.natInstanceType ? 1 : props.natGateways,
+      natGatewayProvider,
       subnetConfiguration: [
         { name: 'public', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24 },
         { name: 'private', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS, cidrMask: 22 },
         { name: 'data', subnetType: ec2.SubnetType.PRIVATE_ISOLATED, cidrMask: 24 },
       ],
     });
+    // The NAT instance admits only traffic from inside the VPC (nothing from the internet).
+    if (natGatewayProvider) {
+      natGatewayProvider.connections.allowFrom(ec2.Peer.ipv4(this.vpc.vpcCidrBlock), ec2.Port.allTraffic(), 'VPC egress');
+    }
     const sg = (name: string, description: string) =>
       new ec2.SecurityGroup(this, name, { vpc: this.vpc, description, allowAllOutbound: true });
     this.apiSg = sg('ApiSg', 'Everruns API function');

@@ -29,7 +29,20 @@ export const PRICES = {
   sqsRequestMillion: 0.4,
   xrayTraceMillion: 5,
   logsIngestGb: 0.5,
+  /** EC2 on-demand, Linux. A type missing here fails the cost test: add its price. */
+  ec2InstanceHour: {
+    't4g.nano': 0.0042, 't4g.micro': 0.0084, 't4g.small': 0.0168, 't4g.medium': 0.0336,
+    't3.nano': 0.0052, 't3.micro': 0.0104, 't3.small': 0.0208, 't3.medium': 0.0416,
+  } as Record<string, number>,
+  ebsGp3GbMonth: 0.08,
+  /** EC2 data transfer out to the internet (first 10 TB tier). */
+  dataOutGb: 0.09,
+  /** CloudFront HTTPS requests, North America/Europe. */
+  cloudfrontRequestMillion: 1.0,
 } as const;
+
+/** The root volume an AMI brings when the template states none (Amazon Linux 2023: 8 GB gp3). */
+export const DEFAULT_ROOT_VOLUME_GB = 8;
 
 /** Storage assumed for the database at idle. */
 export const ASSUMED_DB_STORAGE_GB = 10;
@@ -103,6 +116,21 @@ export function idleCost(template: { [key: string]: any }): IdleCost {
   }
 
   let publicIps = ofType(r, 'AWS::EC2::EIP').length;
+  for (const instance of ofType(r, 'AWS::EC2::Instance')) {
+    const type = String(instance.InstanceType);
+    const hourly = PRICES.ec2InstanceHour[type];
+    if (hourly === undefined) throw new Error(`no price for EC2 instance type ${type}: add it to PRICES.ec2InstanceHour`);
+    const nat = instance.SourceDestCheck === false;
+    const tag: string = instance.Tags?.find((t: any) => t.Key === 'Name')?.Value ?? 'instance';
+    const name = tag.split('/').filter((part) => part !== 'Instance').pop() ?? 'instance';
+    add(`EC2 ${nat ? 'NAT instance' : name} ${type}`, `$${hourly}/h`, perMonth(hourly));
+    const volumes = (instance.BlockDeviceMappings ?? []).map((b: any) => Number(b.Ebs?.VolumeSize ?? 0));
+    const gb = volumes.length > 0 ? volumes.reduce((a: number, b: number) => a + b, 0) : DEFAULT_ROOT_VOLUME_GB;
+    add(`EBS gp3 root volume, ${gb} GB (${nat ? 'NAT instance' : name})`, `$${PRICES.ebsGp3GbMonth} per GB-month`,
+      gb * PRICES.ebsGp3GbMonth);
+    const subnet = r[instance.SubnetId?.Ref]?.Properties;
+    if (subnet?.MapPublicIpOnLaunch === true) publicIps += 1;
+  }
   for (const lb of ofType(r, 'AWS::ElasticLoadBalancingV2::LoadBalancer')) {
     const network = lb.Type === 'network';
     const scheme = lb.Scheme ?? 'internet-facing';
@@ -137,10 +165,17 @@ export const TURN_MODEL = {
   sqsRequestsPerIteration: 5,
   natGbPerIteration: 0.0001,
   logGbPerTurn: 0.00002,
+  /** lean: turns of one conversation, after which the database pauses again. */
+  turnsPerConversation: 10,
+  /** lean: the 1 SSE stream beside the API requests, through CloudFront. */
+  sseRequestsPerTurn: 1,
+  /** lean: the capacity a resumed Aurora Serverless v2 runs at while awake. */
+  awakeAcu: 0.5,
 } as const;
 
-/** $ per 1,000 turns from the stack's settings (Lambda sizes and architecture, NAT or not). */
-export function costPer1000Turns(s: EverrunsSettings, natGateways: number): CostLine[] {
+/** $ per 1,000 turns from the stack's settings (Lambda sizes and architecture; the profile's
+ * NAT, edge and database). */
+export function costPer1000Turns(s: EverrunsSettings): CostLine[] {
   const m = TURN_MODEL;
   const iterations = 1000 * m.iterationsPerTurn;
   const workerGbS = iterations * m.workerSecondsPerIteration * (s.workerMemoryMb / 1024);
@@ -156,11 +191,46 @@ export function costPer1000Turns(s: EverrunsSettings, natGateways: number): Cost
     { item: 'CloudWatch Logs', price: `${1000 * m.logGbPerTurn} GB × $${PRICES.logsIngestGb}`,
       monthly: 1000 * m.logGbPerTurn * PRICES.logsIngestGb },
   ];
-  if (natGateways > 0) {
-    lines.push({ item: 'NAT data processing', price: `${iterations * m.natGbPerIteration} GB × $${PRICES.natGatewayGb}`,
-      monthly: iterations * m.natGbPerIteration * PRICES.natGatewayGb });
+  const natGb = Math.round(iterations * m.natGbPerIteration * 1000) / 1000;
+  if (s.profile === 'lean') {
+    lines.push({ item: 'NAT instance data out (all LLM traffic counted as outbound: an upper bound)',
+      price: `${natGb} GB × $${PRICES.dataOutGb}`, monthly: natGb * PRICES.dataOutGb });
+    const requests = 1000 * (m.apiRequestsPerTurn + m.sseRequestsPerTurn);
+    lines.push({ item: 'CloudFront requests', price: `${requests} × $${PRICES.cloudfrontRequestMillion}/M`,
+      monthly: requests * PRICES.cloudfrontRequestMillion / 1e6 });
+    const conversations = 1000 / m.turnsPerConversation;
+    const awakeSecs = m.turnsPerConversation * m.iterationsPerTurn * m.workerSecondsPerIteration + s.dbAutoPauseSecs;
+    const acuHours = Math.round(conversations * awakeSecs / 3600 * m.awakeAcu * 1000) / 1000;
+    lines.push({ item: `Aurora awake at ${m.awakeAcu} ACU: ${conversations} conversations × (${m.turnsPerConversation} turns + ` +
+      `${s.dbAutoPauseSecs} s before it pauses)`, price: `${acuHours} ACU-h × $${PRICES.auroraServerlessAcuHour}`,
+      monthly: acuHours * PRICES.auroraServerlessAcuHour });
+  } else if (s.natGateways > 0) {
+    lines.push({ item: 'NAT data processing', price: `${natGb} GB × $${PRICES.natGatewayGb}`,
+      monthly: natGb * PRICES.natGatewayGb });
   }
   return lines.map((l) => ({ ...l, monthly: Math.round(l.monthly * 1000) / 1000 }));
+}
+
+/** The same platform on always-on containers (two server and two worker tasks of 0.5 vCPU +
+ * 1 GB x86, the ALB, a NAT gateway, Aurora at its 0.5 ACU floor, three public IPv4 addresses,
+ * three secrets), priced from the same table: idle $/month and $ per 1,000 turns (NAT, logs). */
+export function containersCost(): { idle: number; per1000: number } {
+  const task = perMonth(0.5 * PRICES.fargateVcpuHour.x86_64 + 1 * PRICES.fargateGbHour.x86_64);
+  const idle = 4 * task + perMonth(PRICES.albHour) + perMonth(PRICES.natGatewayHour)
+    + 0.5 * perMonth(PRICES.auroraServerlessAcuHour) + ASSUMED_DB_STORAGE_GB * PRICES.auroraStorageGbMonth
+    + 3 * perMonth(PRICES.publicIpv4Hour) + 3 * PRICES.secretMonth;
+  const m = TURN_MODEL;
+  const per1000 = 1000 * m.iterationsPerTurn * m.natGbPerIteration * PRICES.natGatewayGb + 1000 * m.logGbPerTurn * PRICES.logsIngestGb;
+  return { idle: round2(idle), per1000: Math.round(per1000 * 1000) / 1000 };
+}
+
+/** Thousands of turns a month up to which the split costs less than the containers: null when
+ * it costs more even at idle, Infinity when its marginal cost is no higher either. */
+export function breakEvenThousands(idle: number, per1000: number): number | null {
+  const containers = containersCost();
+  if (idle >= containers.idle) return null;
+  if (per1000 <= containers.per1000) return Infinity;
+  return Math.round((containers.idle - idle) / (per1000 - containers.per1000));
 }
 
 /** The markdown table of an idle cost. */

@@ -1,10 +1,9 @@
 // Secrets Manager secrets: the envelope-encryption key (`kek-v1:` + base64 of 32 random bytes,
 // written once by a custom resource), the worker gRPC bearer token, and the application's
-// database credentials (the RDS document with the RDS Proxy as host).
+// database credentials (the RDS document whose host is the RDS Proxy, or the cluster without one).
 import * as cdk from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as rds from 'aws-cdk-lib/aws-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
@@ -29,7 +28,8 @@ exports.handler = async (event) => {
 
 export interface SecretsProps {
   readonly databaseSecret: secretsmanager.ISecret;
-  readonly proxy: rds.DatabaseProxy;
+  /** The host the application connects to (the proxy or the cluster's writer endpoint). */
+  readonly databaseHost: string;
 }
 
 export class Secrets extends Construct {
@@ -71,15 +71,15 @@ export class Secrets extends Construct {
       generateSecretString: { passwordLength: 48, excludePunctuation: true },
     });
 
-    // The app connects through the proxy: same user and password, the proxy's host.
+    // The app connects with the master user and password to the given host.
     const db = props.databaseSecret;
     this.databaseUrl = new secretsmanager.Secret(this, 'DatabaseUrl', {
-      description: 'Everruns DATABASE_URL as an RDS document whose host is the RDS Proxy',
+      description: 'Everruns DATABASE_URL as an RDS document (host: the RDS Proxy, or the cluster in the lean profile)',
       secretObjectValue: {
         engine: cdk.SecretValue.unsafePlainText('postgres'),
         username: db.secretValueFromJson('username'),
         password: db.secretValueFromJson('password'),
-        host: cdk.SecretValue.unsafePlainText(props.proxy.endpoint),
+        host: cdk.SecretValue.unsafePlainText(props.databaseHost),
         port: cdk.SecretValue.unsafePlainText('5432'),
         dbname: cdk.SecretValue.unsafePlainText(DATABASE_NAME),
       },

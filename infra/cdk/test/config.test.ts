@@ -6,13 +6,29 @@ import * as path from 'node:path';
 import { defaultSettings, problems, repoRoot, settingsFromContext } from '../lib/config';
 import { placeholderAssets, synth, testSettings } from './helpers';
 
-test('the defaults are valid and point at cargo lambda output under the repository root', () => {
+test('the defaults of both profiles are valid and build the functions during synth', () => {
   const root = repoRoot();
   assert.ok(fs.existsSync(path.join(root, 'Cargo.toml')) && fs.existsSync(path.join(root, 'infra', 'cdk', 'cdk.json')), root);
-  const s = defaultSettings(root);
-  assert.deepEqual(problems(s), []);
-  assert.equal(s.apiCodePath, path.join(root, 'target', 'lambda', 'everruns-api'));
-  assert.equal(s.workerCodePath, path.join(root, 'target', 'lambda', 'everruns-task-worker'));
+  for (const profile of ['standard', 'lean'] as const) {
+    const s = defaultSettings(root, profile);
+    assert.deepEqual(problems(s), [], profile);
+    assert.equal(s.apiCodePath, undefined, 'no prebuilt code: RustFunction builds it');
+    assert.equal(s.bridgeImageDir, root);
+  }
+  const lean = defaultSettings(root, 'lean');
+  assert.equal(lean.architecture, 'arm64');
+  assert.equal(lean.dbMinAcu, 0);
+  assert.equal(lean.databaseIdleReleaseSecs, 300);
+});
+
+test('-c profile=lean selects the lean defaults; an unknown profile is refused', () => {
+  const ctx: Record<string, string> = { profile: 'lean', dbMaxAcu: '2' };
+  const s = settingsFromContext((k) => ctx[k]);
+  assert.equal(s.profile, 'lean');
+  assert.equal(s.architecture, 'arm64');
+  assert.equal(s.dbMaxAcu, 2);
+  assert.throws(() => settingsFromContext((k) => ({ profile: 'tiny' } as Record<string, string>)[k]),
+    /profile must be standard or lean \(got 'tiny'\)/);
 });
 
 test('context values are coerced from strings', () => {
@@ -38,6 +54,14 @@ const bad: [string, Record<string, unknown>, RegExp][] = [
   ['idle timeout not above the heartbeat', { sseHeartbeatSecs: 60, albIdleTimeoutSecs: 60 },
     /albIdleTimeoutSecs \(60\) must exceed sseHeartbeatSecs \(60\)/],
   ['malformed bootstrap key', { authBootstrapApiKey: 'secret' }, /authBootstrapApiKey must be 'evr_'/],
+  ['standard at 0 ACU (its proxy keeps the database awake)', { dbMinAcu: 0 }, /dbMinAcu\/dbMaxAcu must satisfy 0.5 <= min/],
+  ['lean with an IAM function URL', { profile: 'lean', apiFunctionUrl: 'iam' }, /apiFunctionUrl must be none in the lean profile/],
+  ['lean heartbeat at the CloudFront read timeout', { profile: 'lean', sseHeartbeatSecs: 60 },
+    /sseHeartbeatSecs \(60\) must stay below CloudFront's 60 s origin read timeout/],
+  ['lean with NATS', { profile: 'lean', enableNats: true }, /enableNats\/enableValkey need the standard profile/],
+  ['lean on x86 with a Graviton bridge', { profile: 'lean', architecture: 'x86_64' }, /bridgeInstanceType t4g.micro is Graviton/],
+  ['a malformed instance type', { profile: 'lean', natInstanceType: 'huge' }, /natInstanceType must be an EC2 instance type/],
+  ['auto-pause under five minutes', { profile: 'lean', dbAutoPauseSecs: 60 }, /dbAutoPauseSecs must be an integer from 300/],
 ];
 for (const [name, overrides, message] of bad) {
   test(`bad input fails at synth: ${name}`, () => {

@@ -29,7 +29,7 @@ export function placeholderAssets(): { api: string; worker: string; bridge: stri
 export function testSettings(overrides: Partial<EverrunsSettings> = {}): EverrunsSettings {
   const assets = placeholderAssets();
   return {
-    ...defaultSettings(),
+    ...defaultSettings(undefined, overrides.profile ?? 'standard'),
     apiCodePath: assets.api,
     workerCodePath: assets.worker,
     bridgeImageDir: assets.bridge,
@@ -47,11 +47,18 @@ export function synth(overrides: Partial<EverrunsSettings> = {}): Template {
 }
 
 let defaults: Template | undefined;
+let leanDefaults: Template | undefined;
 
 /** The template of the default settings (synthesized once per test file). */
 export function defaultTemplate(): Template {
   defaults ??= synth();
   return defaults;
+}
+
+/** The template of the lean profile's defaults (synthesized once per test file). */
+export function leanTemplate(): Template {
+  leanDefaults ??= synth({ profile: 'lean' });
+  return leanDefaults;
 }
 
 /** Resources of `type` as [logicalId, properties] pairs. */
