@@ -1,5 +1,5 @@
 //! Turn-context assembly: the harness chain → agent → session merge (contract §7.3), the model
-//! choice (§6.2) and the message history rebuilt from events.
+//! choice (§6.2), over the message history rebuilt from events ([`crate::history`]).
 //!
 //! [`assemble_turn_context`] (used to execute) and [`inspect_turn_context`] (used to look) share
 //! one code path, [`merge`]; the only difference is that execution requires a resolved model.
@@ -10,11 +10,11 @@ use serde_json::Value;
 
 use crate::capabilities::{CapabilityError, CapabilityRegistry, DeploymentGrade};
 use crate::domain::{
-    Agent, AgentCapabilityConfig, ContentPart, Controls, Harness, InitialFile, Message, MessageRole, NetworkAccessList,
-    Session, ToolDefinition, ToolKind,
+    Agent, AgentCapabilityConfig, ContentPart, Controls, Harness, InitialFile, Message, NetworkAccessList, Session,
+    ToolDefinition, ToolKind,
 };
 use crate::driver_registry::ResolvedModel;
-use crate::events::{Event, EventPayload};
+use crate::events::Event;
 use crate::ids::ModelId;
 
 /// The iteration cap when neither session nor agent sets one.
@@ -29,8 +29,10 @@ pub struct TurnInputs {
     pub agent: Option<Agent>,
     /// The session.
     pub session: Session,
-    /// The session's persisted events, in sequence order.
-    pub events: Vec<Event>,
+    /// The conversation so far (the whole session, this turn included): see [`crate::history`].
+    pub history: Vec<Message>,
+    /// The persisted events of the turn being run, in sequence order (empty for inspection).
+    pub turn_events: Vec<Event>,
     /// Controls of the message that triggered the turn.
     pub controls: Option<Controls>,
     /// The model resolved from [`select_model_id`] (or the platform default).
@@ -136,7 +138,7 @@ pub fn merge(
     capabilities: &CapabilityRegistry,
     grade: DeploymentGrade,
 ) -> Result<TurnContext, ContextError> {
-    let TurnInputs { harness_chain, agent, session, events, controls, model } = inputs;
+    let TurnInputs { harness_chain, agent, session, history, turn_events: _, controls, model } = inputs;
 
     let mut selected: Vec<AgentCapabilityConfig> = Vec::new();
     let layers = harness_chain
@@ -239,15 +241,7 @@ pub fn merge(
         reasoning_effort: controls.as_ref().and_then(|c| c.reasoning.as_ref()).and_then(|r| r.effort.clone()),
     };
 
-    Ok(TurnContext {
-        messages: history_from_events(&events),
-        session,
-        harness_chain,
-        agent,
-        model,
-        runtime_agent,
-        tool_capabilities,
-    })
+    Ok(TurnContext { messages: history, session, harness_chain, agent, model, runtime_agent, tool_capabilities })
 }
 
 fn narrow(base: NetworkAccessList, layer: &NetworkAccessList) -> NetworkAccessList {
@@ -265,72 +259,7 @@ fn narrow(base: NetworkAccessList, layer: &NetworkAccessList) -> NetworkAccessLi
     NetworkAccessList { allowed, blocked }
 }
 
-/// Rebuilds the conversation from events: user messages, agent messages (failure notices left
-/// out) and tool results. A tool call left without a result (a cancelled wait) gets a synthesized
-/// error result so providers always see a well-formed transcript. A steering message (posted while
-/// its turn ran) takes its place where the model first saw it: before the turn's next reason step,
-/// or at the end.
-pub fn history_from_events(events: &[Event]) -> Vec<Message> {
-    let mut messages: Vec<Message> = Vec::new();
-    let mut pending: Vec<String> = Vec::new();
-    let mut steering: Vec<(&Message, &Event)> = Vec::new();
-    let deliver = |messages: &mut Vec<Message>, pending: &mut Vec<String>, steering: &mut Vec<(&Message, &Event)>| {
-        if let Some((_, first)) = steering.first() {
-            close_pending(messages, pending, first);
-            messages.extend(steering.drain(..).map(|(m, _)| m.clone()));
-        }
-    };
-    for event in events {
-        match &event.payload {
-            EventPayload::InputMessage(data) if event.is_steering_message() => steering.push((&data.message, event)),
-            EventPayload::InputMessage(data) => {
-                deliver(&mut messages, &mut pending, &mut steering);
-                close_pending(&mut messages, &mut pending, event);
-                messages.push(data.message.clone());
-            }
-            EventPayload::ReasonStarted(_) => deliver(&mut messages, &mut pending, &mut steering),
-            EventPayload::OutputMessageCompleted(data) if data.error_code.is_none() => {
-                close_pending(&mut messages, &mut pending, event);
-                pending.extend(data.message.tool_calls().map(|(id, _, _)| id.to_owned()));
-                messages.push(data.message.clone());
-            }
-            EventPayload::ToolCompleted(data) => {
-                pending.retain(|id| *id != data.tool_call_id);
-                let part = ContentPart::ToolResult {
-                    tool_call_id: data.tool_call_id.clone(),
-                    result: data.result.as_ref().map(|parts| result_value(parts)),
-                    error: data.error.clone(),
-                };
-                push_tool_result(&mut messages, part, event);
-            }
-            _ => {}
-        }
-    }
-    deliver(&mut messages, &mut pending, &mut steering);
-    messages
-}
-
-fn close_pending(messages: &mut Vec<Message>, pending: &mut Vec<String>, event: &Event) {
-    for id in pending.drain(..) {
-        let part = ContentPart::ToolResult {
-            tool_call_id: id,
-            result: None,
-            error: Some("The tool call did not complete.".into()),
-        };
-        push_tool_result(messages, part, event);
-    }
-}
-
-fn push_tool_result(messages: &mut Vec<Message>, part: ContentPart, event: &Event) {
-    match messages.last_mut() {
-        Some(last) if last.role == MessageRole::ToolResult => last.content.push(part),
-        _ => {
-            let mut message = Message::new(MessageRole::ToolResult, vec![part]);
-            message.created_at = event.ts;
-            messages.push(message);
-        }
-    }
-}
+pub use crate::history::history_from_events;
 
 /// Tool results travel as text parts holding JSON; turn them back into a value.
 pub fn result_value(parts: &[ContentPart]) -> Value {
@@ -368,7 +297,8 @@ mod tests {
             harness_chain: vec![parent, child],
             agent: Some(agent),
             session,
-            events: Vec::new(),
+            history: Vec::new(),
+            turn_events: Vec::new(),
             controls: None,
             model: Some(ResolvedModel {
                 model: "m1".into(),

@@ -22,6 +22,7 @@ pub mod driver_registry;
 pub mod engine;
 pub mod events;
 pub mod harness_templates;
+pub mod history;
 pub mod ids;
 pub mod llmsim_driver;
 pub mod platform;

@@ -3,7 +3,7 @@
 //! the wrappers defined here.
 
 use everruns_core::context::TurnInputs;
-use everruns_core::domain::{Agent, Controls, Harness, Session, TokenUsage};
+use everruns_core::domain::{Agent, Controls, Harness, Message, Session, TokenUsage};
 use everruns_core::driver_registry::ProviderMetadata;
 use everruns_core::events::Event;
 use everruns_core::ports::IterationTask;
@@ -85,12 +85,13 @@ pub struct ModelWire {
 
 /// Turn inputs → the context response.
 pub fn context_response(inputs: &TurnInputs) -> v1::GetTurnContextResponse {
-    let events: Vec<KeyedEvent> = inputs.events.iter().map(KeyedEvent::of).collect();
+    let turn_events: Vec<KeyedEvent> = inputs.turn_events.iter().map(KeyedEvent::of).collect();
     v1::GetTurnContextResponse {
         session_json: to_json(&inputs.session),
         harness_chain_json: to_json(&inputs.harness_chain),
         agent_json: inputs.agent.as_ref().map(to_json).unwrap_or_default(),
-        events_json: to_json(&events),
+        history_json: to_json(&inputs.history),
+        turn_events_json: to_json(&turn_events),
         controls_json: inputs.controls.as_ref().map(to_json).unwrap_or_default(),
         model_json: inputs
             .model
@@ -113,14 +114,16 @@ pub fn parse_context(response: &v1::GetTurnContextResponse) -> Result<TurnInputs
     let session: Session = from_json("session", &response.session_json)?;
     let harness_chain: Vec<Harness> = from_json("harness chain", &response.harness_chain_json)?;
     let agent: Option<Agent> = optional(&response.agent_json).map(|j| from_json("agent", j)).transpose()?;
-    let events: Vec<KeyedEvent> = from_json("events", &response.events_json)?;
+    let history: Vec<Message> = from_json("history", &response.history_json)?;
+    let turn_events: Vec<KeyedEvent> = from_json("turn events", &response.turn_events_json)?;
     let controls: Option<Controls> = optional(&response.controls_json).map(|j| from_json("controls", j)).transpose()?;
     let model: Option<ModelWire> = optional(&response.model_json).map(|j| from_json("model", j)).transpose()?;
     Ok(TurnInputs {
         harness_chain,
         agent,
         session,
-        events: events.into_iter().map(KeyedEvent::into_event).collect(),
+        history,
+        turn_events: turn_events.into_iter().map(KeyedEvent::into_event).collect(),
         controls,
         model: model.map(|m| ResolvedModel {
             model: m.model,

@@ -66,9 +66,15 @@ async fn read_head(conn: &mut Conn) -> (u16, usize) {
 
 /// Opens an SSE stream and waits for `connected`.
 async fn open_sse(port: u16, session: &str) -> Conn {
+    open_sse_query(port, session, "").await
+}
+
+/// Opens an SSE stream with a query (`?exclude=...`) and waits for `connected`.
+async fn open_sse_query(port: u16, session: &str, query: &str) -> Conn {
     let mut conn = connect(port).await;
-    let head =
-        format!("GET /api/v1/sessions/{session}/sse HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n");
+    let head = format!(
+        "GET /api/v1/sessions/{session}/sse{query} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n"
+    );
     conn.get_mut().write_all(head.as_bytes()).await.expect("write");
     let (status, _) = read_head(&mut conn).await;
     assert_eq!(status, 200, "SSE refused");
@@ -165,25 +171,40 @@ async fn bench_turn() {
     );
 }
 
-/// The same turn with the server on PostgreSQL and one worker process over gRPC.
-async fn bench_durable() {
+/// A server on a fresh PostgreSQL database with one worker process over gRPC; dropping it stops
+/// both and drops the database. `None` (and a note) without the variables it needs.
+struct Durable {
+    server: Option<Server>,
+    worker: Option<Server>,
+    admin: String,
+    database: String,
+}
+
+impl Drop for Durable {
+    fn drop(&mut self) {
+        drop((self.worker.take(), self.server.take()));
+        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.database);
+        let _ = Command::new("psql").args([self.admin.as_str(), "-q", "-c", &sql]).status();
+    }
+}
+
+async fn durable(what: &str) -> Option<Durable> {
     let (Ok(admin), Ok(worker_bin)) =
         (std::env::var("EVERRUNS_TEST_DATABASE_URL"), std::env::var("EVERRUNS_WORKER_BIN"))
     else {
-        println!("durable: skipped (set EVERRUNS_TEST_DATABASE_URL and EVERRUNS_WORKER_BIN)");
-        return;
+        println!("{what}: skipped (set EVERRUNS_TEST_DATABASE_URL and EVERRUNS_WORKER_BIN)");
+        return None;
     };
-    let name = format!("everruns_bench_{}", std::process::id());
-    let psql = |sql: String| Command::new("psql").args([admin.as_str(), "-q", "-c", &sql]).status().expect("psql");
-    psql(format!("CREATE DATABASE {name}"));
-    let database = format!("{}/{name}", admin.rsplit_once('/').map(|(base, _)| base).unwrap_or(&admin));
-    let grpc = free_port().to_string();
-    let grpc_addr = format!("127.0.0.1:{grpc}");
+    let name = format!("everruns_bench_{}_{}", std::process::id(), what.replace('-', "_"));
+    let create = format!("CREATE DATABASE {name}");
+    Command::new("psql").args([admin.as_str(), "-q", "-c", &create]).status().expect("psql");
+    let database_url = format!("{}/{name}", admin.rsplit_once('/').map(|(base, _)| base).unwrap_or(&admin));
+    let grpc_addr = format!("127.0.0.1:{}", free_port());
     let key = "kek-v1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
     let server = spawn_server_mode(
         &[
             ("DEPLOYMENT_GRADE", "dev"),
-            ("DATABASE_URL", &database),
+            ("DATABASE_URL", &database_url),
             ("SECRETS_ENCRYPTION_KEY", key),
             ("WORKER_GRPC_AUTH_TOKEN", "bench"),
             ("WORKER_GRPC_ADDR", &grpc_addr),
@@ -202,7 +223,13 @@ async fn bench_durable() {
             .expect("worker"),
         port: 0,
     };
-    let samples = turns(&server, 50, 500).await;
+    Some(Durable { server: Some(server), worker: Some(worker), admin, database: name })
+}
+
+/// The same turn with the server on PostgreSQL and one worker process over gRPC.
+async fn bench_durable() {
+    let Some(durable) = durable("durable").await else { return };
+    let samples = turns(durable.server.as_ref().expect("server"), 50, 500).await;
     println!("turn through HTTP + SSE, PostgreSQL + 1 gRPC worker, 0-latency llmsim ({} turns):", samples.len());
     println!(
         "  p50 {:.3} ms | p99 {:.3} ms | max {:.3} ms",
@@ -210,8 +237,59 @@ async fn bench_durable() {
         pct(&samples, 0.99),
         pct(&samples, 1.0)
     );
-    drop((worker, server));
-    psql(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+}
+
+/// Turns of one session, one after another with its stream open throughout: each turn's time
+/// from posting to `turn.completed`, in order (not sorted).
+async fn session_turns(server: &Server, count: usize, query: &str) -> Vec<Duration> {
+    let mut api = connect(server.port).await;
+    let (status, session) = request(&mut api, "POST", "/api/v1/sessions", "{}").await;
+    assert_eq!(status, 201);
+    let session = field(&session, "id");
+    let mut sse = open_sse_query(server.port, &session, query).await;
+    let mut times = Vec::with_capacity(count);
+    for i in 0..count {
+        let body = format!(
+            r#"{{"message":{{"role":"user","content":[{{"type":"text","text":"Turn {i}: hello, simulator!"}}]}}}}"#
+        );
+        let started = Instant::now();
+        let (status, text) = request(&mut api, "POST", &format!("/api/v1/sessions/{session}/messages"), &body).await;
+        assert_eq!(status, 201, "{text}");
+        wait_for(&mut sse, "event: turn.completed").await;
+        times.push(started.elapsed());
+    }
+    times
+}
+
+/// Whether a turn's cost stays flat as its session grows: 200 turns in one session, p50 of
+/// turns 1–20 against turns 181–200, in DEV_MODE and (with the variables) on PostgreSQL with a
+/// gRPC worker.
+async fn bench_long_session() {
+    const TURNS: usize = 200;
+    let report = |mode: &str, times: Vec<Duration>| {
+        let p50 = |range: std::ops::Range<usize>| {
+            let mut part = times[range].to_vec();
+            part.sort_unstable();
+            pct(&part, 0.5)
+        };
+        let (first, last) = (p50(0..20), p50(TURNS - 20..TURNS));
+        println!(
+            "one session, {TURNS} turns, {mode}: p50 turns 1-20 {first:.3} ms | turns 181-200 {last:.3} ms | ratio {:.2}",
+            last / first
+        );
+    };
+    // The stream as the SDK opens it (every event: each turn's `llm.generation` carries the whole
+    // conversation sent to the model, so it grows with the session by contract), and without it.
+    const LEAN: &str = "?exclude=llm.generation";
+    let server = spawn_server(&[]).await;
+    report("DEV_MODE", session_turns(&server, TURNS, "").await);
+    report("DEV_MODE, stream without llm.generation", session_turns(&server, TURNS, LEAN).await);
+    drop(server);
+    if let Some(durable) = durable("long-session").await {
+        let server = durable.server.as_ref().expect("server");
+        report("PostgreSQL + 1 gRPC worker", session_turns(server, TURNS, "").await);
+        report("PostgreSQL + 1 gRPC worker, stream without llm.generation", session_turns(server, TURNS, LEAN).await);
+    }
 }
 
 /// Runs `warmup + samples` turns, each in a fresh session with its stream open before posting;
@@ -407,6 +485,9 @@ fn main() {
         }
         if wants("durable") {
             bench_durable().await;
+        }
+        if wants("long-session") {
+            bench_long_session().await;
         }
         if wants("fanout") {
             Box::pin(bench_fanout()).await;

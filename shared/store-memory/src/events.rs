@@ -21,6 +21,8 @@ struct SessionLog {
     by_key: HashMap<String, usize>,
     /// The fence stage of each turn with a stored event.
     stages: HashMap<TurnId, TurnStage>,
+    /// Each turn's events (indexes, in order): a turn's reads stay flat as the session grows.
+    by_turn: HashMap<TurnId, Vec<usize>>,
 }
 
 impl SessionLog {
@@ -110,6 +112,9 @@ impl EventStore for MemoryEventStore {
         if let Some(key) = idempotency_key {
             log.by_key.insert(key, index);
         }
+        if let Some(turn) = event.context.turn_id {
+            log.by_turn.entry(turn).or_default().push(index);
+        }
         log.events.push(event.clone());
         Ok(event)
     }
@@ -124,7 +129,15 @@ impl EventStore for MemoryEventStore {
         let Some(log) = tables.sessions.get(&session) else {
             return Ok(Vec::new());
         };
-        let found: Vec<&Event> = log.events.iter().filter(|e| admits(filter, e)).collect();
+        // Sequences are indexes + 1: a range or a turn's index narrows the scan.
+        let start = filter.after_sequence.map_or(0, |after| usize::try_from(after.max(0)).unwrap_or(usize::MAX));
+        let candidates: Box<dyn Iterator<Item = &Event>> = match filter.turn_id {
+            Some(turn) => Box::new(
+                log.by_turn.get(&turn).into_iter().flatten().skip_while(move |&&i| i < start).map(|&i| &log.events[i]),
+            ),
+            None => Box::new(log.events.iter().skip(start)),
+        };
+        let found: Vec<&Event> = candidates.filter(|e| admits(filter, e)).collect();
         let skip = filter.limit.map_or(0, |limit| found.len().saturating_sub(limit as usize));
         Ok(found.into_iter().skip(skip).cloned().collect())
     }

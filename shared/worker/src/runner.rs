@@ -192,8 +192,7 @@ impl TaskRunner {
             known(&mut agent.capabilities);
         }
         known(&mut inputs.session.capabilities);
-        let turn_events: Vec<_> =
-            inputs.events.iter().filter(|e| e.context.turn_id == Some(task.turn_id)).cloned().collect();
+        let turn_events = std::mem::take(&mut inputs.turn_events);
         let context = inspect_turn_context(inputs, &self.capabilities, grade)?;
         let host = GrpcIterationHost::new(self.client.clone(), task.org_id);
         Ok(self.engine.run_iteration(&context, task, &turn_events, &host, cancel).await?)

@@ -1,15 +1,19 @@
-//! Loading a turn's inputs from the stores: the session, its harness chain and agent, the event
-//! log, the triggering message's controls, and the resolved model with its decrypted key.
+//! Loading a turn's inputs from the stores: the session, its harness chain and agent, the
+//! conversation (a cached fold extended with the events stored since: [`HistoryCache`]), the
+//! turn's own events, the triggering message's controls, and the resolved model with its
+//! decrypted key.
 
 use std::sync::Arc;
 
 use crate::capabilities::{CapabilityRegistry, DeploymentGrade};
 use crate::context::{TurnInputs, select_model_id};
-use crate::domain::{AgentCapabilityConfig, Controls, Harness, ProviderStatus, Session};
+use crate::domain::{AgentCapabilityConfig, Controls, Harness, Message, ProviderStatus, Session};
 use crate::driver_registry::ResolvedModel;
 use crate::events::{Event, EventPayload};
 use crate::ids::{ModelId, OrgId, SessionId, TurnId};
 use crate::ports::{EventFilter, PortError, PortResult, SecretCipher, Stores};
+
+use super::HistoryCache;
 
 /// How deep a harness chain may go before it is treated as a cycle.
 const MAX_HARNESS_DEPTH: usize = 16;
@@ -25,6 +29,8 @@ pub struct TurnLoader {
     /// Deployment-wide keys by driver (`DEFAULT_*_API_KEY`), used only for providers with no
     /// stored key; a stored key always wins.
     pub(crate) fallback_keys: std::collections::HashMap<crate::DriverId, String>,
+    /// Conversation folds by session.
+    pub(crate) history: Arc<HistoryCache>,
 }
 
 impl TurnLoader {
@@ -41,8 +47,11 @@ impl TurnLoader {
             Some(id) => self.stores.agents.get_agent(org, id).await?,
             None => None,
         };
-        let events = self.stores.events.list_events(session.id, &EventFilter::default()).await?;
-        let controls = controls_of(&events, turn);
+        let (history, turn_events, latest_controls) = self.conversation(session.id, turn).await?;
+        let controls = match turn {
+            Some(_) => controls_of(&turn_events),
+            None => latest_controls,
+        };
         let model = self.resolve_model(org, controls.as_ref(), &session, agent.as_ref(), &harness_chain).await;
         // A capability removed from the platform after it was selected is skipped, not fatal.
         for harness in &mut harness_chain {
@@ -53,7 +62,37 @@ impl TurnLoader {
         }
         let mut session = session;
         self.retain_known(&mut session.capabilities);
-        Ok(TurnInputs { harness_chain, agent, session, events, controls, model })
+        Ok(TurnInputs { harness_chain, agent, session, history, turn_events, controls, model })
+    }
+
+    /// The conversation through the latest stored event, `turn`'s events, and the controls of
+    /// the latest input message. Reads only what was stored since the cached fold.
+    async fn conversation(
+        &self,
+        session: SessionId,
+        turn: Option<TurnId>,
+    ) -> PortResult<(Vec<Message>, Vec<Event>, Option<Controls>)> {
+        let mut fold = self.history.take(session);
+        let since = EventFilter { after_sequence: Some(fold.last_sequence()), ..EventFilter::default() };
+        fold.extend(&self.stores.events.list_events(session, &since).await?);
+        let turn_events = match turn {
+            None => Vec::new(),
+            Some(turn) => match fold.turn_events(turn) {
+                Some(events) => events.to_vec(),
+                None => {
+                    let filter = EventFilter { turn_id: Some(turn), ..EventFilter::default() };
+                    self.stores.events.list_events(session, &filter).await?
+                }
+            },
+        };
+        let result = (fold.messages(), turn_events, fold.latest_controls().cloned());
+        self.history.put(session, fold);
+        Ok(result)
+    }
+
+    /// Forgets a deleted session's cached conversation.
+    pub fn forget(&self, session: SessionId) {
+        self.history.forget(session);
     }
 
     fn retain_known(&self, refs: &mut Vec<AgentCapabilityConfig>) {
@@ -132,12 +171,11 @@ impl TurnLoader {
     }
 }
 
-/// The controls of the turn's input message (or of the latest user message).
-fn controls_of(events: &[Event], turn: Option<TurnId>) -> Option<Controls> {
-    events
+/// The controls of the turn's latest input message.
+fn controls_of(turn_events: &[Event]) -> Option<Controls> {
+    turn_events
         .iter()
         .rev()
-        .filter(|e| turn.is_none() || e.context.turn_id == turn)
         .find_map(|e| match &e.payload {
             EventPayload::InputMessage(data) => Some(data.message.controls.clone()),
             _ => None,

@@ -3,10 +3,12 @@
 //! transports only translate to and from these calls.
 
 mod cancel;
+mod history_cache;
 mod host;
 mod load;
 
 pub use cancel::CancellationRegistry;
+pub use history_cache::{HISTORY_CACHE_MAX_AGE, HISTORY_CACHE_SESSIONS, HistoryCache};
 pub use host::{StoreIterationHost, end_turn, record_event, record_events};
 pub use load::TurnLoader;
 
@@ -119,6 +121,7 @@ impl TurnService {
                 default_model: None,
                 cipher: None,
                 fallback_keys: Default::default(),
+                history: Arc::new(HistoryCache::default()),
             },
             bus,
             queue: None,
@@ -547,9 +550,8 @@ impl TurnService {
     /// Runs one iteration task. Does not publish a follow-up.
     pub async fn run_iteration(&self, task: &IterationTask) -> Result<IterationOutcome, TurnError> {
         let session = self.loader.session(task.org_id, task.session_id).await?;
-        let inputs = self.loader.inputs(task.org_id, session, Some(task.turn_id)).await?;
-        let turn_events: Vec<Event> =
-            inputs.events.iter().filter(|e| e.context.turn_id == Some(task.turn_id)).cloned().collect();
+        let mut inputs = self.loader.inputs(task.org_id, session, Some(task.turn_id)).await?;
+        let turn_events = std::mem::take(&mut inputs.turn_events);
         let context = inspect_turn_context(inputs, &self.loader.capabilities, self.loader.grade)
             .map_err(|e| TurnError::Invalid(e.to_string()))?;
         let host = StoreIterationHost::new(self.loader.stores.clone(), self.bus.clone(), task.org_id);
