@@ -54,6 +54,7 @@ pub fn build(prefix: &str) -> utoipa::openapi::OpenApi {
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
     let mut rest = rest_operations();
     errors::declare(&mut rest);
+    errors::declare_event_types(&mut rest);
     let mut paths = Paths::new();
     for (path, item) in std::mem::take(&mut rest.paths.paths) {
         paths.paths.insert(format!("{prefix}{path}"), item);

@@ -218,4 +218,11 @@ fn the_constraints_the_server_enforces_are_declared() {
     let days = &schema(&doc, "CreateApiKeyRequest")["properties"]["expires_in_days"];
     assert!(days.to_string().contains("\"minimum\":1"), "{days}");
     assert_eq!(schema(&doc, "Name")["maxLength"], 64);
+    for id in ["list_events", "stream_events"] {
+        let types = parameter(&operation(&doc, id), "types");
+        let allowed = types["schema"]["items"]["enum"].as_array().unwrap();
+        assert_eq!(allowed.len(), everruns_core::events::EVENT_TYPES.len(), "{id}");
+        assert!(allowed.contains(&Value::from("turn.completed")), "{id}");
+        assert_eq!(types["schema"]["maxItems"], crate::sse::MAX_FILTER_VALUES, "{id}");
+    }
 }
