@@ -50,7 +50,6 @@ struct ListParams {
 
 #[utoipa::path(get, path = "/v1/agents", operation_id = "list_agents", tag = "agents", summary = "List agents",
     params(ListParams), responses((status = 200, description = "Agents", body = Page<wire::Agent>)))]
-
 async fn list(
     State(state): State<AppState>,
     Org(org): Org,

@@ -60,7 +60,6 @@ struct ListParams {
 #[utoipa::path(get, path = "/v1/capabilities", operation_id = "list_capabilities", tag = "capabilities",
     summary = "List capabilities", params(ListParams),
     responses((status = 200, description = "Capabilities", body = Page<CapabilityInfo>)))]
-
 async fn list(State(state): State<AppState>, base: BaseUrl, ApiQuery(q): ApiQuery<ListParams>) -> ApiResult<Response> {
     let (offset, limit) = page_bounds(q.offset, q.limit)?;
     let needle = q.search.map(|s| s.to_lowercase());

@@ -58,7 +58,6 @@ struct ListParams {
 #[utoipa::path(get, path = "/v1/sessions/{session_id}/events", operation_id = "list_events", tag = "events",
     summary = "List persisted events", params(SessionIdParam, ListParams),
     responses((status = 200, description = "Events", body = List<Event>)))]
-
 async fn list(
     State(state): State<AppState>,
     Org(org): Org,

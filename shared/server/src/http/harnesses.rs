@@ -41,7 +41,6 @@ struct ListParams {
 
 #[utoipa::path(get, path = "/v1/harnesses", operation_id = "list_harnesses", tag = "harnesses", summary = "List harnesses",
     params(ListParams), responses((status = 200, description = "Harnesses", body = List<wire::Harness>)))]
-
 async fn list(State(state): State<AppState>, Org(org): Org, ApiQuery(q): ApiQuery<ListParams>) -> ApiResult<Response> {
     let items = harnesses::list(&state, org, q.search, q.include_archived.unwrap_or(false)).await?;
     Ok(Json(json!({ "data": items })).into_response())

@@ -60,7 +60,6 @@ struct ModelParams {
 
 #[utoipa::path(get, path = "/v1/models", operation_id = "list_models", tag = "models", summary = "List models with their providers",
     params(ModelParams), responses((status = 200, description = "Models", body = List<wire::ModelWithProvider>)))]
-
 async fn list_models(
     State(state): State<AppState>,
     Org(org): Org,

@@ -56,7 +56,6 @@ struct ListParams {
 
 #[utoipa::path(get, path = "/v1/sessions", operation_id = "list_sessions", tag = "sessions", summary = "List sessions",
     params(ListParams), responses((status = 200, description = "Sessions", body = Page<wire::Session>)))]
-
 async fn list(
     State(state): State<AppState>,
     Org(org): Org,

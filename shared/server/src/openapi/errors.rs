@@ -9,8 +9,6 @@
 //!   a harness, an agent, a parent, an example);
 //! - 409 (a conflicting write, or a turn that moved on): operations that are not `GET`;
 //! - 413 and 415: operations with a request body.
-//!
-//! It also declares the event types the `types` and `exclude` filters accept, from the catalog.
 
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::response::ResponseBuilder;
@@ -86,25 +84,5 @@ pub fn declare(doc: &mut OpenApi) {
     let components = doc.components.get_or_insert_with(Default::default);
     for (_, name, description) in RESPONSES {
         components.responses.insert(name.to_owned(), RefOr::T(problem(description)));
-    }
-}
-
-/// Declares the event types `types` and `exclude` accept: the catalog's (anything else is 400).
-pub fn declare_event_types(doc: &mut OpenApi) {
-    use everruns_core::events::EVENT_TYPES;
-    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
-
-    for item in doc.paths.paths.values_mut() {
-        let Some(parameters) = item.get.as_mut().and_then(|op| op.parameters.as_mut()) else { continue };
-        for parameter in parameters.iter_mut() {
-            let RefOr::T(parameter) = parameter else { continue };
-            if parameter.name != "types" && parameter.name != "exclude" {
-                continue;
-            }
-            let event_type =
-                ObjectBuilder::new().schema_type(Type::String).enum_values(Some(EVENT_TYPES.iter().copied()));
-            let list = ArrayBuilder::new().items(event_type).max_items(Some(crate::sse::MAX_FILTER_VALUES));
-            parameter.schema = Some(list.into());
-        }
     }
 }

@@ -2,9 +2,9 @@
 //! handler carries `#[utoipa::path]` (its operation id, parameters, body and success
 //! responses), each `http` module gathers its handlers in a `Doc`, and the wire shapes are the
 //! derived schemas of [`schemas`]. [`build`] merges them, puts the REST paths under the API
-//! prefix and adds the error responses the layers around the handlers can give (see
-//! [`errors`]). Not a hand-written document: the router test checks it lists exactly the
-//! routes the router serves.
+//! prefix, and adds the error responses the layers around the handlers can give (see
+//! [`errors`]) and the event types the filters accept. Not a hand-written document: the router
+//! test checks it lists exactly the routes the router serves.
 
 mod errors;
 pub(crate) mod schemas;
@@ -14,7 +14,7 @@ use axum::extract::State;
 use serde_json::Value;
 use utoipa::OpenApi;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityRequirement, SecurityScheme};
-use utoipa::openapi::{Paths, ServerBuilder};
+use utoipa::openapi::{Paths, RefOr, ServerBuilder};
 
 use crate::state::AppState;
 
@@ -54,7 +54,7 @@ pub fn build(prefix: &str) -> utoipa::openapi::OpenApi {
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
     let mut rest = rest_operations();
     errors::declare(&mut rest);
-    errors::declare_event_types(&mut rest);
+    declare_event_types(&mut rest);
     let mut paths = Paths::new();
     for (path, item) in std::mem::take(&mut rest.paths.paths) {
         paths.paths.insert(format!("{prefix}{path}"), item);
@@ -66,6 +66,26 @@ pub fn build(prefix: &str) -> utoipa::openapi::OpenApi {
     components.add_security_scheme("apiKey", SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("Authorization"))));
     doc.security = Some(vec![SecurityRequirement::new("apiKey", Vec::<String>::new())]);
     doc
+}
+
+/// Declares the event types `types` and `exclude` accept: the catalog's (anything else is 400).
+fn declare_event_types(doc: &mut utoipa::openapi::OpenApi) {
+    use everruns_core::events::EVENT_TYPES;
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+
+    for item in doc.paths.paths.values_mut() {
+        let Some(parameters) = item.get.as_mut().and_then(|op| op.parameters.as_mut()) else { continue };
+        for parameter in parameters.iter_mut() {
+            let RefOr::T(parameter) = parameter else { continue };
+            if parameter.name != "types" && parameter.name != "exclude" {
+                continue;
+            }
+            let event_type =
+                ObjectBuilder::new().schema_type(Type::String).enum_values(Some(EVENT_TYPES.iter().copied()));
+            let list = ArrayBuilder::new().items(event_type).max_items(Some(crate::sse::MAX_FILTER_VALUES));
+            parameter.schema = Some(list.into());
+        }
+    }
 }
 
 /// `GET /api-doc/openapi.json`.
