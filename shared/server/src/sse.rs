@@ -524,15 +524,19 @@ pub fn session_stream(
 }
 
 /// The query of an SSE request (`types` and `exclude` as repeated keys).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct StreamParams {
     /// Resume after this event.
+    #[param(pattern = "^event_[0-9a-f]{32}$")]
     pub since_id: Option<String>,
     /// Only these types.
     #[serde(default)]
+    #[param(style = Form, explode, max_items = 64)]
     pub types: Vec<String>,
     /// Not these types.
     #[serde(default)]
+    #[param(style = Form, explode, max_items = 64)]
     pub exclude: Vec<String>,
 }
 

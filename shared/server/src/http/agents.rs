@@ -7,10 +7,14 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use everruns_core::ports::ListQuery;
 use serde::Deserialize;
+use utoipa::{IntoParams, OpenApi};
 
 use super::extract::{ApiJson, ApiQuery, ApiText, BaseUrl, Org};
 use super::paginated;
 use crate::error::{ApiError, ApiResult};
+use crate::openapi::schemas::agents as wire;
+use crate::openapi::schemas::common::Page;
+use crate::openapi::schemas::params::{AgentIdParam, AgentRef};
 use crate::services::agents::{self, AgentInput, parse_agent_id};
 use crate::services::page_bounds;
 use crate::state::AppState;
@@ -25,14 +29,27 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/agents/{agent_id}/export", get(export))
 }
 
-#[derive(Debug, Deserialize)]
+/// The operations, for the OpenAPI document.
+#[derive(OpenApi)]
+#[openapi(paths(list, create, import, read, put, patch, delete, copy, export))]
+pub(super) struct Doc;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListParams {
+    /// Matches names, display names and descriptions.
     search: Option<String>,
+    /// Include archived agents.
     include_archived: Option<bool>,
+    /// The index of the first item.
     offset: Option<u32>,
+    /// The page size.
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
 }
 
+#[utoipa::path(get, path = "/v1/agents", operation_id = "list_agents", tag = "agents", summary = "List agents",
+    params(ListParams), responses((status = 200, description = "Agents", body = Page<wire::Agent>)))]
 async fn list(
     State(state): State<AppState>,
     Org(org): Org,
@@ -50,6 +67,9 @@ fn created_or_ok(created: bool) -> StatusCode {
     if created { StatusCode::CREATED } else { StatusCode::OK }
 }
 
+#[utoipa::path(post, path = "/v1/agents", operation_id = "create_agent", tag = "agents",
+    summary = "Create or update (upsert by id or name) an agent", request_body = wire::CreateAgentRequest,
+    responses((status = 201, description = "Created", body = wire::Agent), (status = 200, description = "Updated", body = wire::Agent)))]
 async fn create(
     State(state): State<AppState>,
     Org(org): Org,
@@ -59,6 +79,9 @@ async fn create(
     Ok((created_or_ok(created), Json(agent)).into_response())
 }
 
+#[utoipa::path(put, path = "/v1/agents/{agent_id}", operation_id = "put_agent", tag = "agents",
+    summary = "Create or replace an agent with this id", params(AgentIdParam), request_body = wire::CreateAgentRequest,
+    responses((status = 201, description = "Created", body = wire::Agent), (status = 200, description = "Replaced", body = wire::Agent)))]
 async fn put(
     State(state): State<AppState>,
     Org(org): Org,
@@ -70,10 +93,15 @@ async fn put(
     Ok((created_or_ok(created), Json(agent)).into_response())
 }
 
+#[utoipa::path(get, path = "/v1/agents/{agent_id}", operation_id = "get_agent", tag = "agents",
+    summary = "Get an agent by id or name", params(AgentRef), responses((status = 200, description = "The agent", body = wire::Agent)))]
 async fn read(State(state): State<AppState>, Org(org): Org, Path(id): Path<String>) -> ApiResult<Response> {
     Ok(Json(agents::find(&state, org, &id).await?).into_response())
 }
 
+#[utoipa::path(patch, path = "/v1/agents/{agent_id}", operation_id = "update_agent", tag = "agents",
+    summary = "Update an agent", params(AgentIdParam), request_body = wire::UpdateAgentRequest,
+    responses((status = 200, description = "The agent", body = wire::Agent)))]
 async fn patch(
     State(state): State<AppState>,
     Org(org): Org,
@@ -84,27 +112,40 @@ async fn patch(
     Ok(Json(agents::patch(&state, org, id, input).await?).into_response())
 }
 
+#[utoipa::path(delete, path = "/v1/agents/{agent_id}", operation_id = "delete_agent", tag = "agents",
+    summary = "Archive an agent", params(AgentIdParam), responses((status = 204, description = "Archived")))]
 async fn delete(State(state): State<AppState>, Org(org): Org, Path(id): Path<String>) -> ApiResult<StatusCode> {
     agents::archive(&state, org, parse_agent_id(&id)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(post, path = "/v1/agents/{agent_id}/copy", operation_id = "copy_agent", tag = "agents",
+    summary = "Copy an agent", params(AgentIdParam), responses((status = 201, description = "The copy", body = wire::Agent)))]
 async fn copy(State(state): State<AppState>, Org(org): Org, Path(id): Path<String>) -> ApiResult<Response> {
     let agent = agents::copy(&state, org, parse_agent_id(&id)?).await?;
     Ok((StatusCode::CREATED, Json(agent)).into_response())
 }
 
+#[utoipa::path(get, path = "/v1/agents/{agent_id}/export", operation_id = "export_agent", tag = "agents",
+    summary = "Export an agent as Markdown", params(AgentIdParam),
+    responses((status = 200, description = "Markdown with YAML front matter", body = String, content_type = "text/markdown")))]
 async fn export(State(state): State<AppState>, Org(org): Org, Path(id): Path<String>) -> ApiResult<Response> {
     let markdown = agents::export(&state, org, parse_agent_id(&id)?).await?;
     Ok(([(header::CONTENT_TYPE, "text/markdown; charset=utf-8")], markdown).into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ImportParams {
+    /// Import a built-in example by name.
     #[serde(rename = "from-example")]
     from_example: Option<String>,
 }
 
+#[utoipa::path(post, path = "/v1/agents/import", operation_id = "import_agent", tag = "agents",
+    summary = "Import an agent from Markdown with YAML front matter, YAML, JSON or plain text", params(ImportParams),
+    request_body(content = String, content_type = "text/plain"),
+    responses((status = 201, description = "Imported", body = wire::Agent), (status = 200, description = "Updated", body = wire::Agent)))]
 async fn import(
     State(state): State<AppState>,
     Org(org): Org,

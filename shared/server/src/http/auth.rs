@@ -11,11 +11,14 @@ use everruns_core::ids::ApiKeyId;
 use everruns_core::time::Timestamp;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa::OpenApi;
 
 use super::extract::{ApiJson, Org};
 use crate::auth::{Caller, CreatedKey, NewKey};
 use crate::config::AuthMode;
 use crate::error::{ApiError, ApiResult};
+use crate::openapi::schemas::auth as wire;
+use crate::openapi::schemas::params::ApiKeyIdParam;
 use crate::state::AppState;
 
 /// Routes that need no credentials.
@@ -31,10 +34,18 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/auth/api-keys/{key_id}", delete(delete_key))
 }
 
+/// The operations, for the OpenAPI document.
+#[derive(OpenApi)]
+#[openapi(paths(config, register, me, list_keys, create_key, delete_key))]
+pub(super) struct Doc;
+
 fn signup_enabled(state: &AppState) -> bool {
     state.config.auth_mode == AuthMode::ApiKey && state.config.auth_signup_enabled
 }
 
+#[utoipa::path(get, path = "/v1/auth/config", operation_id = "get_auth_config", tag = "auth",
+    summary = "The authentication mode (no credentials needed)", security(()),
+    responses((status = 200, description = "Auth configuration", body = wire::AuthConfig)))]
 async fn config(State(state): State<AppState>) -> Json<Value> {
     Json(json!({
         "mode": state.config.auth_mode.as_str(),
@@ -58,6 +69,11 @@ struct RegisterInput {
     key_name: Option<String>,
 }
 
+#[utoipa::path(post, path = "/v1/auth/register", operation_id = "register_organization", tag = "auth",
+    summary = "Create an organization and its first API key (AUTH_SIGNUP_ENABLED; no credentials needed)", security(()),
+    request_body = wire::RegisterRequest,
+    responses((status = 201, description = "Created; the key's secret is shown once", body = wire::RegisterResponse),
+        (status = 403, description = "Sign-up is disabled", body = crate::openapi::schemas::common::Problem, content_type = "application/problem+json")))]
 async fn register(State(state): State<AppState>, ApiJson(input): ApiJson<RegisterInput>) -> ApiResult<Response> {
     if !signup_enabled(&state) {
         return Err(ApiError::Forbidden(
@@ -70,6 +86,8 @@ async fn register(State(state): State<AppState>, ApiJson(input): ApiJson<Registe
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
+#[utoipa::path(get, path = "/v1/auth/me", operation_id = "get_caller", tag = "auth", summary = "The caller's organization and key",
+    responses((status = 200, description = "The caller", body = wire::Caller)))]
 async fn me(State(state): State<AppState>, Org(org): Org, caller: Option<Extension<Caller>>) -> ApiResult<Json<Value>> {
     let organization =
         state.stores.auth.get_organization(org).await?.ok_or_else(|| ApiError::not_found("organization", org))?;
@@ -80,6 +98,8 @@ async fn me(State(state): State<AppState>, Org(org): Org, caller: Option<Extensi
     })))
 }
 
+#[utoipa::path(get, path = "/v1/auth/api-keys", operation_id = "list_api_keys", tag = "auth",
+    summary = "List the organization's API keys (never their secrets)", responses((status = 200, description = "API keys", body = wire::ApiKeyList)))]
 async fn list_keys(State(state): State<AppState>, Org(org): Org) -> ApiResult<Json<Value>> {
     let keys: Vec<ApiKey> = state.stores.auth.list_api_keys(org).await?;
     let total = keys.len();
@@ -98,6 +118,9 @@ struct CreateKeyInput {
     scopes: Option<Vec<String>>,
 }
 
+#[utoipa::path(post, path = "/v1/auth/api-keys", operation_id = "create_api_key", tag = "auth",
+    summary = "Create an API key of the organization", request_body = wire::CreateApiKeyRequest,
+    responses((status = 201, description = "Created; the secret (`key`) is shown once", body = wire::CreatedApiKey)))]
 async fn create_key(
     State(state): State<AppState>,
     Org(org): Org,
@@ -117,6 +140,8 @@ async fn create_key(
     Ok((StatusCode::CREATED, Json(created_body(&created))).into_response())
 }
 
+#[utoipa::path(delete, path = "/v1/auth/api-keys/{key_id}", operation_id = "delete_api_key", tag = "auth",
+    summary = "Revoke an API key", params(ApiKeyIdParam), responses((status = 204, description = "Revoked")))]
 async fn delete_key(State(state): State<AppState>, Org(org): Org, Path(key_id): Path<String>) -> ApiResult<StatusCode> {
     let id = ApiKeyId::parse(&key_id)?;
     match state.stores.auth.delete_api_key(org, id).await? {

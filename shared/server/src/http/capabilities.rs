@@ -7,10 +7,14 @@ use axum::{Json, Router};
 use everruns_core::Capability;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa::{IntoParams, OpenApi};
 
 use super::extract::{ApiQuery, BaseUrl};
 use super::paginated;
 use crate::error::{ApiError, ApiResult};
+use crate::openapi::schemas::auth::CapabilityInfo;
+use crate::openapi::schemas::common::Page;
+use crate::openapi::schemas::params::CapabilityIdParam;
 use crate::services::page_bounds;
 use crate::state::AppState;
 
@@ -36,13 +40,26 @@ fn info(capability: &dyn Capability) -> Value {
     value
 }
 
-#[derive(Debug, Deserialize)]
+/// The operations, for the OpenAPI document.
+#[derive(OpenApi)]
+#[openapi(paths(list, read))]
+pub(super) struct Doc;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListParams {
+    /// Matches ids, names and descriptions.
     search: Option<String>,
+    /// The index of the first item.
     offset: Option<u32>,
+    /// The page size.
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
 }
 
+#[utoipa::path(get, path = "/v1/capabilities", operation_id = "list_capabilities", tag = "capabilities",
+    summary = "List capabilities", params(ListParams),
+    responses((status = 200, description = "Capabilities", body = Page<CapabilityInfo>)))]
 async fn list(State(state): State<AppState>, base: BaseUrl, ApiQuery(q): ApiQuery<ListParams>) -> ApiResult<Response> {
     let (offset, limit) = page_bounds(q.offset, q.limit)?;
     let needle = q.search.map(|s| s.to_lowercase());
@@ -65,6 +82,8 @@ async fn list(State(state): State<AppState>, base: BaseUrl, ApiQuery(q): ApiQuer
     Ok(paginated(&base, "/v1/capabilities", items, total, offset, limit))
 }
 
+#[utoipa::path(get, path = "/v1/capabilities/{capability_id}", operation_id = "get_capability", tag = "capabilities",
+    summary = "Get a capability", params(CapabilityIdParam), responses((status = 200, description = "The capability", body = CapabilityInfo)))]
 async fn read(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
     let registry = state.platform.capability_registry();
     match registry.get(&id).filter(|_| registry.is_visible(&id, state.config.grade)) {

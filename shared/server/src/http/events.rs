@@ -9,9 +9,13 @@ use axum::{Json, Router};
 use everruns_core::ids::EventId;
 use serde::Deserialize;
 use serde_json::json;
+use utoipa::{IntoParams, OpenApi};
 
 use super::extract::{ApiQuery, Org};
 use crate::error::{ApiError, ApiResult};
+use crate::openapi::schemas::common::List;
+use crate::openapi::schemas::params::SessionIdParam;
+use crate::openapi::schemas::sessions::{Event, SseEvent};
 use crate::services::sessions;
 use crate::sse::{StreamParams, TypeFilter};
 use crate::state::AppState;
@@ -23,18 +27,37 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/sessions/{session_id}/sse", get(stream))
 }
 
-#[derive(Debug, Deserialize)]
+/// The operations, for the OpenAPI document.
+#[derive(OpenApi)]
+#[openapi(paths(list, stream))]
+pub(super) struct Doc;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListParams {
+    /// Only events after this one.
+    #[param(pattern = "^event_[0-9a-f]{32}$")]
     since_id: Option<String>,
+    /// Only events with a greater sequence.
     after_sequence: Option<i64>,
+    /// Only events with a smaller sequence.
     before_sequence: Option<i64>,
+    /// At most this many (the total is in `X-Total-Count`).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<u32>,
+    /// Only these types.
     #[serde(default)]
+    #[param(style = Form, explode, max_items = 64)]
     types: Vec<String>,
+    /// Not these types.
     #[serde(default)]
+    #[param(style = Form, explode, max_items = 64)]
     exclude: Vec<String>,
 }
 
+#[utoipa::path(get, path = "/v1/sessions/{session_id}/events", operation_id = "list_events", tag = "events",
+    summary = "List persisted events", params(SessionIdParam, ListParams),
+    responses((status = 200, description = "Events", body = List<Event>)))]
 async fn list(
     State(state): State<AppState>,
     Org(org): Org,
@@ -70,6 +93,10 @@ async fn list(
     Ok(response)
 }
 
+#[utoipa::path(get, path = "/v1/sessions/{session_id}/sse", operation_id = "stream_events", tag = "events",
+    summary = "Stream events (server-sent events)", params(SessionIdParam, StreamParams),
+    responses((status = 200, description = "`connected`, events, `: heartbeat` comments and `disconnecting`",
+        body = SseEvent, content_type = "text/event-stream")))]
 async fn stream(
     State(state): State<AppState>,
     Org(org): Org,

@@ -37,6 +37,23 @@ pub fn api_routes() -> Router<AppState> {
         .merge(auth::routes())
 }
 
+/// The REST operations of every module (paths start with `/v1`), for the OpenAPI document.
+pub fn api_doc() -> utoipa::openapi::OpenApi {
+    use utoipa::OpenApi;
+    let mut doc = agents::Doc::openapi();
+    for other in [
+        harnesses::Doc::openapi(),
+        models::Doc::openapi(),
+        sessions::Doc::openapi(),
+        events::Doc::openapi(),
+        capabilities::Doc::openapi(),
+        auth::Doc::openapi(),
+    ] {
+        doc.merge(other);
+    }
+    doc
+}
+
 /// The whole router: `custom` routes are merged into the REST routes.
 pub fn router(state: AppState, custom: Router) -> Router {
     let prefix = state.config.api_prefix.clone();
@@ -65,7 +82,10 @@ pub fn router(state: AppState, custom: Router) -> Router {
         .layer(axum::Extension(extract::BodyLimit(state.config.body_limit_bytes)))
 }
 
-async fn health(axum::extract::State(state): axum::extract::State<AppState>) -> Json<serde_json::Value> {
+/// `GET /health`.
+#[utoipa::path(get, path = "/health", operation_id = "health", tag = "system", summary = "Liveness", security(()),
+    responses((status = 200, description = "ok", body = Object)))]
+pub async fn health(axum::extract::State(state): axum::extract::State<AppState>) -> Json<serde_json::Value> {
     Json(json!({
         "status": "ok",
         "version": env!("CARGO_PKG_VERSION"),

@@ -8,9 +8,13 @@ use axum::{Json, Router};
 use everruns_core::domain::ModelSource;
 use serde::Deserialize;
 use serde_json::json;
+use utoipa::{IntoParams, OpenApi};
 
 use super::extract::{ApiJson, ApiQuery, Org};
 use crate::error::ApiResult;
+use crate::openapi::schemas::common::List;
+use crate::openapi::schemas::models as wire;
+use crate::openapi::schemas::params::{ModelIdParam, ProviderIdParam, ProviderModelsParam};
 use crate::services::models::{self, ModelInput, ProviderInput};
 use crate::state::AppState;
 
@@ -24,14 +28,38 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/providers/{id}/models", get(list_provider_models).post(create_model))
 }
 
-#[derive(Debug, Deserialize)]
+/// The operations, for the OpenAPI document.
+#[derive(OpenApi)]
+#[openapi(paths(
+    list_models,
+    read_model,
+    patch_model,
+    delete_model,
+    list_providers,
+    create_provider,
+    read_provider,
+    patch_provider,
+    delete_provider,
+    list_provider_models,
+    create_model
+))]
+pub(super) struct Doc;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ModelParams {
+    /// Only models of this source.
+    #[param(value_type = Option<wire::ModelSource>)]
     source: Option<ModelSource>,
+    /// Accepted for compatibility; stale models are not kept.
     #[allow(dead_code)]
     include_stale: Option<bool>,
+    /// Only favorite models.
     favorites_only: Option<bool>,
 }
 
+#[utoipa::path(get, path = "/v1/models", operation_id = "list_models", tag = "models", summary = "List models with their providers",
+    params(ModelParams), responses((status = 200, description = "Models", body = List<wire::ModelWithProvider>)))]
 async fn list_models(
     State(state): State<AppState>,
     Org(org): Org,
@@ -46,10 +74,14 @@ async fn list_models(
     Ok(Json(json!({ "data": models })).into_response())
 }
 
+#[utoipa::path(get, path = "/v1/models/{id}", operation_id = "get_model", tag = "models", summary = "Get a model",
+    params(ModelIdParam), responses((status = 200, description = "The model", body = wire::ModelWithProvider)))]
 async fn read_model(State(state): State<AppState>, Org(org): Org, Path(id): Path<String>) -> ApiResult<Response> {
     Ok(Json(models::find_model(&state, org, &id).await?).into_response())
 }
 
+#[utoipa::path(patch, path = "/v1/models/{id}", operation_id = "update_model", tag = "models", summary = "Update a model",
+    params(ModelIdParam), request_body = wire::UpdateModelRequest, responses((status = 200, description = "The model", body = wire::Model)))]
 async fn patch_model(
     State(state): State<AppState>,
     Org(org): Org,
@@ -59,17 +91,24 @@ async fn patch_model(
     Ok(Json(models::patch_model(&state, org, &id, input).await?).into_response())
 }
 
+#[utoipa::path(delete, path = "/v1/models/{id}", operation_id = "delete_model", tag = "models", summary = "Delete a model",
+    params(ModelIdParam), responses((status = 204, description = "Deleted")))]
 async fn delete_model(State(state): State<AppState>, Org(org): Org, Path(id): Path<String>) -> ApiResult<StatusCode> {
     let model = models::find_model(&state, org, &id).await?;
     state.stores.providers.delete_model(org, model.model.id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(get, path = "/v1/providers", operation_id = "list_providers", tag = "providers", summary = "List providers",
+    responses((status = 200, description = "Providers", body = List<wire::Provider>)))]
 async fn list_providers(State(state): State<AppState>, Org(org): Org) -> ApiResult<Response> {
     let providers = state.stores.providers.list_providers(org).await?;
     Ok(Json(json!({ "data": providers })).into_response())
 }
 
+#[utoipa::path(post, path = "/v1/providers", operation_id = "create_provider", tag = "providers",
+    summary = "Create a provider (the key is encrypted and never returned)", request_body = wire::CreateProviderRequest,
+    responses((status = 201, description = "The provider", body = wire::Provider)))]
 async fn create_provider(
     State(state): State<AppState>,
     Org(org): Org,
@@ -79,10 +118,14 @@ async fn create_provider(
     Ok((StatusCode::CREATED, Json(provider)).into_response())
 }
 
+#[utoipa::path(get, path = "/v1/providers/{id}", operation_id = "get_provider", tag = "providers", summary = "Get a provider",
+    params(ProviderIdParam), responses((status = 200, description = "The provider", body = wire::Provider)))]
 async fn read_provider(State(state): State<AppState>, Org(org): Org, Path(id): Path<String>) -> ApiResult<Response> {
     Ok(Json(models::find_provider(&state, org, &id).await?).into_response())
 }
 
+#[utoipa::path(patch, path = "/v1/providers/{id}", operation_id = "update_provider", tag = "providers", summary = "Update a provider",
+    params(ProviderIdParam), request_body = wire::UpdateProviderRequest, responses((status = 200, description = "The provider", body = wire::Provider)))]
 async fn patch_provider(
     State(state): State<AppState>,
     Org(org): Org,
@@ -92,6 +135,8 @@ async fn patch_provider(
     Ok(Json(models::patch_provider(&state, org, &id, input).await?).into_response())
 }
 
+#[utoipa::path(delete, path = "/v1/providers/{id}", operation_id = "delete_provider", tag = "providers",
+    summary = "Delete a provider and its models", params(ProviderIdParam), responses((status = 204, description = "Deleted")))]
 async fn delete_provider(
     State(state): State<AppState>,
     Org(org): Org,
@@ -102,6 +147,8 @@ async fn delete_provider(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(get, path = "/v1/providers/{provider_id}/models", operation_id = "list_provider_models", tag = "models",
+    summary = "List a provider's models", params(ProviderModelsParam), responses((status = 200, description = "Models", body = List<wire::Model>)))]
 async fn list_provider_models(
     State(state): State<AppState>,
     Org(org): Org,
@@ -112,6 +159,9 @@ async fn list_provider_models(
     Ok(Json(json!({ "data": models })).into_response())
 }
 
+#[utoipa::path(post, path = "/v1/providers/{provider_id}/models", operation_id = "create_provider_model", tag = "models",
+    summary = "Add a model to a provider", params(ProviderModelsParam), request_body = wire::CreateModelRequest,
+    responses((status = 201, description = "The model", body = wire::Model)))]
 async fn create_model(
     State(state): State<AppState>,
     Org(org): Org,

@@ -12,10 +12,14 @@ use everruns_core::ports::{EventFilter, SessionFilter};
 use everruns_core::turns::{CancelOutcome, ToolResultInput};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa::{IntoParams, OpenApi};
 
 use super::extract::{ApiJson, ApiQuery, BaseUrl, Org};
 use super::paginated;
 use crate::error::{ApiError, ApiResult};
+use crate::openapi::schemas::common::{List, Page};
+use crate::openapi::schemas::params::SessionIdParam;
+use crate::openapi::schemas::sessions as wire;
 use crate::services::page_bounds;
 use crate::services::sessions::{self, CreateMessageInput, SessionInput};
 use crate::state::AppState;
@@ -30,14 +34,28 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/sessions/{session_id}/tool-results", post(tool_results))
 }
 
-#[derive(Debug, Deserialize)]
+/// The operations, for the OpenAPI document.
+#[derive(OpenApi)]
+#[openapi(paths(list, create, read, patch, delete, cancel, list_messages, post_message, tool_results))]
+pub(super) struct Doc;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListParams {
+    /// Only sessions of this agent.
+    #[param(pattern = "^agent_[0-9a-f]{32}$")]
     agent_id: Option<String>,
+    /// Matches titles and previews.
     search: Option<String>,
+    /// The index of the first item.
     offset: Option<u32>,
+    /// The page size.
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
 }
 
+#[utoipa::path(get, path = "/v1/sessions", operation_id = "list_sessions", tag = "sessions", summary = "List sessions",
+    params(ListParams), responses((status = 200, description = "Sessions", body = Page<wire::Session>)))]
 async fn list(
     State(state): State<AppState>,
     Org(org): Org,
@@ -51,6 +69,8 @@ async fn list(
     Ok(paginated(&base, "/v1/sessions", page.items, page.total, offset, limit))
 }
 
+#[utoipa::path(post, path = "/v1/sessions", operation_id = "create_session", tag = "sessions", summary = "Create a session",
+    request_body = wire::CreateSessionRequest, responses((status = 201, description = "The session", body = wire::Session)))]
 async fn create(
     State(state): State<AppState>,
     Org(org): Org,
@@ -60,10 +80,14 @@ async fn create(
     Ok((StatusCode::CREATED, Json(session)).into_response())
 }
 
+#[utoipa::path(get, path = "/v1/sessions/{session_id}", operation_id = "get_session", tag = "sessions", summary = "Get a session",
+    params(SessionIdParam), responses((status = 200, description = "The session", body = wire::Session)))]
 async fn read(State(state): State<AppState>, Org(org): Org, Path(id): Path<String>) -> ApiResult<Response> {
     Ok(Json(sessions::find(&state, org, &id).await?).into_response())
 }
 
+#[utoipa::path(patch, path = "/v1/sessions/{session_id}", operation_id = "update_session", tag = "sessions", summary = "Update a session",
+    params(SessionIdParam), request_body = wire::UpdateSessionRequest, responses((status = 200, description = "The session", body = wire::Session)))]
 async fn patch(
     State(state): State<AppState>,
     Org(org): Org,
@@ -73,6 +97,8 @@ async fn patch(
     Ok(Json(sessions::patch(&state, org, &id, input).await?).into_response())
 }
 
+#[utoipa::path(delete, path = "/v1/sessions/{session_id}", operation_id = "delete_session", tag = "sessions",
+    summary = "Delete a session (cancels its turn)", params(SessionIdParam), responses((status = 204, description = "Deleted")))]
 async fn delete(State(state): State<AppState>, Org(org): Org, Path(id): Path<String>) -> ApiResult<StatusCode> {
     let session = sessions::find(&state, org, &id).await?;
     if session.status.is_busy() {
@@ -83,6 +109,9 @@ async fn delete(State(state): State<AppState>, Org(org): Org, Path(id): Path<Str
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(post, path = "/v1/sessions/{session_id}/cancel", operation_id = "cancel_turn", tag = "sessions",
+    summary = "Cancel the running turn", params(SessionIdParam),
+    responses((status = 200, description = "Cancelled or no-op", body = wire::CancelTurnResponse)))]
 async fn cancel(State(state): State<AppState>, Org(org): Org, Path(id): Path<String>) -> ApiResult<Response> {
     let session = sessions::find(&state, org, &id).await?;
     let outcome = state.turns.cancel(org, session.id).await?;
@@ -93,6 +122,9 @@ async fn cancel(State(state): State<AppState>, Org(org): Org, Path(id): Path<Str
     Ok(Json(body).into_response())
 }
 
+#[utoipa::path(post, path = "/v1/sessions/{session_id}/messages", operation_id = "create_message", tag = "messages",
+    summary = "Post a user message and start a turn", params(SessionIdParam), request_body = wire::CreateMessageRequest,
+    responses((status = 201, description = "The stored user message", body = wire::Message)))]
 async fn post_message(
     State(state): State<AppState>,
     Org(org): Org,
@@ -103,6 +135,8 @@ async fn post_message(
     Ok((StatusCode::CREATED, Json(message)).into_response())
 }
 
+#[utoipa::path(get, path = "/v1/sessions/{session_id}/messages", operation_id = "list_messages", tag = "messages",
+    summary = "List messages", params(SessionIdParam), responses((status = 200, description = "Messages", body = List<wire::Message>)))]
 async fn list_messages(State(state): State<AppState>, Org(org): Org, Path(id): Path<String>) -> ApiResult<Response> {
     let session = sessions::find(&state, org, &id).await?;
     let filter = EventFilter {
@@ -146,6 +180,9 @@ struct ToolResultBody {
     error: Option<String>,
 }
 
+#[utoipa::path(post, path = "/v1/sessions/{session_id}/tool-results", operation_id = "submit_tool_results", tag = "messages",
+    summary = "Submit client-side tool results (409 when the turn no longer waits on them)", params(SessionIdParam),
+    request_body = wire::SubmitToolResultsRequest, responses((status = 200, description = "Accepted", body = wire::SubmitToolResultsResponse)))]
 async fn tool_results(
     State(state): State<AppState>,
     Org(org): Org,
