@@ -159,6 +159,11 @@ impl TurnService {
         &self.loader.stores
     }
 
+    /// Drops what this process keeps of a deleted session (its cached conversation).
+    pub fn forget_session(&self, session: SessionId) {
+        self.loader.forget(session);
+    }
+
     /// The bus.
     pub fn bus(&self) -> &Arc<dyn EventBus> {
         &self.bus

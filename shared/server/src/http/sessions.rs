@@ -105,6 +105,7 @@ async fn delete(State(state): State<AppState>, Org(org): Org, Path(id): Path<Str
         state.turns.cancel(org, session.id).await?;
     }
     state.stores.sessions.delete_session(org, session.id).await?;
+    state.turns.forget_session(session.id);
     state.sse.close_session(session.id, "session_deleted");
     Ok(StatusCode::NO_CONTENT)
 }
