@@ -1,7 +1,8 @@
 """Turn overhead through the local serverless split (scripts/split-up must be up):
 POST a message through the API function → `turn.completed` read on the bridge's SSE stream, with
 the 0-latency `llmsim-echo` model. Sequential turns after a warm-up, `--per-session` turns on each
-session (a worker loads the session's whole history with every turn, so long sessions cost more).
+session; with 40 or more per session it also reports the p50 of each session's first 20 turns
+against its last 20 (an iteration's context load should not grow with the session).
 
     python3 scripts/split/bench_turn.py --api $EVERRUNS_API_URL --sse $EVERRUNS_SSE_URL [--turns 100]
 """
@@ -85,8 +86,20 @@ def main() -> None:
             samples.append((at - started) * 1000)
             beyond.append((at - started) * 1000 - waited)
     report("split turn (POST via API function -> turn.completed on bridge SSE)", samples, args.per_session)
+    if args.per_session >= 40 and args.warmup == 0:
+        growth(samples, args.per_session)
     if args.dwell_log:
         report("  beyond the queue poll interval (SentTimestamp -> received by the poller)", beyond, args.per_session)
+
+
+def growth(samples: list[float], per_session: int) -> None:
+    """p50 of the first 20 turns of each session against its last 20 (samples in posting order)."""
+    sessions = [samples[i:i + per_session] for i in range(0, len(samples), per_session)]
+    sessions = [s for s in sessions if len(s) == per_session]
+    first = sorted(t for s in sessions for t in s[:20])
+    last = sorted(t for s in sessions for t in s[-20:])
+    a, b = statistics.median(first), statistics.median(last)
+    print(f"one session, turns 1-20 p50 {a:.1f} ms | turns {per_session - 19}-{per_session} p50 {b:.1f} ms | ratio {b / a:.2f}")
 
 
 def report(title: str, samples: list[float], per_session: int) -> None:

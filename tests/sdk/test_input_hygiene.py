@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 import uuid
 
 import pytest
@@ -82,6 +83,11 @@ async def test_every_error_is_problem_json_with_its_status(api):
     assert body["status"] == 405 and body["title"] == "Method Not Allowed", body
     resp = await api.get("v1/agents", params={"limit": 0})
     refused(resp, "limit")
+    if os.environ.get("EVERRUNS_TEST_MODE") == "split":
+        # `cargo lambda watch` answers a body that is not UTF-8 with its own 500 before invoking
+        # the function (it builds the Function URL event's body as a string); the handler's 400 is
+        # covered in the other modes and by the router tests.
+        return
     resp = await api.post(
         "v1/agents/import", content=b"\xff\xfe\x00A", headers={"content-type": "text/markdown"}
     )
