@@ -15,7 +15,7 @@ import {
   bridgeEnvironment, BridgeEnvironmentProps, bridgeImageAsset, grantBridge, GRPC_PORT, HTTP_PORT, SSE_PATH,
 } from './bridge';
 import { CLOUDFRONT_READ_TIMEOUT_SECS } from './config';
-import { Network } from './network';
+import { amazonLinuxFor, Network } from './network';
 
 /** The systemd unit name of the bridge container. */
 export const BRIDGE_UNIT = 'everruns-bridge';
@@ -94,9 +94,7 @@ export class BridgeInstance extends Construct {
       vpc: network.vpc,
       vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS, availabilityZones: [network.vpc.availabilityZones[0]] },
       instanceType: type,
-      machineImage: ec2.MachineImage.latestAmazonLinux2023({
-        cpuType: type.architecture === ec2.InstanceArchitecture.ARM_64 ? ec2.AmazonLinuxCpuType.ARM_64 : ec2.AmazonLinuxCpuType.X86_64,
-      }),
+      machineImage: amazonLinuxFor(type),
       role,
       securityGroup: network.bridgeSg,
       userData,

@@ -4,6 +4,12 @@
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { Construct } from 'constructs';
 
+/** The latest Amazon Linux 2023 image for an instance type's architecture (resolved at deploy). */
+export function amazonLinuxFor(type: ec2.InstanceType): ec2.IMachineImage {
+  const arm = type.architecture === ec2.InstanceArchitecture.ARM_64;
+  return ec2.MachineImage.latestAmazonLinux2023({ cpuType: arm ? ec2.AmazonLinuxCpuType.ARM_64 : ec2.AmazonLinuxCpuType.X86_64 });
+}
+
 export interface NetworkProps {
   readonly natGateways: number;
   /** A NAT instance of this type instead of NAT gateways (one, in the first AZ). */
@@ -22,13 +28,11 @@ export class Network extends Construct {
 
   constructor(scope: Construct, id: string, props: NetworkProps) {
     super(scope, id);
-    const natGatewayProvider = props.natInstanceType
+    const natType = props.natInstanceType ? new ec2.InstanceType(props.natInstanceType) : undefined;
+    const natGatewayProvider = natType
       ? ec2.NatProvider.instanceV2({
-        instanceType: new ec2.InstanceType(props.natInstanceType),
-        machineImage: ec2.MachineImage.latestAmazonLinux2023({
-          cpuType: new ec2.InstanceType(props.natInstanceType).architecture === ec2.InstanceArchitecture.ARM_64
-            ? ec2.AmazonLinuxCpuType.ARM_64 : ec2.AmazonLinuxCpuType.X86_64,
-        }),
+        instanceType: natType,
+        machineImage: amazonLinuxFor(natType),
         defaultAllowedTraffic: ec2.NatTrafficDirection.OUTBOUND_ONLY,
       })
       : undefined;
