@@ -8,7 +8,9 @@
 //!
 //! Selected through the registry ([`register_driver`]), the model name picks the mode
 //! ([`LlmSimConfig::for_model`]): `echo`, `tools`, `slow` and `fail` switch modes, and `-ttft-<ms>`
-//! (e.g. `llmsim-ttft-2000`) delays the first token; any other name streams
+//! (e.g. `llmsim-ttft-2000`) delays the first token and `-ctx-<tokens>` (e.g. `llmsim-echo-ctx-500`)
+//! gives the model a context window: a longer prompt is refused the way providers refuse one
+//! (HTTP 400, "prompt is too long", [`DriverErrorKind::RequestTooLarge`]); any other name streams
 //! [`DEFAULT_RESPONSE`].
 //!
 //! With zero latency the whole response is built eagerly and returned as a ready stream, so a call
@@ -21,7 +23,9 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use crate::domain::{ContentPart, Message, MessageRole, TokenUsage, ToolDefinition};
-use crate::driver::{ChatChunk, ChatDriver, ChatFinish, ChatRequest, ChatStream, DriverError, ToolCall};
+use crate::driver::{
+    ChatChunk, ChatDriver, ChatFinish, ChatRequest, ChatStream, DriverError, DriverErrorKind, ToolCall,
+};
 use crate::driver_registry::{DriverId, DriverRegistry};
 
 /// The text streamed by the default configuration.
@@ -112,6 +116,8 @@ pub struct LlmSimConfig {
     time_to_first_token: Duration,
     per_token: Duration,
     failure: Option<(LlmSimFailure, f64)>,
+    /// The context window in (estimated) tokens, if limited.
+    context_window: Option<u64>,
 }
 
 impl Default for LlmSimConfig {
@@ -123,7 +129,13 @@ impl Default for LlmSimConfig {
 
 impl LlmSimConfig {
     fn with_mode(mode: Mode) -> Self {
-        Self { mode, time_to_first_token: Duration::ZERO, per_token: Duration::ZERO, failure: None }
+        Self {
+            mode,
+            time_to_first_token: Duration::ZERO,
+            per_token: Duration::ZERO,
+            failure: None,
+            context_window: None,
+        }
     }
 
     /// Always streams `text`.
@@ -194,10 +206,23 @@ impl LlmSimConfig {
         } else {
             Self::default()
         };
-        if let Some(ttft) = parse_ttft(&lower) {
-            config.time_to_first_token = ttft;
+        if let Some(ttft) = parse_number(&lower, "-ttft-") {
+            config.time_to_first_token = Duration::from_millis(ttft);
         }
+        config.context_window = parse_number(&lower, "-ctx-");
         config
+    }
+
+    /// Refuses prompts of more than `tokens` (estimated) tokens, as a provider at its context
+    /// window does.
+    pub fn with_context_window(mut self, tokens: u64) -> Self {
+        self.context_window = Some(tokens);
+        self
+    }
+
+    /// The context window, if limited.
+    pub fn context_window(&self) -> Option<u64> {
+        self.context_window
     }
 
     /// The delay before the first chunk.
@@ -231,12 +256,11 @@ impl LlmSimConfig {
     }
 }
 
-/// Reads the milliseconds after the first `-ttft-` in a (lowercase) model name.
-fn parse_ttft(lower: &str) -> Option<Duration> {
-    let (_, rest) = lower.split_once("-ttft-")?;
+/// Reads the number after the first `marker` (`-ttft-`, `-ctx-`) in a (lowercase) model name.
+fn parse_number(lower: &str, marker: &str) -> Option<u64> {
+    let (_, rest) = lower.split_once(marker)?;
     let end = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
-    let millis: u64 = rest.get(..end)?.parse().ok()?;
-    Some(Duration::from_millis(millis))
+    rest.get(..end)?.parse().ok()
 }
 
 /// A [`ChatDriver`] that simulates an LLM; see the [module docs](self).
@@ -306,6 +330,20 @@ impl ChatDriver for LlmSimDriver {
         if let Some(kind) = self.config.pick_failure() {
             tracing::debug!(?kind, model = %self.model, "llmsim: injecting a failure");
             return Err(kind.to_error());
+        }
+        if let Some(window) = self.config.context_window {
+            let tokens = estimate_input_tokens(&request);
+            if tokens > window {
+                // The shape of the providers' answer (OpenAI `context_length_exceeded`, Anthropic
+                // "prompt is too long"): a 400 of the request-too-large class.
+                return Err(DriverError {
+                    kind: DriverErrorKind::RequestTooLarge,
+                    ..DriverError::from_status(
+                        400,
+                        format!("llmsim: prompt is too long: {tokens} tokens > {window} maximum context length"),
+                    )
+                });
+            }
         }
         let chunks = self.respond(&request);
         let ttft = self.config.time_to_first_token;
@@ -1029,6 +1067,18 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_prompt_past_the_context_window_is_refused_as_too_large() {
+        let driver = LlmSimDriver::new(LlmSimConfig::echo().with_context_window(4), "m");
+        let short = vec![Message::user_text("one two three")];
+        assert!(driver.chat_stream(request(short)).await.is_ok(), "3 words fit in 4 tokens");
+        let long = vec![Message::user_text("one two three four five")];
+        let Err(error) = driver.chat_stream(request(long)).await else { panic!("5 words exceed 4 tokens") };
+        assert_eq!(error.kind, DriverErrorKind::RequestTooLarge);
+        assert_eq!(error.error_code(), "request_too_large");
+        assert!(!error.is_retryable(), "a retry cannot make the prompt fit");
+    }
+
+    #[tokio::test]
     async fn failure_rates() {
         let never = LlmSimDriver::new(LlmSimConfig::default().with_failure_rate(LlmSimFailure::RateLimited, 0.0), "m");
         let always = LlmSimDriver::new(LlmSimConfig::default().with_failure_rate(LlmSimFailure::RateLimited, 1.0), "m");
@@ -1060,6 +1110,8 @@ mod tests {
         assert_eq!(LlmSimConfig::for_model("llmsim-fail").failure(), Some((LlmSimFailure::ProviderError, 1.0)));
         assert_eq!(LlmSimConfig::for_model("llmsim-fail-429").failure(), Some((LlmSimFailure::RateLimited, 1.0)));
         assert_eq!(LlmSimConfig::for_model("llmsim-fail-auth").failure(), Some((LlmSimFailure::Authentication, 1.0)));
+        assert_eq!(LlmSimConfig::for_model("llmsim-echo-ctx-500").context_window(), Some(500));
+        assert_eq!(LlmSimConfig::for_model("llmsim-echo").context_window(), None);
 
         let ttft = LlmSimConfig::for_model("llmsim-ttft-1500");
         assert_eq!(ttft.time_to_first_token(), Duration::from_millis(1500));

@@ -5,7 +5,7 @@
 use everruns_core::context::TurnInputs;
 use everruns_core::domain::{Agent, Controls, Harness, Message, Session, TokenUsage};
 use everruns_core::driver_registry::ProviderMetadata;
-use everruns_core::events::Event;
+use everruns_core::events::{Event, EventPayload, LlmGenerationData};
 use everruns_core::ports::IterationTask;
 use everruns_core::{DriverId, ResolvedModel};
 use serde::de::DeserializeOwned;
@@ -83,14 +83,93 @@ pub struct ModelWire {
     pub provider_metadata: Option<ProviderMetadata>,
 }
 
+/// The most conversation JSON one part of a streamed context carries (a single larger message
+/// goes alone).
+pub const CONTEXT_PART_BYTES: usize = 1024 * 1024;
+
+/// Turn inputs → the context in parts ([`CONTEXT_PART_BYTES`] of conversation each): the first
+/// has every field, the later ones the next messages only. [`join_context`] undoes it.
+pub fn context_parts(inputs: &TurnInputs) -> Vec<v1::GetTurnContextResponse> {
+    let mut slices: Vec<String> = Vec::new();
+    let mut current: Vec<String> = Vec::new();
+    let mut size = 0;
+    for message in &inputs.history {
+        let json = to_json(message);
+        if size + json.len() > CONTEXT_PART_BYTES && !current.is_empty() {
+            slices.push(format!("[{}]", current.join(",")));
+            current.clear();
+            size = 0;
+        }
+        size += json.len() + 1;
+        current.push(json);
+    }
+    slices.push(format!("[{}]", current.join(",")));
+    let mut parts = Vec::with_capacity(slices.len());
+    let mut slices = slices.into_iter();
+    let mut first = context_fields(inputs);
+    first.history_json = slices.next().unwrap_or_else(|| "[]".into());
+    parts.push(first);
+    parts.extend(slices.map(|history_json| v1::GetTurnContextResponse { history_json, ..Default::default() }));
+    parts
+}
+
+/// Parts of a streamed context → one response (the conversation slices concatenated in order).
+pub fn join_context(parts: Vec<v1::GetTurnContextResponse>) -> Result<v1::GetTurnContextResponse, WireError> {
+    let mut parts = parts.into_iter();
+    let Some(mut joined) = parts.next() else { return Err(WireError("context: no part".into())) };
+    for part in parts {
+        let (Some(head), Some(tail)) = (joined.history_json.strip_suffix(']'), part.history_json.strip_prefix('['))
+        else {
+            return Err(WireError("context: a history slice is not a JSON array".into()));
+        };
+        let mut history = String::with_capacity(head.len() + tail.len() + 1);
+        history.push_str(head);
+        if !head.ends_with('[') && !tail.starts_with(']') {
+            history.push(',');
+        }
+        history.push_str(tail);
+        joined.history_json = history;
+    }
+    Ok(joined)
+}
+
 /// Turn inputs → the context response.
 pub fn context_response(inputs: &TurnInputs) -> v1::GetTurnContextResponse {
-    let turn_events: Vec<KeyedEvent> = inputs.turn_events.iter().map(KeyedEvent::of).collect();
+    v1::GetTurnContextResponse { history_json: to_json(&inputs.history), ..context_fields(inputs) }
+}
+
+/// Every field of the context response but the conversation.
+fn context_fields(inputs: &TurnInputs) -> v1::GetTurnContextResponse {
+    // What was sent to the model is never read back by the engine: without it the turn's events
+    // stay small however long the conversation and however many iterations the turn has had.
+    let turn_events: Vec<KeyedEvent> = inputs
+        .turn_events
+        .iter()
+        .map(|event| match &event.payload {
+            EventPayload::LlmGeneration(data) => KeyedEvent::of(&Event {
+                id: event.id,
+                ts: event.ts,
+                session_id: event.session_id,
+                context: event.context.clone(),
+                payload: EventPayload::LlmGeneration(LlmGenerationData {
+                    messages: Vec::new(),
+                    output: data.output.clone(),
+                    tools: data.tools.clone(),
+                    metadata: data.metadata.clone(),
+                }),
+                sequence: event.sequence,
+                metadata: event.metadata.clone(),
+                tags: event.tags.clone(),
+                idempotency_key: event.idempotency_key.clone(),
+            }),
+            _ => KeyedEvent::of(event),
+        })
+        .collect();
     v1::GetTurnContextResponse {
         session_json: to_json(&inputs.session),
         harness_chain_json: to_json(&inputs.harness_chain),
         agent_json: inputs.agent.as_ref().map(to_json).unwrap_or_default(),
-        history_json: to_json(&inputs.history),
+        history_json: String::new(),
         turn_events_json: to_json(&turn_events),
         controls_json: inputs.controls.as_ref().map(to_json).unwrap_or_default(),
         model_json: inputs
@@ -142,4 +221,89 @@ fn optional(json: &str) -> Option<&str> {
 /// Usage to the wire.
 pub fn usage(usage: &TokenUsage) -> String {
     to_json(usage)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use everruns_core::domain::{Harness, Message, Session};
+    use everruns_core::events::{
+        EventContext, EventPayload, GenerationMetadata, GenerationOutput, LlmGenerationData, NewEvent,
+    };
+    use everruns_core::ids::{OrgId, TurnId};
+
+    use super::*;
+
+    fn inputs(history: Vec<Message>) -> TurnInputs {
+        let harness = Harness::new("h", None);
+        let session = Session::new(OrgId::DEFAULT, harness.id);
+        TurnInputs {
+            harness_chain: vec![harness],
+            agent: None,
+            session,
+            history,
+            turn_events: Vec::new(),
+            controls: None,
+            model: None,
+        }
+    }
+
+    #[test]
+    fn a_long_conversation_streams_in_bounded_parts_and_joins_back() {
+        // ~6 MiB of conversation, one message larger than a part on its own.
+        let mut history: Vec<Message> =
+            (0..3000).map(|i| Message::user_text(format!("{i} {}", "x".repeat(2000)))).collect();
+        history.insert(1500, Message::user_text("y".repeat(CONTEXT_PART_BYTES + 10)));
+        let inputs = inputs(history.clone());
+        let parts = context_parts(&inputs);
+        assert!(parts.len() >= 6, "{} parts", parts.len());
+        for part in &parts {
+            let (bytes, messages) =
+                (part.history_json.len(), from_json::<Vec<Message>>("part", &part.history_json).unwrap().len());
+            assert!(
+                bytes <= CONTEXT_PART_BYTES + 2 || messages == 1,
+                "a part of {bytes} bytes and {messages} messages"
+            );
+        }
+        assert!(parts[1..].iter().all(|p| p.session_json.is_empty()), "only the first part has the other fields");
+        let joined = parse_context(&join_context(parts).unwrap()).unwrap();
+        assert_eq!(joined.history, history);
+        assert_eq!(joined.session, inputs.session);
+    }
+
+    #[test]
+    fn an_empty_or_short_conversation_is_one_part() {
+        for history in [Vec::new(), vec![Message::user_text("hi")]] {
+            let parts = context_parts(&inputs(history.clone()));
+            assert_eq!(parts.len(), 1);
+            assert_eq!(parse_context(&join_context(parts).unwrap()).unwrap().history, history);
+        }
+        assert!(join_context(Vec::new()).is_err(), "no part is an error, not an empty context");
+    }
+
+    #[test]
+    fn the_turns_generations_travel_without_their_messages() {
+        let mut inputs = inputs(vec![Message::user_text("hi")]);
+        let turn = TurnId::new();
+        let generation = LlmGenerationData {
+            messages: vec![Message::user_text("a long conversation")],
+            output: GenerationOutput { text: Some("answer".into()), ..GenerationOutput::default() },
+            tools: None,
+            metadata: GenerationMetadata { model: "m".into(), success: true, ..GenerationMetadata::default() },
+        };
+        let event = NewEvent::new(
+            inputs.session.id,
+            EventContext::for_turn(turn, None),
+            EventPayload::LlmGeneration(generation),
+        )
+        .with_key("k/llm.generation")
+        .event;
+        inputs.turn_events = vec![event];
+        let parsed = parse_context(&context_response(&inputs)).unwrap();
+        let EventPayload::LlmGeneration(data) = &parsed.turn_events[0].payload else { panic!("kept its type") };
+        assert!(data.messages.is_empty());
+        assert_eq!(data.output.text.as_deref(), Some("answer"));
+        assert_eq!(parsed.turn_events[0].idempotency_key.as_deref(), Some("k/llm.generation"));
+    }
 }

@@ -269,6 +269,51 @@ async fn provider_failure_shows_the_friendly_message_then_fails_the_turn() {
     assert_eq!(history.len(), 2, "two user messages, no failure notices");
 }
 
+/// At the model's context limit the provider refuses the prompt; the turn fails with the contract's
+/// "conversation too long" class, the session stays usable, and nothing is retried.
+#[tokio::test]
+async fn a_conversation_past_the_context_window_fails_as_too_long() {
+    let calls = CallCounter::default();
+    let rt = runtime(platform_with(LlmSimConfig::echo().with_context_window(60), &calls), RuntimeBackends::in_memory())
+        .await;
+    let session = rt.session_id();
+    let mut completed = 0;
+    let report = loop {
+        let report = rt.send_message(session, "please repeat these five words").await.unwrap();
+        if report.outcome != IterationOutcome::Completed {
+            break report;
+        }
+        completed += 1;
+        assert!(completed < 50, "the window never filled");
+    };
+    assert!(completed >= 2, "a few turns fit before the window is full ({completed})");
+    assert_eq!(report.outcome, IterationOutcome::Failed);
+    let events = rt.session_events(session).await.unwrap();
+    let (message, code) = events
+        .iter()
+        .rev()
+        .find_map(|e| match &e.payload {
+            EventPayload::OutputMessageCompleted(d) => Some((d.message.text(), d.error_code.clone())),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(code.as_deref(), Some("request_too_large"));
+    assert!(message.contains("conversation is too long"), "{message}");
+    let failed = events
+        .iter()
+        .rev()
+        .find_map(|e| match &e.payload {
+            EventPayload::TurnFailed(d) => Some(d.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(failed.error_code.as_deref(), Some("request_too_large"));
+    assert_eq!(calls.get(), completed + 1, "the refused call is not retried");
+    assert_eq!(rt.session(session).await.unwrap().status, SessionStatus::Idle);
+    // Still too long: the next message fails the same way, at once.
+    assert_eq!(rt.send_message(session, "and now?").await.unwrap().outcome, IterationOutcome::Failed);
+}
+
 #[tokio::test]
 async fn generic_disclosure_uses_the_seed_wording() {
     let calls = CallCounter::default();

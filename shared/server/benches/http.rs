@@ -8,7 +8,12 @@
 //! 3. `fanout`: output deltas fanned out to 100 subscribers of one session (in-process server,
 //!    deltas published on its bus): delivered deltas per second.
 //!
-//! `cargo bench -p everruns-server --bench http [-- turn|subscribers|fanout]`
+//! 4. `durable`, `long-session`, `throughput`: the same on PostgreSQL with one `everruns-worker`
+//!    over gRPC (needs `EVERRUNS_TEST_DATABASE_URL` and `EVERRUNS_WORKER_BIN`); `throughput` runs
+//!    8 sessions' turns concurrently and reads the CPU that server, worker and PostgreSQL spent
+//!    from `/proc`.
+//!
+//! `cargo bench -p everruns-server --bench http [-- turn|durable|long-session|throughput|subscribers|fanout]`
 
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -161,7 +166,7 @@ fn pct(sorted: &[Duration], p: f64) -> f64 {
 
 async fn bench_turn() {
     let server = spawn_server(&[]).await;
-    let samples = turns(&server, 200, 2_000).await;
+    let samples = turns(server.port, 200, 2_000).await;
     println!("turn through HTTP + SSE, DEV_MODE, 0-latency llmsim ({} turns):", samples.len());
     println!(
         "  p50 {:.3} ms | p99 {:.3} ms | max {:.3} ms",
@@ -229,7 +234,7 @@ async fn durable(what: &str) -> Option<Durable> {
 /// The same turn with the server on PostgreSQL and one worker process over gRPC.
 async fn bench_durable() {
     let Some(durable) = durable("durable").await else { return };
-    let samples = turns(durable.server.as_ref().expect("server"), 50, 500).await;
+    let samples = turns(durable.server.as_ref().expect("server").port, 50, 500).await;
     println!("turn through HTTP + SSE, PostgreSQL + 1 gRPC worker, 0-latency llmsim ({} turns):", samples.len());
     println!(
         "  p50 {:.3} ms | p99 {:.3} ms | max {:.3} ms",
@@ -241,12 +246,12 @@ async fn bench_durable() {
 
 /// Turns of one session, one after another with its stream open throughout: each turn's time
 /// from posting to `turn.completed`, in order (not sorted).
-async fn session_turns(server: &Server, count: usize, query: &str) -> Vec<Duration> {
-    let mut api = connect(server.port).await;
+async fn session_turns(port: u16, count: usize, query: &str) -> Vec<Duration> {
+    let mut api = connect(port).await;
     let (status, session) = request(&mut api, "POST", "/api/v1/sessions", "{}").await;
     assert_eq!(status, 201);
     let session = field(&session, "id");
-    let mut sse = open_sse_query(server.port, &session, query).await;
+    let mut sse = open_sse_query(port, &session, query).await;
     let mut times = Vec::with_capacity(count);
     for i in 0..count {
         let body = format!(
@@ -282,27 +287,105 @@ async fn bench_long_session() {
     // conversation sent to the model, so it grows with the session by contract), and without it.
     const LEAN: &str = "?exclude=llm.generation";
     let server = spawn_server(&[]).await;
-    report("DEV_MODE", session_turns(&server, TURNS, "").await);
-    report("DEV_MODE, stream without llm.generation", session_turns(&server, TURNS, LEAN).await);
+    report("DEV_MODE", session_turns(server.port, TURNS, "").await);
+    report("DEV_MODE, stream without llm.generation", session_turns(server.port, TURNS, LEAN).await);
     drop(server);
     if let Some(durable) = durable("long-session").await {
         let server = durable.server.as_ref().expect("server");
-        report("PostgreSQL + 1 gRPC worker", session_turns(server, TURNS, "").await);
-        report("PostgreSQL + 1 gRPC worker, stream without llm.generation", session_turns(server, TURNS, LEAN).await);
+        report("PostgreSQL + 1 gRPC worker", session_turns(server.port, TURNS, "").await);
+        report(
+            "PostgreSQL + 1 gRPC worker, stream without llm.generation",
+            session_turns(server.port, TURNS, LEAN).await,
+        );
+    }
+}
+
+/// CPU time (user + system) a process has used, from `/proc/<pid>/stat`.
+fn cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command (which may hold spaces) start past the last ')'.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    // utime and stime are fields 14 and 15 of the line, 11 and 12 after the command.
+    let clock_ticks = 100; // USER_HZ on Linux
+    Duration::from_millis((ticks(11) + ticks(12)) * 1000 / clock_ticks)
+}
+
+/// CPU time of every PostgreSQL process on the machine (postmaster, its helpers, its backends).
+fn postgres_cpu() -> Duration {
+    let mut total = Duration::ZERO;
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        if comm.trim() == "postgres" {
+            total += cpu_time(pid);
+        }
+    }
+    total
+}
+
+/// Turns per second with 8 sessions' turns in flight at once (each turn a fresh session, as the
+/// reference was measured), and the CPU server, worker and PostgreSQL spent per turn.
+async fn bench_throughput() {
+    const SESSIONS: usize = 8;
+    const TURNS_EACH: usize = 200;
+    let Some(durable) = durable("throughput").await else { return };
+    let server = durable.server.as_ref().expect("server");
+    let worker_pid = durable.worker.as_ref().expect("worker").child.id();
+    let port = server.port;
+    // Warm the pools and the worker's connections.
+    let _ = turns(port, 20, 1).await;
+    // CPU from /proc has 10 ms ticks: enough turns make it exact to a few microseconds per turn.
+    let cpu = || (cpu_time(server.child.id()), cpu_time(worker_pid), postgres_cpu());
+    for fresh in [true, false] {
+        let before = cpu();
+        let started = Instant::now();
+        let tasks: Vec<_> = (0..SESSIONS)
+            .map(|_| {
+                tokio::spawn(async move {
+                    if fresh { turns(port, 0, TURNS_EACH).await } else { session_turns(port, TURNS_EACH, "").await }
+                })
+            })
+            .collect();
+        let mut samples = Vec::new();
+        for task in tasks {
+            samples.extend(task.await.expect("client"));
+        }
+        let wall = started.elapsed();
+        let after = cpu();
+        samples.sort_unstable();
+        let n = samples.len() as f64;
+        let per_turn = |a: Duration, b: Duration| (a - b).as_secs_f64() * 1e3 / n;
+        let (server_ms, worker_ms, pg_ms) =
+            (per_turn(after.0, before.0), per_turn(after.1, before.1), per_turn(after.2, before.2));
+        let shape =
+            if fresh { "a fresh session each (created, streamed, deleted)" } else { "each session's turns in a row" };
+        println!(
+            "{SESSIONS} sessions, {} turns, {shape}, PostgreSQL + 1 gRPC worker: {:.1} turns/s | p50 {:.2} ms | p99 {:.2} ms",
+            samples.len(),
+            n / wall.as_secs_f64(),
+            pct(&samples, 0.5),
+            pct(&samples, 0.99)
+        );
+        println!(
+            "  CPU per turn: server {server_ms:.2} ms + worker {worker_ms:.2} ms + PostgreSQL {pg_ms:.2} ms = {:.2} ms",
+            server_ms + worker_ms + pg_ms
+        );
     }
 }
 
 /// Runs `warmup + samples` turns, each in a fresh session with its stream open before posting;
 /// returns the timed ones, sorted.
-async fn turns(server: &Server, warmup: usize, samples_wanted: usize) -> Vec<Duration> {
+async fn turns(port: u16, warmup: usize, samples_wanted: usize) -> Vec<Duration> {
     let samples_len = samples_wanted;
-    let mut api = connect(server.port).await;
+    let mut api = connect(port).await;
     let mut samples = Vec::with_capacity(samples_len);
     for i in 0..warmup + samples_len {
         let (status, session) = request(&mut api, "POST", "/api/v1/sessions", "{}").await;
         assert_eq!(status, 201);
         let session = field(&session, "id");
-        let mut sse = open_sse(server.port, &session).await;
+        let mut sse = open_sse(port, &session).await;
         let body = r#"{"message":{"role":"user","content":[{"type":"text","text":"Hello, simulator!"}]}}"#;
         let started = Instant::now();
         let (status, _) = request(&mut api, "POST", &format!("/api/v1/sessions/{session}/messages"), body).await;
@@ -488,6 +571,9 @@ fn main() {
         }
         if wants("long-session") {
             bench_long_session().await;
+        }
+        if wants("throughput") {
+            bench_throughput().await;
         }
         if wants("fanout") {
             Box::pin(bench_fanout()).await;

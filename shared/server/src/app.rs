@@ -229,9 +229,7 @@ impl ServerAppBuilder {
                         ));
                         dispatch
                     }
-                    None => {
-                        Arc::new(NotifyDispatch::new(tasks.clone(), notify.clone()).with_announcer(fabric.announcer()))
-                    }
+                    None => Arc::new(NotifyDispatch::new(notify.clone()).with_announcer(fabric.announcer())),
                 };
                 turns = turns.with_queue(Arc::new(TaskStoreQueue::new(tasks.clone(), dispatch.clone())));
                 background.push(fabric.relay_wakeups(pool, notify.clone(), dormancy.clone()));

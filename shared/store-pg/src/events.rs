@@ -244,6 +244,56 @@ impl PgEventStore {
     }
 }
 
+impl PgEventStore {
+    /// Appends a run of events that [`joins`] allows together: one statement for several.
+    async fn append_run(&self, events: Vec<NewEvent>) -> PortResult<Vec<Event>> {
+        if events.len() < 2 {
+            return append_each(self, events).await;
+        }
+        let mut prepared = Vec::with_capacity(events.len());
+        for NewEvent { mut event, idempotency_key } in events.iter().cloned() {
+            event.idempotency_key = idempotency_key.or_else(|| event.idempotency_key.take());
+            let data = payload_data(&event)?;
+            prepared.push((event, data));
+        }
+        // The run's last event decides the fence: every earlier one is the turn's work, which the
+        // same stage (`Open`) admits and leaves unchanged.
+        let fence = Fence::of(&prepared[prepared.len() - 1].0);
+        match self.insert_all(&prepared, &fence).await {
+            Ok(first) => Ok(prepared
+                .into_iter()
+                .zip(first..)
+                .map(|((mut event, _), sequence)| {
+                    event.sequence = Some(sequence);
+                    event
+                })
+                .collect()),
+            // The session is gone or the turn ended: one by one says which, event by event.
+            Err(AppendFailure::NotStored) => append_each(self, events).await,
+            // A key or an id stored before: nothing was stored; one by one answers each.
+            Err(AppendFailure::Sql(err)) if matches!(violation(&err), Some(Violation::Unique(_))) => {
+                append_each(self, events).await
+            }
+            Err(AppendFailure::Sql(err)) => Err(port_error("append", err)),
+        }
+    }
+}
+
+/// Whether `next` may be stored in the same statement as the run ending with `last`: the same
+/// session and turn, both persisted, and under one fence condition — the run's earlier events are
+/// the turn's work (`Open`), and only its last may end or cancel the turn (both admitted at
+/// `Open`, like the work before them).
+fn joins(last: &Event, next: &Event) -> bool {
+    let work = |e: &Event| FenceClass::of(e).is_none_or(|c| c == FenceClass::Open);
+    next.session_id == last.session_id
+        && !last.is_ephemeral()
+        && !next.is_ephemeral()
+        && next.context.turn_id == last.context.turn_id
+        && work(last)
+        && FenceClass::of(next)
+            .is_none_or(|c| matches!(c, FenceClass::Open | FenceClass::Ended | FenceClass::Cancelled))
+}
+
 /// The payload's `data` object, as stored in the `data` column.
 fn payload_data(event: &Event) -> PortResult<Value> {
     match serde_json::to_value(&event.payload) {
@@ -294,44 +344,20 @@ impl EventStore for PgEventStore {
     }
 
     async fn append_all(&self, events: Vec<NewEvent>) -> PortResult<Vec<Event>> {
-        let Some(session) = events.first().map(|e| e.event.session_id) else { return Ok(Vec::new()) };
-        let together =
-            events.len() > 1 && events.iter().all(|e| e.event.session_id == session && !e.event.is_ephemeral());
-        if !together {
-            return append_each(self, events).await;
-        }
-        let mut prepared = Vec::with_capacity(events.len());
-        for NewEvent { mut event, idempotency_key } in events.iter().cloned() {
-            event.idempotency_key = idempotency_key.or_else(|| event.idempotency_key.take());
-            let data = payload_data(&event)?;
-            prepared.push((event, data));
-        }
-        // Together only under one fence condition: work of one open turn, or of no turn.
-        let fence = Fence::of(&prepared[0].0);
-        let one_condition = prepared.iter().all(|(e, _)| {
-            let f = Fence::of(e);
-            f.turn == fence.turn && (f.turn.is_none() || FenceClass::of(e) == Some(FenceClass::Open))
-        });
-        if !one_condition {
-            return append_each(self, events).await;
-        }
-        match self.insert_all(&prepared, &fence).await {
-            Ok(first) => Ok(prepared
-                .into_iter()
-                .zip(first..)
-                .map(|((mut event, _), sequence)| {
-                    event.sequence = Some(sequence);
-                    event
-                })
-                .collect()),
-            // The session is gone or the turn ended: one by one says which, event by event.
-            Err(AppendFailure::NotStored) => append_each(self, events).await,
-            // A key or an id stored before: nothing was stored; one by one answers each.
-            Err(AppendFailure::Sql(err)) if matches!(violation(&err), Some(Violation::Unique(_))) => {
-                append_each(self, events).await
+        let mut stored = Vec::with_capacity(events.len());
+        let mut run: Vec<NewEvent> = Vec::new();
+        for mut new in events {
+            // The envelope's key, else the event's: the fence class may depend on it.
+            new.event.idempotency_key = new.idempotency_key.clone().or(new.event.idempotency_key.take());
+            if run.last().is_some_and(|last| !joins(&last.event, &new.event)) {
+                stored.extend(self.append_run(std::mem::take(&mut run)).await?);
             }
-            Err(AppendFailure::Sql(err)) => Err(port_error("append", err)),
+            run.push(new);
         }
+        if !run.is_empty() {
+            stored.extend(self.append_run(run).await?);
+        }
+        Ok(stored)
     }
 
     async fn list_events(&self, session: SessionId, filter: &EventFilter) -> PortResult<Vec<Event>> {

@@ -86,6 +86,9 @@ impl WorkerAppBuilder {
                 continue;
             }
             idle = config.poll_interval;
+            // Fewer than asked for: the queue is drained, so the next claim waits for a wake-up
+            // (a notification that came meanwhile is kept by `Notify`) instead of asking at once.
+            let drained = leases.len() < free;
             for lease in leases {
                 let permit = slots.clone().acquire_owned().await?;
                 let runner = runner.clone();
@@ -95,6 +98,9 @@ impl WorkerAppBuilder {
                     }
                     drop(permit);
                 });
+            }
+            if drained {
+                let _ = tokio::time::timeout(idle, wake.notified()).await;
             }
         }
     }

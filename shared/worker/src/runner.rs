@@ -1,12 +1,13 @@
-//! Running one claimed task: load the context in one call (beside the first heartbeat), run the
-//! iteration with the engine while a heartbeat keeps the lease (and relays cancellation), then
-//! complete or fail the task.
+//! Running one claimed task: load the context in one call (a turn that ended while queued shows
+//! in it), run the iteration with the engine while a heartbeat keeps the lease (and relays
+//! cancellation), then complete or fail the task.
 
 use std::sync::Arc;
 
 use everruns_core::capabilities::CapabilityRegistry;
 use everruns_core::context::inspect_turn_context;
 use everruns_core::engine::{CancelSignal, EngineError, IterationEngine, IterationOutcome, TurnControl};
+use everruns_core::events::{FenceClass, TurnStage};
 use everruns_core::ports::IterationTask;
 use everruns_core::ports::PortError;
 use everruns_internal_protocol::v1::{
@@ -72,8 +73,9 @@ impl TaskRunner {
         let (lost_tx, mut lost) = watch::channel(false);
         // Cancel and steering are pushed while the iteration runs (the heartbeat is the fallback).
         let _watch = AbortOnDrop(tokio::spawn(self.clone().watch(task.clone(), control.clone())));
-        // One heartbeat before starting (a task of a turn cancelled while it was queued must not
-        // call the model), sent alongside the context request: both answer before the engine runs.
+        // The context request is the only call before the engine runs: the lease is fresh from
+        // the claim, and a turn that ended while the task was queued shows in the context's turn
+        // events (see `iterate`); the watch covers anything later.
         let mut request = tonic::Request::new(GetTurnContextRequest { task_json: wire::to_json(&task) });
         // The trace the task carries (the request that started the turn) goes with the context
         // request: the control plane continues it.
@@ -82,18 +84,13 @@ impl TaskRunner {
                 request.metadata_mut().insert(tonic::metadata::MetadataKey::from_static(field), value);
             }
         }
-        let mut client = self.client.clone();
-        let (alive, context) =
-            tokio::join!(self.beat(&task, &owner, &control, &lost_tx), client.get_turn_context(request));
-        if !alive {
-            return Ok(RunResult::LeaseLost);
-        }
+        let context = self.context(request).await;
         // Aborted when this run ends or is dropped (a host that gives up on the run mid-way must
         // not leave a heartbeat holding the lease).
         let heartbeat =
-            AbortOnDrop(tokio::spawn(self.clone().heartbeat(task.clone(), owner.clone(), control, lost_tx)));
+            AbortOnDrop(tokio::spawn(self.clone().heartbeat(task.clone(), owner.clone(), control.clone(), lost_tx)));
         let result = tokio::select! {
-            result = self.iterate(&task, context, &cancel) => Some(result),
+            result = self.iterate(&task, context, &control, &cancel) => Some(result),
             _ = lost.wait_for(|l| *l) => None,
         };
         drop(heartbeat);
@@ -177,11 +174,17 @@ impl TaskRunner {
     async fn iterate(
         &self,
         task: &IterationTask,
-        context: Result<tonic::Response<GetTurnContextResponse>, tonic::Status>,
+        context: anyhow::Result<GetTurnContextResponse>,
+        control: &TurnControl,
         cancel: &CancelSignal,
     ) -> anyhow::Result<IterationOutcome> {
-        let response = context?.into_inner();
+        let response = context?;
         let mut inputs = wire::parse_context(&response)?;
+        // A turn cancelled (or ended) while its task was queued must not call the model.
+        let stage = inputs.turn_events.iter().filter_map(FenceClass::of).fold(TurnStage::Open, |s, c| c.advance(s));
+        if stage.is_terminal() {
+            control.cancel();
+        }
         let grade = self.config.grade;
         // The worker runs its own capability surface: refs it does not provide are skipped.
         let known = |refs: &mut Vec<everruns_core::domain::AgentCapabilityConfig>| {
@@ -196,6 +199,16 @@ impl TaskRunner {
         let context = inspect_turn_context(inputs, &self.capabilities, grade)?;
         let host = GrpcIterationHost::new(self.client.clone(), task.org_id);
         Ok(self.engine.run_iteration(&context, task, &turn_events, &host, cancel).await?)
+    }
+
+    /// The task's context, streamed in parts (no message grows with the session) and joined.
+    async fn context(&self, request: tonic::Request<GetTurnContextRequest>) -> anyhow::Result<GetTurnContextResponse> {
+        let mut stream = self.client.clone().stream_turn_context(request).await?.into_inner();
+        let mut parts = Vec::new();
+        while let Some(part) = stream.message().await? {
+            parts.push(part);
+        }
+        Ok(wire::join_context(parts)?)
     }
 
     async fn heartbeat(self, task: IterationTask, owner: String, cancel: TurnControl, lost: watch::Sender<bool>) {

@@ -15,17 +15,20 @@ pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;
 /// Wakes subscribed workers (their `SubscribeTaskNotifications` streams) of this instance, and
 /// those of the other instances through an announcer when one is set (NATS; without it the task
 /// store's NOTIFY reaches them).
+///
+/// Nothing is marked published: in the container deployment the task table is the delivery
+/// (workers claim from it, and poll it when no wake-up comes), so no sweeper re-publishes and the
+/// outbox column would be a write per turn that nothing reads.
 #[derive(Clone)]
 pub struct NotifyDispatch {
-    store: Arc<dyn TaskStore>,
     notify: broadcast::Sender<TaskId>,
     announcer: Option<Arc<dyn TaskAnnouncer>>,
 }
 
 impl NotifyDispatch {
-    /// A dispatcher that marks tasks of `store` published and announces them on `notify`.
-    pub fn new(store: Arc<dyn TaskStore>, notify: broadcast::Sender<TaskId>) -> Self {
-        Self { store, notify, announcer: None }
+    /// A dispatcher that announces tasks on `notify`.
+    pub fn new(notify: broadcast::Sender<TaskId>) -> Self {
+        Self { notify, announcer: None }
     }
 
     /// Also announces every dispatched task to the other instances.
@@ -38,7 +41,6 @@ impl NotifyDispatch {
 #[async_trait::async_trait]
 impl TaskDispatch for NotifyDispatch {
     async fn dispatch(&self, task: &IterationTask) -> PortResult<()> {
-        self.store.mark_published(task.task_id).await?;
         let _ = self.notify.send(task.task_id);
         if let Some(announcer) = &self.announcer {
             announcer.announce(task.task_id);

@@ -5,15 +5,16 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use everruns_core::context::TurnInputs;
 use everruns_core::engine::{IterationHost, TurnEnd};
 use everruns_core::events::NewEvent;
 use everruns_core::ids::{MessageId, OrgId, SessionId, TaskId, TurnId};
 use everruns_core::ports::{ClaimOutcome, FailOutcome, PortError, TaskDispatch, TaskLease, TaskStore};
-use everruns_core::turns::{TurnError, TurnService, record_event};
+use everruns_core::turns::{TurnError, TurnService, record_event, record_events};
 use everruns_internal_protocol::v1::worker_service_server::WorkerService;
 use everruns_internal_protocol::v1::*;
 use everruns_internal_protocol::wire::{self, KeyedEvent, WireError};
-use futures::{Stream, StreamExt};
+use futures::{FutureExt, Stream, StreamExt};
 use tokio::sync::broadcast;
 use tonic::{Request, Response, Status, Streaming};
 
@@ -102,6 +103,7 @@ fn to_lease(lease: &TaskLease) -> Lease {
 
 type NotificationStream = Pin<Box<dyn Stream<Item = Result<TaskNotification, Status>> + Send>>;
 type SignalStream = Pin<Box<dyn Stream<Item = Result<TurnSignal, Status>> + Send>>;
+type ContextStream = Pin<Box<dyn Stream<Item = Result<GetTurnContextResponse, Status>> + Send>>;
 
 #[tonic::async_trait]
 impl WorkerService for WorkerGrpcService {
@@ -189,18 +191,19 @@ impl WorkerService for WorkerGrpcService {
         &self,
         request: Request<GetTurnContextRequest>,
     ) -> Result<Response<GetTurnContextResponse>, Status> {
-        let carrier =
-            everruns_core::trace_context::from_pairs(request.metadata().iter().filter_map(|entry| match entry {
-                tonic::metadata::KeyAndValueRef::Ascii(name, value) => Some((name.as_str(), value.to_str().ok()?)),
-                tonic::metadata::KeyAndValueRef::Binary(..) => None,
-            }));
-        let task: everruns_core::ports::IterationTask =
-            wire::from_json("task", &request.into_inner().task_json).map_err(wire_err)?;
-        if let Some(traces) = self.traces.as_ref().filter(|_| !carrier.is_empty()) {
-            traces.continue_turn(task.turn_id, &carrier);
-        }
-        let inputs = self.turns.task_inputs(&task).await.map_err(turn)?;
+        let inputs = self.turn_inputs(request).await?;
         Ok(Response::new(wire::context_response(&inputs)))
+    }
+
+    type StreamTurnContextStream = ContextStream;
+
+    async fn stream_turn_context(
+        &self,
+        request: Request<GetTurnContextRequest>,
+    ) -> Result<Response<Self::StreamTurnContextStream>, Status> {
+        let inputs = self.turn_inputs(request).await?;
+        let parts = wire::context_parts(&inputs);
+        Ok(Response::new(Box::pin(futures::stream::iter(parts.into_iter().map(Ok)))))
     }
 
     async fn emit_event(&self, request: Request<EmitEventRequest>) -> Result<Response<EmitEventResponse>, Status> {
@@ -217,8 +220,15 @@ impl WorkerService for WorkerGrpcService {
         let mut stream = request.into_inner();
         let mut accepted = 0;
         while let Some(message) = stream.next().await {
-            self.emit(message?).await?;
-            accepted += 1;
+            // Whatever else has already arrived is stored with it: one statement for a burst
+            // (an iteration's events come together when the model answers fast), no added wait.
+            let mut batch = vec![message?];
+            while batch.len() < EMIT_BATCH_MAX
+                && let Some(Some(message)) = stream.next().now_or_never()
+            {
+                batch.push(message?);
+            }
+            accepted += self.emit_batch(batch).await?;
         }
         Ok(Response::new(EmitEventStreamResponse { accepted }))
     }
@@ -280,14 +290,55 @@ impl WorkerService for WorkerGrpcService {
 }
 
 impl WorkerGrpcService {
-    async fn emit(&self, request: EmitEventRequest) -> Result<Option<everruns_core::events::Event>, Status> {
-        let mut event: everruns_core::events::Event =
-            wire::from_json("event", &request.event_json).map_err(wire_err)?;
-        let key = (!request.idempotency_key.is_empty()).then_some(request.idempotency_key);
-        event.idempotency_key = key.clone();
-        let stores = self.turns.stores();
-        record_event(stores, self.turns.bus().as_ref(), NewEvent { event, idempotency_key: key }).await.map_err(port)
+    /// The inputs of the requested task's iteration; continues the trace the request carries.
+    async fn turn_inputs(&self, request: Request<GetTurnContextRequest>) -> Result<TurnInputs, Status> {
+        let carrier =
+            everruns_core::trace_context::from_pairs(request.metadata().iter().filter_map(|entry| match entry {
+                tonic::metadata::KeyAndValueRef::Ascii(name, value) => Some((name.as_str(), value.to_str().ok()?)),
+                tonic::metadata::KeyAndValueRef::Binary(..) => None,
+            }));
+        let task: everruns_core::ports::IterationTask =
+            wire::from_json("task", &request.into_inner().task_json).map_err(wire_err)?;
+        if let Some(traces) = self.traces.as_ref().filter(|_| !carrier.is_empty()) {
+            traces.continue_turn(task.turn_id, &carrier);
+        }
+        self.turns.task_inputs(&task).await.map_err(turn)
     }
+
+    async fn emit(&self, request: EmitEventRequest) -> Result<Option<everruns_core::events::Event>, Status> {
+        let stores = self.turns.stores();
+        record_event(stores, self.turns.bus().as_ref(), new_event(request)?).await.map_err(port)
+    }
+
+    /// Records streamed events in order: each run of persisted ones together, each live-only one
+    /// published where it stands. Returns how many were recorded.
+    async fn emit_batch(&self, batch: Vec<EmitEventRequest>) -> Result<u64, Status> {
+        let (stores, bus) = (self.turns.stores(), self.turns.bus().as_ref());
+        let count = batch.len() as u64;
+        let mut run = Vec::with_capacity(batch.len());
+        for request in batch {
+            let event = new_event(request)?;
+            if bus.is_live_only(&event.event) {
+                record_events(stores, bus, std::mem::take(&mut run)).await.map_err(port)?;
+                record_event(stores, bus, event).await.map_err(port)?;
+            } else {
+                run.push(event);
+            }
+        }
+        record_events(stores, bus, run).await.map_err(port)?;
+        Ok(count)
+    }
+}
+
+/// Most events stored by one statement from a worker's stream.
+const EMIT_BATCH_MAX: usize = 64;
+
+/// The event a worker sent, with the idempotency key it was sent under.
+fn new_event(request: EmitEventRequest) -> Result<NewEvent, Status> {
+    let mut event: everruns_core::events::Event = wire::from_json("event", &request.event_json).map_err(wire_err)?;
+    let key = (!request.idempotency_key.is_empty()).then_some(request.idempotency_key);
+    event.idempotency_key = key.clone();
+    Ok(NewEvent { event, idempotency_key: key })
 }
 
 fn turn_ref(turn: Option<&TurnRef>) -> Result<(OrgId, SessionId, TurnId), Status> {

@@ -206,6 +206,6 @@ pub async fn post_message(state: &AppState, org: OrgId, id: &str, input: CreateM
     let mut message = Message::new(MessageRole::User, input.message.content);
     message.controls = input.controls;
     message.metadata = input.metadata;
-    let (message, _posted) = state.turns.post_message(org, session.id, message).await?;
+    let (message, _posted) = state.turns.post_message_to(session, message).await?;
     Ok(message)
 }
