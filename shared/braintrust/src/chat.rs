@@ -11,8 +11,8 @@ use everruns_core::events::GenerationOutput;
 use serde_json::{Map, Value, json};
 
 /// The messages sent to the model, in chat format.
-pub(crate) fn messages(messages: &[Message]) -> Vec<Value> {
-    let mut out = Vec::with_capacity(messages.len());
+pub(crate) fn messages<'a>(messages: impl IntoIterator<Item = &'a Message>) -> Vec<Value> {
+    let mut out = Vec::new();
     for message in messages {
         push_message(&mut out, message);
     }

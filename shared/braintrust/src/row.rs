@@ -27,7 +27,7 @@ pub fn generation_row(event: &Event) -> Option<Value> {
     let mut row = Map::new();
     row.insert("id".into(), event.id.to_string().into());
     row.insert("created".into(), event.ts.to_string().into());
-    row.insert("input".into(), Value::Array(chat::messages(&data.messages)));
+    row.insert("input".into(), Value::Array(chat::messages(data.messages.iter())));
     row.insert("output".into(), chat::output(&data.output));
     if !meta.success {
         let error = meta.error.clone().unwrap_or_else(|| "the LLM call failed".to_owned());
@@ -111,7 +111,7 @@ mod tests {
             SessionId::new(),
             EventContext::for_turn(turn, Some(MessageId::new())),
             EventPayload::LlmGeneration(LlmGenerationData {
-                messages: vec![Message::user_text("Hi")],
+                messages: vec![Message::user_text("Hi")].into(),
                 output: GenerationOutput { text: success.then(|| "Hello!".to_owned()), tool_calls: vec![] },
                 tools: Some(vec![GenerationTool {
                     name: "search".into(),

@@ -10,8 +10,8 @@ use serde_json::Value;
 
 use crate::capabilities::{CapabilityError, CapabilityRegistry, DeploymentGrade};
 use crate::domain::{
-    Agent, AgentCapabilityConfig, ContentPart, Controls, Harness, InitialFile, Message, NetworkAccessList, Session,
-    ToolDefinition, ToolKind,
+    Agent, AgentCapabilityConfig, ContentPart, Controls, Conversation, Harness, InitialFile, NetworkAccessList,
+    Session, ToolDefinition, ToolKind,
 };
 use crate::driver_registry::ResolvedModel;
 use crate::events::Event;
@@ -30,7 +30,7 @@ pub struct TurnInputs {
     /// The session.
     pub session: Session,
     /// The conversation so far (the whole session, this turn included): see [`crate::history`].
-    pub history: Vec<Message>,
+    pub history: Conversation,
     /// The persisted events of the turn being run, in sequence order (empty for inspection).
     pub turn_events: Vec<Event>,
     /// Controls of the message that triggered the turn.
@@ -75,8 +75,8 @@ pub struct TurnContext {
     pub harness_chain: Vec<Harness>,
     /// The agent.
     pub agent: Option<Agent>,
-    /// Filtered history, oldest first.
-    pub messages: Vec<Message>,
+    /// Filtered history, oldest first (shared with the model requests made from it).
+    pub messages: Conversation,
     /// The resolved model.
     pub model: Option<ResolvedModel>,
     /// The merged configuration.
@@ -297,7 +297,7 @@ mod tests {
             harness_chain: vec![parent, child],
             agent: Some(agent),
             session,
-            history: Vec::new(),
+            history: Conversation::default(),
             turn_events: Vec::new(),
             controls: None,
             model: Some(ResolvedModel {

@@ -11,7 +11,7 @@ use futures::Stream;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::domain::{Message, TokenUsage, ToolDefinition};
+use crate::domain::{Conversation, TokenUsage, ToolDefinition};
 
 /// Everything one model call needs.
 #[derive(Debug, Clone, Default)]
@@ -20,8 +20,9 @@ pub struct ChatRequest {
     pub model: String,
     /// The merged system prompt.
     pub system_prompt: String,
-    /// Conversation history, oldest first (user, agent and tool-result messages).
-    pub messages: Vec<Message>,
+    /// Conversation history, oldest first (user, agent and tool-result messages); shared with
+    /// the turn's context and its `llm.generation`, not copied.
+    pub messages: Conversation,
     /// Tools the model may call (deduplicated by name).
     pub tools: Vec<ToolDefinition>,
     /// Reasoning effort, when set.

@@ -14,7 +14,7 @@
 
 use std::collections::HashSet;
 
-use crate::domain::{ContentPart, Controls, Message, MessageRole};
+use crate::domain::{ContentPart, Controls, Conversation, Message, MessageRole};
 use crate::events::{Event, EventPayload};
 use crate::ids::TurnId;
 use crate::time::Timestamp;
@@ -26,7 +26,7 @@ const UNFINISHED_CALL: &str = "The tool call did not complete.";
 /// transcript as of the last applied event.
 #[derive(Debug, Clone, Default)]
 pub struct HistoryFold {
-    messages: Vec<Message>,
+    messages: Conversation,
     /// Tool calls of the latest agent message that have no result yet.
     pending: Vec<String>,
     /// Steering messages not yet placed, with the time of the first one's event.
@@ -95,7 +95,7 @@ impl HistoryFold {
                     result: data.result.as_ref().map(|parts| crate::context::result_value(parts)),
                     error: data.error.clone(),
                 };
-                push_tool_result(&mut self.messages, part, event.ts);
+                push_tool_result(self.messages.to_mut(), part, event.ts);
             }
             _ => {}
         }
@@ -115,19 +115,19 @@ impl HistoryFold {
     fn deliver_steering(&mut self) {
         if let Some(since) = self.steering_since.take() {
             self.close_pending(since);
-            self.messages.append(&mut self.steering);
+            self.messages.to_mut().append(&mut self.steering);
         }
     }
 
     fn close_pending(&mut self, ts: Timestamp) {
         for id in std::mem::take(&mut self.pending) {
             let part = ContentPart::ToolResult { tool_call_id: id, result: None, error: Some(UNFINISHED_CALL.into()) };
-            push_tool_result(&mut self.messages, part, ts);
+            push_tool_result(self.messages.to_mut(), part, ts);
         }
     }
 
     /// The transcript so far (steering messages not yet placed go at the end).
-    pub fn messages(&self) -> Vec<Message> {
+    pub fn messages(&self) -> Conversation {
         if self.steering.is_empty() {
             return self.messages.clone();
         }
@@ -161,7 +161,7 @@ fn push_tool_result(messages: &mut Vec<Message>, part: ContentPart, ts: Timestam
 
 /// The conversation of a whole event log (see [`HistoryFold`]).
 pub fn history_from_events(events: &[Event]) -> Vec<Message> {
-    HistoryFold::of(events).messages()
+    HistoryFold::of(events).messages().to_vec()
 }
 
 #[cfg(test)]
@@ -249,7 +249,7 @@ mod tests {
             let mut fold = HistoryFold::of(&events[..split]);
             // A re-read that overlaps what the fold has seen changes nothing.
             fold.extend(&events[split.saturating_sub(2)..]);
-            assert_eq!(transcript(fold.messages()), transcript(whole.clone()), "split at {split}");
+            assert_eq!(transcript(fold.messages().to_vec()), transcript(whole.clone()), "split at {split}");
             assert_eq!(fold.last_sequence(), events.len() as i64);
         }
     }

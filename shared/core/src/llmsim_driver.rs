@@ -423,7 +423,7 @@ fn count_words(text: &str) -> u64 {
 /// A rough prompt size: words of the system prompt and of every message part (at least 1).
 fn estimate_input_tokens(request: &ChatRequest) -> u64 {
     let mut total = count_words(&request.system_prompt);
-    for message in &request.messages {
+    for message in request.messages.iter() {
         for part in &message.content {
             total += match part {
                 ContentPart::Text { text } => count_words(text),
@@ -751,7 +751,7 @@ mod tests {
     use crate::driver_registry::ResolvedModel;
 
     fn request(messages: Vec<Message>) -> ChatRequest {
-        ChatRequest { model: "llmsim".into(), messages, ..Default::default() }
+        ChatRequest { model: "llmsim".into(), messages: messages.into(), ..Default::default() }
     }
 
     async fn run(driver: &dyn ChatDriver, request: ChatRequest) -> Vec<ChatChunk> {

@@ -5,7 +5,7 @@
 use everruns_core::context::TurnInputs;
 use everruns_core::domain::{Agent, Controls, Harness, Message, Session, TokenUsage};
 use everruns_core::driver_registry::ProviderMetadata;
-use everruns_core::events::{Event, EventPayload, LlmGenerationData};
+use everruns_core::events::{Event, EventPayload, LlmGenerationData, SentMessages};
 use everruns_core::ports::IterationTask;
 use everruns_core::{DriverId, ResolvedModel};
 use serde::de::DeserializeOwned;
@@ -152,7 +152,7 @@ fn context_fields(inputs: &TurnInputs) -> v1::GetTurnContextResponse {
                 session_id: event.session_id,
                 context: event.context.clone(),
                 payload: EventPayload::LlmGeneration(LlmGenerationData {
-                    messages: Vec::new(),
+                    messages: SentMessages::default(),
                     output: data.output.clone(),
                     tools: data.tools.clone(),
                     metadata: data.metadata.clone(),
@@ -201,7 +201,7 @@ pub fn parse_context(response: &v1::GetTurnContextResponse) -> Result<TurnInputs
         harness_chain,
         agent,
         session,
-        history,
+        history: history.into(),
         turn_events: turn_events.into_iter().map(KeyedEvent::into_event).collect(),
         controls,
         model: model.map(|m| ResolvedModel {
@@ -242,7 +242,7 @@ mod tests {
             harness_chain: vec![harness],
             agent: None,
             session,
-            history,
+            history: history.into(),
             turn_events: Vec::new(),
             controls: None,
             model: None,
@@ -268,7 +268,7 @@ mod tests {
         }
         assert!(parts[1..].iter().all(|p| p.session_json.is_empty()), "only the first part has the other fields");
         let joined = parse_context(&join_context(parts).unwrap()).unwrap();
-        assert_eq!(joined.history, history);
+        assert_eq!(joined.history.to_vec(), history);
         assert_eq!(joined.session, inputs.session);
     }
 
@@ -277,7 +277,7 @@ mod tests {
         for history in [Vec::new(), vec![Message::user_text("hi")]] {
             let parts = context_parts(&inputs(history.clone()));
             assert_eq!(parts.len(), 1);
-            assert_eq!(parse_context(&join_context(parts).unwrap()).unwrap().history, history);
+            assert_eq!(parse_context(&join_context(parts).unwrap()).unwrap().history.to_vec(), history);
         }
         assert!(join_context(Vec::new()).is_err(), "no part is an error, not an empty context");
     }
@@ -287,7 +287,7 @@ mod tests {
         let mut inputs = inputs(vec![Message::user_text("hi")]);
         let turn = TurnId::new();
         let generation = LlmGenerationData {
-            messages: vec![Message::user_text("a long conversation")],
+            messages: vec![Message::user_text("a long conversation")].into(),
             output: GenerationOutput { text: Some("answer".into()), ..GenerationOutput::default() },
             tools: None,
             metadata: GenerationMetadata { model: "m".into(), success: true, ..GenerationMetadata::default() },

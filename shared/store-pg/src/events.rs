@@ -74,8 +74,8 @@ struct EventRow {
 
 impl EventRow {
     fn into_event(self) -> PortResult<Event> {
-        let tagged = serde_json::json!({ "type": self.event_type, "data": self.data.0 });
-        let payload: EventPayload = serde_json::from_value(tagged).map_err(|err| corrupt("read event", err))?;
+        let payload =
+            EventPayload::from_data(&self.event_type, self.data.0).map_err(|err| corrupt("read event", err))?;
         Ok(Event {
             id: EventId::from_uuid(self.id),
             ts: self.ts.into(),
@@ -129,7 +129,7 @@ impl PgEventStore {
     /// One statement, so one round trip and its own transaction: the session's next sequence
     /// (the row lock serialises appends per session), the event, and the notification (sent at
     /// commit). A failing insert rolls the sequence back with it, so sequences stay gap-free.
-    async fn insert(&self, event: &Event, data: &Value) -> Result<i64, AppendFailure> {
+    async fn insert(&self, event: &Event) -> Result<i64, AppendFailure> {
         let fence = Fence::of(event);
         let sequence: Option<i64> = sqlx::query_scalar(concat!(
             "WITH session AS (SELECT id FROM sessions WHERE id = $2 FOR KEY SHARE), \
@@ -150,7 +150,7 @@ impl PgEventStore {
         .bind(event.id.uuid())
         .bind(event.session_id.uuid())
         .bind(event.event_type())
-        .bind(Json(data))
+        .bind(Json(event.payload.data()))
         .bind(Json(&event.context))
         .bind(event.ts.as_datetime())
         .bind(event.metadata.as_ref().map(Json))
@@ -169,10 +169,10 @@ impl PgEventStore {
 
     /// Several events of one session in one statement: a block of sequences, the rows, and one
     /// notification each. Returns the first sequence.
-    async fn insert_all(&self, events: &[(Event, Value)], fence: &Fence) -> Result<i64, AppendFailure> {
-        let session = events[0].0.session_id;
+    async fn insert_all(&self, events: &[Event], fence: &Fence) -> Result<i64, AppendFailure> {
+        let session = events[0].session_id;
         let count = i64::try_from(events.len()).unwrap_or(i64::MAX);
-        let column = |f: &dyn Fn(&(Event, Value)) -> Value| events.iter().map(f).collect::<Vec<Value>>();
+        let column = |f: &dyn Fn(&Event) -> Value| events.iter().map(f).collect::<Vec<Value>>();
         let first = sqlx::query_scalar::<_, Option<i64>>(concat!(
             "WITH session AS (SELECT id FROM sessions WHERE id = $1 FOR KEY SHARE), \
              fence AS (INSERT INTO turn_fences (turn_id, session_id, stage) SELECT $15::uuid, id, $16 FROM session \
@@ -195,21 +195,16 @@ impl PgEventStore {
         ))
         .bind(session.uuid())
         .bind(count)
-        .bind(events.iter().map(|(e, _)| e.id.uuid()).collect::<Vec<_>>())
-        .bind(events.iter().map(|(e, _)| e.event_type().to_owned()).collect::<Vec<_>>())
-        .bind(column(&|(_, data)| data.clone()))
-        .bind(column(&|(e, _)| serde_json::to_value(&e.context).unwrap_or(Value::Null)))
-        .bind(events.iter().map(|(e, _)| e.ts.as_datetime()).collect::<Vec<_>>())
-        .bind(
-            events
-                .iter()
-                .map(|(e, _)| e.metadata.as_ref().and_then(|m| serde_json::to_value(m).ok()))
-                .collect::<Vec<_>>(),
-        )
-        .bind(column(&|(e, _)| serde_json::to_value(&e.tags).unwrap_or(Value::Null)))
-        .bind(events.iter().map(|(e, _)| e.idempotency_key.clone()).collect::<Vec<_>>())
-        .bind(events.iter().map(|(e, _)| e.context.turn_id.map(|t| t.uuid())).collect::<Vec<_>>())
-        .bind(events.iter().map(|(e, _)| format!("{} {}", e.session_id, e.id)).collect::<Vec<_>>())
+        .bind(events.iter().map(|e| e.id.uuid()).collect::<Vec<_>>())
+        .bind(events.iter().map(|e| e.event_type().to_owned()).collect::<Vec<_>>())
+        .bind(events.iter().map(|e| Json(e.payload.data())).collect::<Vec<_>>())
+        .bind(column(&|e| serde_json::to_value(&e.context).unwrap_or(Value::Null)))
+        .bind(events.iter().map(|e| e.ts.as_datetime()).collect::<Vec<_>>())
+        .bind(events.iter().map(|e| e.metadata.as_ref().and_then(|m| serde_json::to_value(m).ok())).collect::<Vec<_>>())
+        .bind(column(&|e| serde_json::to_value(&e.tags).unwrap_or(Value::Null)))
+        .bind(events.iter().map(|e| e.idempotency_key.clone()).collect::<Vec<_>>())
+        .bind(events.iter().map(|e| e.context.turn_id.map(|t| t.uuid())).collect::<Vec<_>>())
+        .bind(events.iter().map(|e| format!("{} {}", e.session_id, e.id)).collect::<Vec<_>>())
         .bind(self.notify)
         .bind(crate::EVENT_APPENDED_CHANNEL)
         .bind(fence.turn)
@@ -253,17 +248,16 @@ impl PgEventStore {
         let mut prepared = Vec::with_capacity(events.len());
         for NewEvent { mut event, idempotency_key } in events.iter().cloned() {
             event.idempotency_key = idempotency_key.or_else(|| event.idempotency_key.take());
-            let data = payload_data(&event)?;
-            prepared.push((event, data));
+            prepared.push(event);
         }
         // The run's last event decides the fence: every earlier one is the turn's work, which the
         // same stage (`Open`) admits and leaves unchanged.
-        let fence = Fence::of(&prepared[prepared.len() - 1].0);
+        let fence = Fence::of(&prepared[prepared.len() - 1]);
         match self.insert_all(&prepared, &fence).await {
             Ok(first) => Ok(prepared
                 .into_iter()
                 .zip(first..)
-                .map(|((mut event, _), sequence)| {
+                .map(|(mut event, sequence)| {
                     event.sequence = Some(sequence);
                     event
                 })
@@ -294,15 +288,6 @@ fn joins(last: &Event, next: &Event) -> bool {
             .is_none_or(|c| matches!(c, FenceClass::Open | FenceClass::Ended | FenceClass::Cancelled))
 }
 
-/// The payload's `data` object, as stored in the `data` column.
-fn payload_data(event: &Event) -> PortResult<Value> {
-    match serde_json::to_value(&event.payload) {
-        Ok(Value::Object(mut tagged)) => Ok(tagged.remove("data").unwrap_or(Value::Null)),
-        Ok(other) => Err(PortError::Internal(format!("event payload serialized to {other}"))),
-        Err(err) => Err(PortError::Internal(format!("event payload cannot be serialized: {err}"))),
-    }
-}
-
 #[async_trait::async_trait]
 impl EventStore for PgEventStore {
     async fn append(&self, new: NewEvent) -> PortResult<Event> {
@@ -317,8 +302,7 @@ impl EventStore for PgEventStore {
             )));
         }
         let session = event.session_id;
-        let data = payload_data(&event)?;
-        match self.insert(&event, &data).await {
+        match self.insert(&event).await {
             Ok(sequence) => {
                 event.sequence = Some(sequence);
                 Ok(event)

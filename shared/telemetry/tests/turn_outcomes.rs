@@ -18,7 +18,7 @@ use everruns_telemetry::propagation::inject_w3c;
 
 fn failed_generation(error: &str) -> EventPayload {
     EventPayload::LlmGeneration(LlmGenerationData {
-        messages: Vec::new(),
+        messages: Vec::new().into(),
         output: GenerationOutput::default(),
         tools: None,
         metadata: GenerationMetadata {

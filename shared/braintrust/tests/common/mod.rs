@@ -60,7 +60,8 @@ impl Turn {
             messages: vec![
                 Message::new(MessageRole::System, vec![ContentPart::text("You are a helpful agent.")]),
                 Message::user_text(format!("Question {n}: what's the weather in Paris?")),
-            ],
+            ]
+            .into(),
             output: GenerationOutput {
                 text: Some("Let me check.".into()),
                 tool_calls: vec![ToolCall {
@@ -92,7 +93,7 @@ impl Turn {
     /// A failed `llm.generation`.
     pub fn failed_generation(&self) -> Arc<Event> {
         self.event(EventPayload::LlmGeneration(LlmGenerationData {
-            messages: vec![Message::user_text("Hello?")],
+            messages: vec![Message::user_text("Hello?")].into(),
             output: GenerationOutput::default(),
             tools: None,
             metadata: GenerationMetadata {

@@ -5,6 +5,7 @@
 mod agent;
 mod auth;
 mod common;
+mod conversation;
 mod message;
 mod model;
 mod session;
@@ -15,6 +16,7 @@ pub use common::{
     AgentCapabilityConfig, Controls, InitialFile, NetworkAccessList, ReasoningControls, TokenUsage, ToolDefinition,
     ToolKind,
 };
+pub use conversation::Conversation;
 pub use message::{ContentPart, Message, MessagePhase, MessageRole};
 pub use model::{Model, ModelSource, Provider, ProviderStatus};
 pub use session::{Session, SessionStatus, StatusTransitionError};

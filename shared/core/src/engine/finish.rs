@@ -106,7 +106,7 @@ impl IterationRun<'_> {
         self.emit_keyed(
             self.step_key("llm.generation"),
             EventPayload::LlmGeneration(LlmGenerationData {
-                messages: Vec::new(),
+                messages: SentMessages::default(),
                 output: GenerationOutput::default(),
                 tools: None,
                 metadata: GenerationMetadata {

@@ -264,11 +264,9 @@ impl IterationRun<'_> {
     }
 
     fn generation(&self, request: &ChatRequest, streamed: &Streamed, duration_ms: u64) -> EventPayload {
-        let mut messages = Vec::with_capacity(request.messages.len() + 1);
-        messages.push(Message::new(MessageRole::System, vec![ContentPart::text(request.system_prompt.clone())]));
-        messages.extend(request.messages.iter().cloned());
+        let system = Message::new(MessageRole::System, vec![ContentPart::text(request.system_prompt.clone())]);
         EventPayload::LlmGeneration(LlmGenerationData {
-            messages,
+            messages: SentMessages::new(vec![system], request.messages.clone()),
             output: GenerationOutput {
                 text: (!streamed.text.is_empty()).then(|| streamed.text.clone()),
                 tool_calls: streamed.tool_calls.clone(),

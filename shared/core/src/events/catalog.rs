@@ -24,6 +24,30 @@ macro_rules! event_catalog {
             pub fn event_type(&self) -> &'static str {
                 match self { $( Self::$variant(_) => $name, )* }
             }
+
+            /// The `data` alone, to serialize without the `type` tag (as stores keep it).
+            pub fn data(&self) -> PayloadData<'_> {
+                PayloadData(self)
+            }
+
+            /// The payload of an event of type `event_type` from its `data` alone, deserialized
+            /// straight into the variant's type (no intermediate buffering).
+            pub fn from_data<'de, D: serde::Deserializer<'de>>(event_type: &str, data: D) -> Result<Self, D::Error> {
+                match event_type {
+                    $( $name => <$data as Deserialize>::deserialize(data).map(Self::$variant), )*
+                    other => Err(serde::de::Error::custom(UnknownEventType(other.to_owned()))),
+                }
+            }
+        }
+
+        /// The `data` of a payload, serialized straight from its typed form.
+        #[derive(Debug, Clone, Copy)]
+        pub struct PayloadData<'a>(&'a EventPayload);
+
+        impl Serialize for PayloadData<'_> {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                match self.0 { $( EventPayload::$variant(data) => data.serialize(serializer), )* }
+            }
         }
 
         /// Every valid event type string.

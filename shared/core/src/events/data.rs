@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::SentMessages;
 use crate::domain::{ContentPart, Message, MessagePhase, TokenUsage};
 use crate::driver::ToolCall;
 use crate::ids::{AgentId, HarnessId, MessageId, ModelId, TurnId};
@@ -515,8 +516,8 @@ pub struct GenerationMetadata {
 /// `llm.generation`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LlmGenerationData {
-    /// Messages sent, including the system prompt.
-    pub messages: Vec<Message>,
+    /// Messages sent, including the system prompt (the conversation shared, not copied).
+    pub messages: SentMessages,
     /// What came back.
     pub output: GenerationOutput,
     /// Tools offered.

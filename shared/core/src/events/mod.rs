@@ -3,13 +3,16 @@
 
 mod catalog;
 mod data;
+mod envelope_de;
 mod fence;
+mod sent;
 
 pub use catalog::{
-    EPHEMERAL_EVENT_TYPES, EVENT_TYPES, EventPayload, UnknownEventType, is_ephemeral, validate_event_type,
+    EPHEMERAL_EVENT_TYPES, EVENT_TYPES, EventPayload, PayloadData, UnknownEventType, is_ephemeral, validate_event_type,
 };
 pub use data::*;
 pub use fence::{CANCELLATION_MESSAGE_STEP, FenceClass, TurnStage};
+pub use sent::SentMessages;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -47,8 +50,9 @@ impl EventContext {
     }
 }
 
-/// An event as clients see it. `type` and `data` come from the flattened [`EventPayload`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// An event as clients see it. `type` and `data` come from the flattened [`EventPayload`]; it is
+/// read back without buffering (`envelope_de`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Event {
     /// UUIDv7 id.
     pub id: EventId,

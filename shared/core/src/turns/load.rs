@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::capabilities::{CapabilityRegistry, DeploymentGrade};
 use crate::context::{TurnInputs, select_model_id};
-use crate::domain::{AgentCapabilityConfig, Controls, Harness, Message, ProviderStatus, Session};
+use crate::domain::{AgentCapabilityConfig, Controls, Conversation, Harness, ProviderStatus, Session};
 use crate::driver_registry::ResolvedModel;
 use crate::events::{Event, EventPayload};
 use crate::ids::{ModelId, OrgId, SessionId, TurnId};
@@ -71,16 +71,21 @@ impl TurnLoader {
         &self,
         session: SessionId,
         turn: Option<TurnId>,
-    ) -> PortResult<(Vec<Message>, Vec<Event>, Option<Controls>)> {
+    ) -> PortResult<(Conversation, Vec<Event>, Option<Controls>)> {
         let mut fold = self.history.take(session);
-        let since = EventFilter { after_sequence: Some(fold.last_sequence()), ..EventFilter::default() };
+        // `llm.generation` carries everything sent to the model — the whole conversation again —
+        // and neither the history nor the engine reads it back (a re-run that emits it again is
+        // answered by its idempotency key), so it is not read at all.
+        let skip = || vec!["llm.generation".to_owned()];
+        let since =
+            EventFilter { after_sequence: Some(fold.last_sequence()), exclude: skip(), ..EventFilter::default() };
         fold.extend(&self.stores.events.list_events(session, &since).await?);
         let turn_events = match turn {
             None => Vec::new(),
             Some(turn) => match fold.turn_events(turn) {
                 Some(events) => events.to_vec(),
                 None => {
-                    let filter = EventFilter { turn_id: Some(turn), ..EventFilter::default() };
+                    let filter = EventFilter { turn_id: Some(turn), exclude: skip(), ..EventFilter::default() };
                     self.stores.events.list_events(session, &filter).await?
                 }
             },

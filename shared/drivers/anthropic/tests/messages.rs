@@ -166,7 +166,7 @@ async fn sends_the_history_tools_and_headers_in_messages_shape() {
 async fn same_role_messages_merge_and_thinking_pauses_inside_a_tool_loop() {
     let server = FakeServer::start(vec![Reply::sse(text_stream("ok"))]).await;
     let mut request = sample_request("claude-test");
-    request.messages.truncate(3);
+    request.messages.to_mut().truncate(3);
     request.messages.push(Message::user_text("Be quick."));
     request.reasoning_effort = Some("high".into());
     request.max_tokens = Some(2048);
@@ -194,7 +194,7 @@ async fn the_registry_factory_honours_the_base_url_override() {
         base_url: Some(server.url("/proxy")),
         provider_metadata: None,
     };
-    let request = ChatRequest { messages: vec![Message::user_text("hi")], ..Default::default() };
+    let request = ChatRequest { messages: vec![Message::user_text("hi")].into(), ..Default::default() };
     let stream = registry.create(&model).unwrap().chat_stream(request).await.unwrap();
     let (chunks, error) = collect(stream).await;
     assert_eq!((text_of(&chunks), error), ("from the fake".to_owned(), None));

@@ -285,7 +285,7 @@ pub fn sample_request(model: &str) -> everruns_core::driver::ChatRequest {
     everruns_core::driver::ChatRequest {
         model: model.to_owned(),
         system_prompt: "You are a weather bot.".to_owned(),
-        messages,
+        messages: messages.into(),
         tools: vec![tool],
         ..Default::default()
     }

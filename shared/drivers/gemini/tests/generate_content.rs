@@ -135,7 +135,7 @@ async fn sends_contents_tools_and_config_in_gemini_shape() {
 async fn synthesized_call_ids_map_results_back_to_their_names() {
     let server = FakeServer::start(vec![Reply::sse(full_stream()), Reply::sse(text_stream("done"))]).await;
     let driver = driver(&server, Some("g-key"));
-    let first = ChatRequest { messages: vec![Message::user_text("weather?")], ..Default::default() };
+    let first = ChatRequest { messages: vec![Message::user_text("weather?")].into(), ..Default::default() };
     let calls = tool_calls_of(&collect(driver.chat_stream(first).await.unwrap()).await.0);
 
     let agent = Message::new(
@@ -154,7 +154,8 @@ async fn synthesized_call_ids_map_results_back_to_their_names() {
             .map(|c| ContentPart::ToolResult { tool_call_id: c.id.clone(), result: Some(json!(c.name)), error: None })
             .collect(),
     );
-    let second = ChatRequest { messages: vec![Message::user_text("weather?"), agent, results], ..Default::default() };
+    let second =
+        ChatRequest { messages: vec![Message::user_text("weather?"), agent, results].into(), ..Default::default() };
     let (chunks, error) = collect(driver.chat_stream(second).await.unwrap()).await;
     assert_eq!((text_of(&chunks), error), ("done".to_owned(), None));
     let contents = &server.requests()[1].body["contents"];
@@ -190,7 +191,8 @@ async fn the_registry_factory_honours_the_base_url_override() {
         base_url: Some(server.url("/proxy/")),
         provider_metadata: None,
     };
-    let request = ChatRequest { messages: vec![Message::user_text("hi")], max_tokens: Some(100), ..Default::default() };
+    let request =
+        ChatRequest { messages: vec![Message::user_text("hi")].into(), max_tokens: Some(100), ..Default::default() };
     let (chunks, error) = collect(registry.create(&model).unwrap().chat_stream(request).await.unwrap()).await;
     assert_eq!((text_of(&chunks), error), ("from the fake".to_owned(), None));
     assert_eq!(finish_of(&chunks).unwrap().finish_reason.as_deref(), Some("stop"));

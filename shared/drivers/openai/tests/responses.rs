@@ -194,7 +194,8 @@ async fn the_registry_factory_honours_the_base_url_override() {
         provider_metadata: None,
     };
     let driver = registry.create(&model).unwrap();
-    let request = ChatRequest { messages: vec![everruns_core::domain::Message::user_text("hi")], ..Default::default() };
+    let request =
+        ChatRequest { messages: vec![everruns_core::domain::Message::user_text("hi")].into(), ..Default::default() };
     let (chunks, error) = collect(driver.chat_stream(request).await.unwrap()).await;
     assert_eq!((text_of(&chunks), error), ("from the fake".to_owned(), None));
     assert_eq!(finish_of(&chunks).unwrap().finish_reason.as_deref(), Some("stop"));

@@ -55,8 +55,8 @@ fn message(message: &Message) -> Value {
 }
 
 /// `gen_ai.input.messages` of a chat span.
-pub(super) fn input_messages(messages: &[Message]) -> String {
-    bounded(Value::Array(messages.iter().map(message).collect()).to_string())
+pub(super) fn input_messages<'a>(messages: impl IntoIterator<Item = &'a Message>) -> String {
+    bounded(Value::Array(messages.into_iter().map(message).collect()).to_string())
 }
 
 /// `gen_ai.input.messages` of a turn: the user's content.

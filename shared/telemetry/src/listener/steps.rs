@@ -115,7 +115,7 @@ impl TurnTrace {
         attributes.extend(meta.time_to_first_token_ms.map(|ms| int(key::TIME_TO_FIRST_TOKEN_MS, ms)));
         if rec.capture {
             if !data.messages.is_empty() {
-                attributes.push(KeyValue::new(key::INPUT_MESSAGES, content::input_messages(&data.messages)));
+                attributes.push(KeyValue::new(key::INPUT_MESSAGES, content::input_messages(data.messages.iter())));
             }
             if meta.success {
                 let finish = meta.finish_reasons.as_ref().and_then(|r| r.first()).map(String::as_str);

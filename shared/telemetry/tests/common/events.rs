@@ -153,7 +153,8 @@ pub fn generation(
         messages: vec![
             Message::new(MessageRole::System, vec![ContentPart::text("You are a helpful agent.")]),
             Message::user_text("What's the weather in Paris, and what time is it?"),
-        ],
+        ]
+        .into(),
         output: GenerationOutput { text: text.map(str::to_owned), tool_calls: calls },
         tools: None,
         metadata: GenerationMetadata {

@@ -1,0 +1,92 @@
+//! [`SentMessages`]: what an `llm.generation` says was sent to the model — the system message,
+//! then the conversation — without copying the conversation into every generation. The
+//! conversation part is the same shared list the model request holds; on the wire it is one
+//! flat array, as the contract has it.
+
+use serde::ser::SerializeSeq;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::domain::{Conversation, Message};
+
+/// Messages sent to a model: a few of its own (the system message), then a shared conversation.
+#[derive(Debug, Clone, Default)]
+pub struct SentMessages {
+    head: Vec<Message>,
+    shared: Conversation,
+}
+
+impl SentMessages {
+    /// `head`, then the shared `conversation`.
+    pub fn new(head: Vec<Message>, conversation: Conversation) -> Self {
+        Self { head, shared: conversation }
+    }
+
+    /// The messages in order.
+    pub fn iter(&self) -> impl Iterator<Item = &Message> {
+        self.head.iter().chain(self.shared.iter())
+    }
+
+    /// How many there are.
+    pub fn len(&self) -> usize {
+        self.head.len() + self.shared.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The messages, copied into one list.
+    pub fn to_vec(&self) -> Vec<Message> {
+        self.iter().cloned().collect()
+    }
+}
+
+impl From<Vec<Message>> for SentMessages {
+    fn from(messages: Vec<Message>) -> Self {
+        Self { head: messages, shared: Conversation::default() }
+    }
+}
+
+impl PartialEq for SentMessages {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
+    }
+}
+
+impl Serialize for SentMessages {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut seq = serializer.serialize_seq(Some(self.len()))?;
+        for message in self.iter() {
+            seq.serialize_element(message)?;
+        }
+        seq.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for SentMessages {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Vec::<Message>::deserialize(deserializer).map(Self::from)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn one_flat_array_on_the_wire_equal_however_it_is_held() {
+        let conversation = Conversation::from(vec![Message::user_text("a"), Message::user_text("b")]);
+        let system = Message::user_text("system");
+        let shared = SentMessages::new(vec![system.clone()], conversation.clone());
+        let flat: SentMessages = vec![system, conversation[0].clone(), conversation[1].clone()].into();
+        assert_eq!(shared, flat);
+        assert_eq!(shared.len(), 3);
+        let json = serde_json::to_value(&shared).unwrap();
+        assert_eq!(json, serde_json::to_value(flat.to_vec()).unwrap());
+        assert_eq!(serde_json::from_value::<SentMessages>(json).unwrap(), shared);
+        assert!(SentMessages::default().is_empty());
+    }
+}
