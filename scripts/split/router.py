@@ -7,7 +7,10 @@ cargo lambda watch (1.9) sometimes answers a function's perfectly good response 
 `500 {"type":"https://httpstatuses.com/500",…}` (about 1 request in 100 with a large body: the
 emulator acknowledges the function's response before it has read the body, and loses the race).
 API Gateway has no such failure, so idempotent requests (GET, HEAD, PUT, DELETE) that meet it are
-sent again, up to three times; a POST is passed through as it is (it may have taken effect).
+sent again, up to three times; a POST is passed through as it is (it may have taken effect). The
+function instance behind such a 500 can stay stuck (a CI run saw the resent GET wait 30 s), so an
+idempotent attempt that gets no answer within ATTEMPT_TIMEOUT seconds is sent again too (a busy
+instance makes the emulator start another).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ SSE = re.compile(rb"^/(api/)?v1/sessions/[^/?]+/sse(\?|$)")
 IDEMPOTENT = {b"GET", b"HEAD", b"PUT", b"DELETE"}
 EMULATOR_FAILURE = b"httpstatuses.com/500"
 RETRIES = 3
+ATTEMPT_TIMEOUT = 8.0
 
 
 async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -90,7 +94,13 @@ async def replayable(client_r, client_w, upstream, request_head: bytes, length: 
             await bad_gateway(client_w)
             return
         up_w.write(request_head + body)
-        response = await up_r.read()
+        try:
+            response = await asyncio.wait_for(up_r.read(), ATTEMPT_TIMEOUT if attempt < RETRIES else None)
+        except asyncio.TimeoutError:
+            up_w.close()
+            print(f"router: no answer in {ATTEMPT_TIMEOUT} s; sending {request_head.split(b' ', 2)[1].decode()} again",
+                  flush=True)
+            continue
         up_w.close()
         status = response.split(b"\r\n", 1)[0]
         if b" 500 " in status + b" " and EMULATOR_FAILURE in response and attempt < RETRIES:
