@@ -252,13 +252,7 @@ async fn provider_failure_shows_the_friendly_message_then_fails_the_turn() {
         tail,
         ["reason.completed", "llm.generation", "output.message.completed", "turn.failed", "session.idled"]
     );
-    let (message, code) = events
-        .iter()
-        .find_map(|e| match &e.payload {
-            EventPayload::OutputMessageCompleted(d) => Some((d.message.text(), d.error_code.clone())),
-            _ => None,
-        })
-        .unwrap();
+    let (message, code) = last_agent_message(&events);
     assert_eq!(code.as_deref(), Some("provider_unavailable"));
     assert!(message.contains("experiencing issues"), "{message}");
     assert_eq!(rt.session(session).await.unwrap().status, SessionStatus::Idle);
@@ -267,6 +261,18 @@ async fn provider_failure_shows_the_friendly_message_then_fails_the_turn() {
     // The failure notice is not fed back to the model.
     let history = rt.messages(session).await.unwrap();
     assert_eq!(history.len(), 2, "two user messages, no failure notices");
+}
+
+/// The text and error code of the session's last agent message.
+fn last_agent_message(events: &[everruns_core::events::Event]) -> (String, Option<String>) {
+    events
+        .iter()
+        .rev()
+        .find_map(|e| match &e.payload {
+            EventPayload::OutputMessageCompleted(d) => Some((d.message.text(), d.error_code.clone())),
+            _ => None,
+        })
+        .unwrap()
 }
 
 /// At the model's context limit the provider refuses the prompt; the turn fails with the contract's
@@ -289,14 +295,7 @@ async fn a_conversation_past_the_context_window_fails_as_too_long() {
     assert!(completed >= 2, "a few turns fit before the window is full ({completed})");
     assert_eq!(report.outcome, IterationOutcome::Failed);
     let events = rt.session_events(session).await.unwrap();
-    let (message, code) = events
-        .iter()
-        .rev()
-        .find_map(|e| match &e.payload {
-            EventPayload::OutputMessageCompleted(d) => Some((d.message.text(), d.error_code.clone())),
-            _ => None,
-        })
-        .unwrap();
+    let (message, code) = last_agent_message(&events);
     assert_eq!(code.as_deref(), Some("request_too_large"));
     assert!(message.contains("conversation is too long"), "{message}");
     let failed = events
