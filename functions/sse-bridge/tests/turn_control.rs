@@ -107,3 +107,20 @@ async fn watch_turn_refuses_malformed_turn_references() {
     let status = client.watch_turn(bad).await.unwrap_err();
     assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stream_turn_context_refuses_a_malformed_task() {
+    use everruns_internal_protocol::v1::GetTurnContextRequest;
+    let server = serve(&durable_vars(&database().await)).await;
+    let vars = std::collections::HashMap::from([
+        ("WORKER_GRPC_ADDRESS", server.grpc.clone()),
+        ("WORKER_GRPC_AUTH_TOKEN", support::TOKEN.to_owned()),
+    ]);
+    let config = everruns_worker::DurableWorkerConfig::from_lookup(|name| vars.get(name).cloned());
+    let mut client = everruns_worker::client::connect(&config).await.unwrap();
+    for task_json in ["", "{", r#"{"task_id":"task_nope"}"#] {
+        let status =
+            client.stream_turn_context(GetTurnContextRequest { task_json: task_json.into() }).await.unwrap_err();
+        assert_eq!(status.code(), tonic::Code::InvalidArgument, "{task_json}: {status:?}");
+    }
+}
