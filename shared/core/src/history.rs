@@ -95,7 +95,7 @@ impl HistoryFold {
                     result: data.result.as_ref().map(|parts| crate::context::result_value(parts)),
                     error: data.error.clone(),
                 };
-                push_tool_result(self.messages.to_mut(), part, event.ts);
+                push_tool_result(&mut self.messages, part, event.ts);
             }
             _ => {}
         }
@@ -115,14 +115,14 @@ impl HistoryFold {
     fn deliver_steering(&mut self) {
         if let Some(since) = self.steering_since.take() {
             self.close_pending(since);
-            self.messages.to_mut().append(&mut self.steering);
+            self.messages.append(&mut self.steering);
         }
     }
 
     fn close_pending(&mut self, ts: Timestamp) {
         for id in std::mem::take(&mut self.pending) {
             let part = ContentPart::ToolResult { tool_call_id: id, result: None, error: Some(UNFINISHED_CALL.into()) };
-            push_tool_result(self.messages.to_mut(), part, ts);
+            push_tool_result(&mut self.messages, part, ts);
         }
     }
 
@@ -148,7 +148,7 @@ impl HistoryFold {
     }
 }
 
-fn push_tool_result(messages: &mut Vec<Message>, part: ContentPart, ts: Timestamp) {
+fn push_tool_result(messages: &mut Conversation, part: ContentPart, ts: Timestamp) {
     match messages.last_mut() {
         Some(last) if last.role == MessageRole::ToolResult => last.content.push(part),
         _ => {

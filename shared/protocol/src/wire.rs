@@ -3,7 +3,7 @@
 //! the wrappers defined here.
 
 use everruns_core::context::TurnInputs;
-use everruns_core::domain::{Agent, Controls, Harness, Message, Session, TokenUsage};
+use everruns_core::domain::{Agent, Controls, Conversation, Harness, Session, TokenUsage};
 use everruns_core::driver_registry::ProviderMetadata;
 use everruns_core::events::{Event, EventPayload, LlmGenerationData, SentMessages};
 use everruns_core::ports::IterationTask;
@@ -91,10 +91,11 @@ pub const CONTEXT_PART_BYTES: usize = 1024 * 1024;
 /// has every field, the later ones the next messages only. [`join_context`] undoes it.
 pub fn context_parts(inputs: &TurnInputs) -> Vec<v1::GetTurnContextResponse> {
     let mut slices: Vec<String> = Vec::new();
-    let mut current: Vec<String> = Vec::new();
+    let mut current: Vec<&str> = Vec::new();
     let mut size = 0;
-    for message in &inputs.history {
-        let json = to_json(message);
+    for json in inputs.history.messages_json() {
+        // A message always serializes; were one not to, the worker's read would refuse the null.
+        let json = json.unwrap_or("null");
         if size + json.len() > CONTEXT_PART_BYTES && !current.is_empty() {
             slices.push(format!("[{}]", current.join(",")));
             current.clear();
@@ -193,7 +194,7 @@ pub fn parse_context(response: &v1::GetTurnContextResponse) -> Result<TurnInputs
     let session: Session = from_json("session", &response.session_json)?;
     let harness_chain: Vec<Harness> = from_json("harness chain", &response.harness_chain_json)?;
     let agent: Option<Agent> = optional(&response.agent_json).map(|j| from_json("agent", j)).transpose()?;
-    let history: Vec<Message> = from_json("history", &response.history_json)?;
+    let history = Conversation::from_json(&response.history_json).map_err(|e| WireError(format!("history: {e}")))?;
     let turn_events: Vec<KeyedEvent> = from_json("turn events", &response.turn_events_json)?;
     let controls: Option<Controls> = optional(&response.controls_json).map(|j| from_json("controls", j)).transpose()?;
     let model: Option<ModelWire> = optional(&response.model_json).map(|j| from_json("model", j)).transpose()?;
@@ -201,7 +202,7 @@ pub fn parse_context(response: &v1::GetTurnContextResponse) -> Result<TurnInputs
         harness_chain,
         agent,
         session,
-        history: history.into(),
+        history,
         turn_events: turn_events.into_iter().map(KeyedEvent::into_event).collect(),
         controls,
         model: model.map(|m| ResolvedModel {

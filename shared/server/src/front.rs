@@ -306,12 +306,19 @@ async fn serve_sse(mut tcp: TcpStream, head: Head, state: AppState) {
     drop(out);
     let (mut reader, mut writer) = tcp.split();
     let mut probe = [0u8; 64];
+    // One write buffer per connection, kept while it is small (10,000 idle connections must not
+    // each hold a large conversation's worth).
+    let mut out = Vec::new();
     loop {
         tokio::select! {
             item = stream.next() => {
                 let Some(Ok(first)) = item else { break };
                 // Coalesce the frames that are already ready into one chunked write.
-                let mut out = Vec::with_capacity(first.len() + 16);
+                if out.capacity() > KEPT_WRITE_BUFFER {
+                    out = Vec::new();
+                }
+                out.clear();
+                out.reserve(first.len() + 16);
                 let mut ended = false;
                 push_chunk(&mut out, &first);
                 while out.len() < 64 * 1024 {
@@ -347,6 +354,9 @@ async fn serve_sse(mut tcp: TcpStream, head: Head, state: AppState) {
     let _ = writer.write_all(b"0\r\n\r\n").await;
     let _ = writer.shutdown().await;
 }
+
+/// The largest write buffer an SSE connection keeps between writes.
+const KEPT_WRITE_BUFFER: usize = 128 * 1024;
 
 /// Appends one HTTP/1.1 chunk.
 fn push_chunk(out: &mut Vec<u8>, bytes: &[u8]) {

@@ -9,7 +9,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -33,39 +33,63 @@ const FANOUT_CAPACITY: usize = 256;
 /// The most values one `types` or `exclude` parameter may carry.
 pub const MAX_FILTER_VALUES: usize = 64;
 
-/// One serialized SSE record of a domain event.
+/// One SSE record of a domain event, serialized when a connection first wants it: an event no
+/// connection admits (an `llm.generation`, which carries the whole conversation, on streams that
+/// exclude it) is never serialized.
 #[derive(Debug)]
 pub struct Frame {
     event_type: &'static str,
     sequence: Option<i64>,
     /// When the event was created (ms since the epoch).
     created_ms: i64,
-    bytes: Bytes,
+    source: FrameSource,
+}
+
+#[derive(Debug)]
+enum FrameSource {
+    Event { event: Arc<Event>, bytes: OnceLock<Bytes> },
+    Ready(Bytes),
 }
 
 impl Frame {
-    /// Serializes an event: `event:`, `id:` (persisted only), one-line `data:`.
-    pub fn of(event: &Event) -> Self {
-        let json = serde_json::to_string(event).unwrap_or_else(|_| "{}".to_owned());
-        let mut text = String::with_capacity(json.len() + 80);
-        text.push_str("event: ");
-        text.push_str(event.event_type());
-        text.push('\n');
-        if event.sequence.is_some() {
-            text.push_str("id: ");
-            text.push_str(&event.id.to_string());
-            text.push('\n');
-        }
-        text.push_str("data: ");
-        text.push_str(&json);
-        text.push_str("\n\n");
+    /// A frame of an event, serialized on first use.
+    pub fn of(event: Arc<Event>) -> Self {
         Self {
             event_type: event.event_type(),
             sequence: event.sequence,
             created_ms: event.ts.millis(),
-            bytes: Bytes::from(text),
+            source: FrameSource::Event { event, bytes: OnceLock::new() },
         }
     }
+
+    /// The record: `event:`, `id:` (persisted only), one-line `data:`.
+    pub fn bytes(&self) -> Bytes {
+        match &self.source {
+            FrameSource::Event { event, bytes } => bytes.get_or_init(|| record(event)).clone(),
+            FrameSource::Ready(bytes) => bytes.clone(),
+        }
+    }
+}
+
+/// Serializes an event as one SSE record, written straight into the record's buffer.
+fn record(event: &Event) -> Bytes {
+    let mut out = Vec::with_capacity(256);
+    out.extend_from_slice(b"event: ");
+    out.extend_from_slice(event.event_type().as_bytes());
+    out.push(b'\n');
+    if event.sequence.is_some() {
+        out.extend_from_slice(b"id: ");
+        out.extend_from_slice(event.id.to_string().as_bytes());
+        out.push(b'\n');
+    }
+    out.extend_from_slice(b"data: ");
+    let start = out.len();
+    if serde_json::to_writer(&mut out, event).is_err() {
+        out.truncate(start);
+        out.extend_from_slice(b"{}");
+    }
+    out.extend_from_slice(b"\n\n");
+    Bytes::from(out)
 }
 
 /// The `event_type` of a hub's goodbye frame (not a domain event: it ends the connections).
@@ -74,7 +98,12 @@ const GOODBYE: &str = "disconnecting";
 impl Frame {
     /// A frame that ends every connection of its session with `disconnecting {reason}`.
     fn goodbye(reason: &str) -> Self {
-        Self { event_type: GOODBYE, sequence: None, created_ms: i64::MAX, bytes: disconnecting(reason) }
+        Self {
+            event_type: GOODBYE,
+            sequence: None,
+            created_ms: i64::MAX,
+            source: FrameSource::Ready(disconnecting(reason)),
+        }
     }
 }
 
@@ -274,7 +303,7 @@ impl SseHub {
                 tokio::select! {
                     event = events.next() => match event {
                         Some(event) => {
-                            let _ = tx.send(Arc::new(Frame::of(&event)));
+                            let _ = tx.send(Arc::new(Frame::of(event)));
                         }
                         None => break,
                     },
@@ -389,7 +418,7 @@ impl Connection {
             if sequence > self.last_sequence {
                 self.last_sequence = sequence;
                 if self.filter.admits(event.event_type()) {
-                    self.pending.push_back(Frame::of(&event).bytes);
+                    self.pending.push_back(record(&event));
                 }
             }
         }
@@ -447,7 +476,7 @@ impl Connection {
                 Wake::Frame(Ok(frame)) => {
                     if frame.event_type == GOODBYE {
                         self.finished = true;
-                        return Some(frame.bytes.clone());
+                        return Some(frame.bytes());
                     }
                     // A live-only event (a delta) from before this connection opened: a bus that
                     // starts its subscriptions a little early (NATS) hands those on; they belong to
@@ -472,7 +501,7 @@ impl Connection {
                         self.last_sequence = sequence;
                     }
                     if self.filter.admits(frame.event_type) {
-                        return Some(frame.bytes.clone());
+                        return Some(frame.bytes());
                     }
                 }
                 Wake::Frame(Err(broadcast::error::RecvError::Lagged(_))) => {

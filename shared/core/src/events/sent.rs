@@ -57,9 +57,10 @@ impl PartialEq for SentMessages {
 impl Serialize for SentMessages {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut seq = serializer.serialize_seq(Some(self.len()))?;
-        for message in self.iter() {
+        for message in &self.head {
             seq.serialize_element(message)?;
         }
+        self.shared.serialize_into(&mut seq)?;
         seq.end()
     }
 }

@@ -8,7 +8,7 @@
 
 use serde_json::{Map, Value, json};
 
-use everruns_core::domain::{ContentPart, Message, MessageRole};
+use everruns_core::domain::{ContentPart, Conversation, MessageRole};
 use everruns_core::driver::ChatRequest;
 use everruns_driver_common::request::{
     arguments_object, image_file_placeholder, system_text, thinking_budget, tool_parameters, tool_result_text,
@@ -88,7 +88,7 @@ fn mark_last_block_for_caching(messages: &mut [Value]) {
 }
 
 /// The `messages` array: roles alternate, empty messages are dropped.
-pub fn map_messages(history: &[Message]) -> Vec<Value> {
+pub fn map_messages(history: &Conversation) -> Vec<Value> {
     let mut out: Vec<(&'static str, Vec<Value>)> = Vec::new();
     for message in history {
         let (role, blocks) = match message.role {

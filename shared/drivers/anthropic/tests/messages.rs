@@ -166,7 +166,7 @@ async fn sends_the_history_tools_and_headers_in_messages_shape() {
 async fn same_role_messages_merge_and_thinking_pauses_inside_a_tool_loop() {
     let server = FakeServer::start(vec![Reply::sse(text_stream("ok"))]).await;
     let mut request = sample_request("claude-test");
-    request.messages.to_mut().truncate(3);
+    request.messages = request.messages.iter().take(3).cloned().collect();
     request.messages.push(Message::user_text("Be quick."));
     request.reasoning_effort = Some("high".into());
     request.max_tokens = Some(2048);

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 use serde_json::{Map, Value, json};
 
-use everruns_core::domain::{ContentPart, Message, MessageRole};
+use everruns_core::domain::{ContentPart, Conversation, MessageRole};
 use everruns_core::driver::ChatRequest;
 use everruns_driver_common::request::{
     arguments_object, image_file_placeholder, system_text, thinking_budget, tool_parameters,
@@ -63,7 +63,7 @@ fn needs_signature(model: &str) -> bool {
 }
 
 /// The `contents` array: consecutive turns of one role merged, empty turns dropped.
-pub fn map_contents(history: &[Message], sign_calls: bool) -> Vec<Value> {
+pub fn map_contents(history: &Conversation, sign_calls: bool) -> Vec<Value> {
     let names: HashMap<&str, &str> =
         history.iter().flat_map(|m| m.tool_calls()).map(|(id, name, _)| (id, name)).collect();
     let mut out: Vec<(&'static str, Vec<Value>)> = Vec::new();

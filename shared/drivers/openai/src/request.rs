@@ -6,7 +6,7 @@
 
 use serde_json::{Map, Value, json};
 
-use everruns_core::domain::{ContentPart, Message, MessageRole};
+use everruns_core::domain::{ContentPart, Conversation, MessageRole};
 use everruns_core::driver::ChatRequest;
 use everruns_driver_common::request::{
     data_url, image_file_placeholder, system_text, tool_parameters, tool_result_text,
@@ -54,7 +54,7 @@ pub fn build_body(model: &str, request: &ChatRequest) -> Value {
 }
 
 /// The `input` items for the conversation history (system messages go to `instructions`).
-pub fn input_items(messages: &[Message]) -> Vec<Value> {
+pub fn input_items(messages: &Conversation) -> Vec<Value> {
     let mut items = Vec::new();
     for message in messages {
         match message.role {
