@@ -127,13 +127,14 @@ impl HistoryFold {
     }
 
     /// The transcript so far (steering messages not yet placed go at the end).
+    /// It is marked as the fold through [`last_sequence`](Self::last_sequence).
     pub fn messages(&self) -> Conversation {
         if self.steering.is_empty() {
-            return self.messages.clone();
+            return self.messages.clone().folded_through(self.last_sequence);
         }
         let mut rest = self.clone();
         rest.deliver_steering();
-        rest.messages
+        rest.messages.folded_through(self.last_sequence)
     }
 
     /// The controls of the latest input message.

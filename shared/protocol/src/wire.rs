@@ -171,6 +171,7 @@ fn context_fields(inputs: &TurnInputs) -> v1::GetTurnContextResponse {
         harness_chain_json: to_json(&inputs.harness_chain),
         agent_json: inputs.agent.as_ref().map(to_json).unwrap_or_default(),
         history_json: String::new(),
+        history_through: inputs.history.through().unwrap_or(0),
         turn_events_json: to_json(&turn_events),
         controls_json: inputs.controls.as_ref().map(to_json).unwrap_or_default(),
         model_json: inputs
@@ -194,7 +195,9 @@ pub fn parse_context(response: &v1::GetTurnContextResponse) -> Result<TurnInputs
     let session: Session = from_json("session", &response.session_json)?;
     let harness_chain: Vec<Harness> = from_json("harness chain", &response.harness_chain_json)?;
     let agent: Option<Agent> = optional(&response.agent_json).map(|j| from_json("agent", j)).transpose()?;
-    let history = Conversation::from_json(&response.history_json).map_err(|e| WireError(format!("history: {e}")))?;
+    let history = Conversation::from_json(&response.history_json)
+        .map_err(|e| WireError(format!("history: {e}")))?
+        .folded_through(response.history_through);
     let turn_events: Vec<KeyedEvent> = from_json("turn events", &response.turn_events_json)?;
     let controls: Option<Controls> = optional(&response.controls_json).map(|j| from_json("controls", j)).transpose()?;
     let model: Option<ModelWire> = optional(&response.model_json).map(|j| from_json("model", j)).transpose()?;
@@ -256,7 +259,8 @@ mod tests {
         let mut history: Vec<Message> =
             (0..3000).map(|i| Message::user_text(format!("{i} {}", "x".repeat(2000)))).collect();
         history.insert(1500, Message::user_text("y".repeat(CONTEXT_PART_BYTES + 10)));
-        let inputs = inputs(history.clone());
+        let mut inputs = inputs(history.clone());
+        inputs.history = inputs.history.folded_through(9001);
         let parts = context_parts(&inputs);
         assert!(parts.len() >= 6, "{} parts", parts.len());
         for part in &parts {
@@ -270,6 +274,7 @@ mod tests {
         assert!(parts[1..].iter().all(|p| p.session_json.is_empty()), "only the first part has the other fields");
         let joined = parse_context(&join_context(parts).unwrap()).unwrap();
         assert_eq!(joined.history.to_vec(), history);
+        assert_eq!(joined.history.through(), Some(9001), "the fold's sequence crosses with it");
         assert_eq!(joined.session, inputs.session);
     }
 
@@ -278,7 +283,9 @@ mod tests {
         for history in [Vec::new(), vec![Message::user_text("hi")]] {
             let parts = context_parts(&inputs(history.clone()));
             assert_eq!(parts.len(), 1);
-            assert_eq!(parse_context(&join_context(parts).unwrap()).unwrap().history.to_vec(), history);
+            let joined = parse_context(&join_context(parts).unwrap()).unwrap();
+            assert_eq!(joined.history.to_vec(), history);
+            assert_eq!(joined.history.through(), None, "a list that is not a fold says so");
         }
         assert!(join_context(Vec::new()).is_err(), "no part is an error, not an empty context");
     }

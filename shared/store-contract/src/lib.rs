@@ -22,6 +22,7 @@ mod events;
 mod fence;
 mod files;
 pub mod fixtures;
+mod generations;
 mod harnesses;
 mod providers;
 mod sessions;
@@ -35,6 +36,7 @@ pub use concurrency::{concurrent_append_contract, concurrent_change_status_contr
 pub use events::event_store_contract;
 pub use fence::{concurrent_fence_contract, turn_fence_contract};
 pub use files::file_store_contract;
+pub use generations::generation_store_contract;
 pub use harnesses::harness_store_contract;
 pub use providers::provider_store_contract;
 pub use sessions::session_store_contract;
@@ -47,6 +49,7 @@ pub async fn run_all(stores: &Stores) {
     harness_store_contract(stores.harnesses.as_ref()).await;
     session_store_contract(stores).await;
     event_store_contract(stores).await;
+    generation_store_contract(stores).await;
     turn_fence_contract(stores).await;
     provider_store_contract(stores.providers.as_ref()).await;
     file_store_contract(stores).await;

@@ -25,6 +25,11 @@ async fn event_store() {
 }
 
 #[tokio::test]
+async fn generation_store() {
+    contract::generation_store_contract(&memory_stores()).await;
+}
+
+#[tokio::test]
 async fn turn_fence() {
     contract::turn_fence_contract(&memory_stores()).await;
 }

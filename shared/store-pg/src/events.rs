@@ -29,6 +29,7 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 use crate::error::{Violation, corrupt, port_error, violation};
+use crate::generations::{self, ConversationRef, FOLDED_TYPES, StoredData, take_reference};
 
 /// The columns every read returns, in [`EventRow`] order.
 macro_rules! event_columns {
@@ -73,10 +74,12 @@ struct EventRow {
 }
 
 impl EventRow {
-    fn into_event(self) -> PortResult<Event> {
-        let payload =
-            EventPayload::from_data(&self.event_type, self.data.0).map_err(|err| corrupt("read event", err))?;
-        Ok(Event {
+    /// The event, and the reference of a generation stored without its conversation.
+    fn into_event(self) -> PortResult<(Event, Option<ConversationRef>)> {
+        let mut data = self.data.0;
+        let reference = take_reference(&self.event_type, &mut data).map_err(|err| corrupt("read event", err))?;
+        let payload = EventPayload::from_data(&self.event_type, data).map_err(|err| corrupt("read event", err))?;
+        let event = Event {
             id: EventId::from_uuid(self.id),
             ts: self.ts.into(),
             session_id: SessionId::from_uuid(self.session_id),
@@ -86,7 +89,8 @@ impl EventRow {
             metadata: self.metadata.map(|j| j.0),
             tags: self.tags.0,
             idempotency_key: self.idempotency_key,
-        })
+        };
+        Ok((event, reference))
     }
 }
 
@@ -150,7 +154,7 @@ impl PgEventStore {
         .bind(event.id.uuid())
         .bind(event.session_id.uuid())
         .bind(event.event_type())
-        .bind(Json(event.payload.data()))
+        .bind(Json(StoredData::of(event)))
         .bind(Json(&event.context))
         .bind(event.ts.as_datetime())
         .bind(event.metadata.as_ref().map(Json))
@@ -197,7 +201,7 @@ impl PgEventStore {
         .bind(count)
         .bind(events.iter().map(|e| e.id.uuid()).collect::<Vec<_>>())
         .bind(events.iter().map(|e| e.event_type().to_owned()).collect::<Vec<_>>())
-        .bind(events.iter().map(|e| Json(e.payload.data())).collect::<Vec<_>>())
+        .bind(events.iter().map(|e| Json(StoredData::of(e))).collect::<Vec<_>>())
         .bind(column(&|e| serde_json::to_value(&e.context).unwrap_or(Value::Null)))
         .bind(events.iter().map(|e| e.ts.as_datetime()).collect::<Vec<_>>())
         .bind(events.iter().map(|e| e.metadata.as_ref().and_then(|m| serde_json::to_value(m).ok())).collect::<Vec<_>>())
@@ -218,6 +222,30 @@ impl PgEventStore {
 }
 
 impl PgEventStore {
+    /// Rows → events, with the conversation of every generation stored by reference put back
+    /// (one read of the session's conversation events through the latest reference).
+    async fn complete(&self, session: SessionId, rows: Vec<EventRow>) -> PortResult<Vec<Event>> {
+        let mut events = rows.into_iter().map(EventRow::into_event).collect::<PortResult<Vec<_>>>()?;
+        let Some(through) = events.iter().filter_map(|(_, r)| r.map(|r| r.through())).max() else {
+            return Ok(events.into_iter().map(|(event, _)| event).collect());
+        };
+        let rows = sqlx::query_as::<_, EventRow>(concat!(
+            "SELECT ",
+            event_columns!(),
+            " FROM events WHERE session_id = $1 AND sequence <= $2 AND event_type = ANY($3) ORDER BY sequence"
+        ))
+        .bind(session.uuid())
+        .bind(through)
+        .bind(FOLDED_TYPES)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|err| port_error("read conversation", err))?;
+        let folded =
+            rows.into_iter().map(|row| row.into_event().map(|(event, _)| event)).collect::<PortResult<Vec<_>>>()?;
+        generations::complete(&mut events, &folded);
+        Ok(events.into_iter().map(|(event, _)| event).collect())
+    }
+
     /// Why an append stored nothing: the session is gone, or the turn's fence refused the event —
     /// unless its key was stored before (a replay), which is answered with that event.
     async fn not_stored(&self, event: &Event) -> PortResult<Event> {
@@ -371,11 +399,11 @@ impl EventStore for PgEventStore {
         .fetch_all(&self.pool)
         .await
         .map_err(|err| port_error("list_events", err))?;
-        rows.into_iter().map(EventRow::into_event).collect()
+        self.complete(session, rows).await
     }
 
     async fn get_event(&self, session: SessionId, id: EventId) -> PortResult<Option<Event>> {
-        sqlx::query_as::<_, EventRow>(concat!(
+        let row = sqlx::query_as::<_, EventRow>(concat!(
             "SELECT ",
             event_columns!(),
             " FROM events WHERE session_id = $1 AND id = $2"
@@ -384,9 +412,8 @@ impl EventStore for PgEventStore {
         .bind(id.uuid())
         .fetch_optional(&self.pool)
         .await
-        .map_err(|err| port_error("get_event", err))?
-        .map(EventRow::into_event)
-        .transpose()
+        .map_err(|err| port_error("get_event", err))?;
+        Ok(self.complete(session, row.into_iter().collect()).await?.pop())
     }
 
     async fn turn_stage(&self, session: SessionId, turn: TurnId) -> PortResult<TurnStage> {
@@ -401,7 +428,7 @@ impl EventStore for PgEventStore {
     }
 
     async fn get_by_key(&self, session: SessionId, key: &str) -> PortResult<Option<Event>> {
-        sqlx::query_as::<_, EventRow>(concat!(
+        let row = sqlx::query_as::<_, EventRow>(concat!(
             "SELECT ",
             event_columns!(),
             " FROM events WHERE session_id = $1 AND idempotency_key = $2"
@@ -410,8 +437,7 @@ impl EventStore for PgEventStore {
         .bind(key)
         .fetch_optional(&self.pool)
         .await
-        .map_err(|err| port_error("get_by_key", err))?
-        .map(EventRow::into_event)
-        .transpose()
+        .map_err(|err| port_error("get_by_key", err))?;
+        Ok(self.complete(session, row.into_iter().collect()).await?.pop())
     }
 }

@@ -38,6 +38,7 @@ mod codec;
 mod error;
 mod events;
 mod files;
+mod generations;
 mod harnesses;
 mod notify;
 mod providers;

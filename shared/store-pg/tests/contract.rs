@@ -38,6 +38,23 @@ async fn event_store() {
 }
 
 #[tokio::test]
+async fn generation_store() {
+    with_database(|stores, pool| async move {
+        contract::generation_store_contract(&stores).await;
+        // The conversation is kept by reference: a stored row holds only the system message.
+        let rows: Vec<(i32, bool)> = sqlx::query_as(
+            "SELECT jsonb_array_length(data->'messages'), data ? 'conversation' FROM events \
+             WHERE event_type = 'llm.generation' ORDER BY sequence",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        assert_eq!(rows, [(1, true), (1, true), (1, false)]);
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn turn_fence() {
     with_database(|stores, _| async move { contract::turn_fence_contract(&stores).await }).await;
 }

@@ -5,7 +5,7 @@
 //! calls flush first, so they never overtake an event.
 
 use everruns_core::engine::{IterationHost, TurnEnd};
-use everruns_core::events::{Event, NewEvent};
+use everruns_core::events::{Event, EventPayload, NewEvent};
 use everruns_core::ids::{OrgId, SessionId, TurnId};
 use everruns_core::ports::{PortError, PortResult};
 use everruns_internal_protocol::v1::{EmitEventRequest, EmitEventStreamResponse, EndTurnRequest, TurnRef};
@@ -81,9 +81,17 @@ impl IterationHost for GrpcIterationHost {
     /// skipped the keys stored before this run.
     async fn emit(&self, event: NewEvent) -> PortResult<Option<Event>> {
         let NewEvent { mut event, idempotency_key } = event;
+        let (conversation_through, conversation_messages) = match &event.payload {
+            EventPayload::LlmGeneration(data) => {
+                data.messages.reference().map_or((0, 0), |(through, count, _)| (through, count as u64))
+            }
+            _ => (0, 0),
+        };
         let request = EmitEventRequest {
             event_json: wire::to_json(&event),
             idempotency_key: idempotency_key.clone().unwrap_or_default(),
+            conversation_through,
+            conversation_messages,
         };
         let mut pipeline = self.pipeline.lock().await;
         let open = pipeline.get_or_insert_with(|| Pipeline::open(&self.client));

@@ -14,8 +14,13 @@ use super::Message;
 /// copies its pointers, never the messages. Each message keeps its JSON once it has been written
 /// (or read, through [`from_json`](Self::from_json)), so a conversation that grows by a message
 /// per turn costs one message's serialization per turn, not the whole list's.
+///
+/// A conversation taken from a session's fold also knows the sequence it was folded through
+/// ([`through`](Self::through)): it is then exactly what a fold of the session's stored events up
+/// to that sequence gives, which lets a store keep a reference instead of the list. Any change
+/// forgets it.
 #[derive(Debug, Clone, Default)]
-pub struct Conversation(Arc<Vec<Arc<Settled>>>);
+pub struct Conversation(Arc<Vec<Arc<Settled>>>, Option<i64>);
 
 /// A message of a conversation and, once known, its JSON.
 #[derive(Debug)]
@@ -39,18 +44,40 @@ impl Settled {
 }
 
 impl Conversation {
+    /// The same messages, known to be the fold of the session's events through `sequence`.
+    pub fn folded_through(mut self, sequence: i64) -> Self {
+        self.1 = (sequence > 0).then_some(sequence);
+        self
+    }
+
+    /// The sequence this conversation is the fold through, if it is one unchanged.
+    pub fn through(&self) -> Option<i64> {
+        self.1
+    }
+
     /// Appends a message.
     pub fn push(&mut self, message: Message) {
+        self.1 = None;
         Arc::make_mut(&mut self.0).push(Settled::new(message));
     }
 
     /// Appends every message of `messages`, leaving it empty.
     pub fn append(&mut self, messages: &mut Vec<Message>) {
+        self.1 = None;
         Arc::make_mut(&mut self.0).extend(messages.drain(..).map(Settled::new));
+    }
+
+    /// The first `count` messages (the fold reference is kept only when nothing is cut).
+    pub fn take(&self, count: usize) -> Self {
+        if count >= self.len() {
+            return self.clone();
+        }
+        Self(Arc::new(self.0[..count].to_vec()), None)
     }
 
     /// The last message, to change in place (its JSON is written again when next needed).
     pub fn last_mut(&mut self) -> Option<&mut Message> {
+        self.1 = None;
         let last = Arc::make_mut(&mut self.0).last_mut()?;
         if Arc::get_mut(last).is_none() {
             *last = Settled::new(last.message.clone());
@@ -103,7 +130,7 @@ impl Conversation {
             let message = serde_json::from_str(raw.get())?;
             settled.push(Arc::new(Settled { message, json: OnceLock::from(raw.to_owned()) }));
         }
-        Ok(Self(Arc::new(settled)))
+        Ok(Self(Arc::new(settled), None))
     }
 
     /// Each message's JSON, in order (written once and kept).
@@ -172,13 +199,13 @@ impl PartialEq for Conversation {
 
 impl From<Vec<Message>> for Conversation {
     fn from(messages: Vec<Message>) -> Self {
-        Self(Arc::new(messages.into_iter().map(Settled::new).collect()))
+        Self(Arc::new(messages.into_iter().map(Settled::new).collect()), None)
     }
 }
 
 impl FromIterator<Message> for Conversation {
     fn from_iter<I: IntoIterator<Item = Message>>(iter: I) -> Self {
-        Self(Arc::new(iter.into_iter().map(Settled::new).collect()))
+        Self(Arc::new(iter.into_iter().map(Settled::new).collect()), None)
     }
 }
 

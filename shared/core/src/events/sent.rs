@@ -40,6 +40,25 @@ impl SentMessages {
     pub fn to_vec(&self) -> Vec<Message> {
         self.iter().cloned().collect()
     }
+
+    /// When the shared part is a session's fold through a sequence: that sequence, how many
+    /// messages the shared part has, and the messages before it. A store may keep this instead of
+    /// the list and rebuild the list by folding the session's events through the sequence.
+    pub fn reference(&self) -> Option<(i64, usize, &[Message])> {
+        self.shared.through().map(|through| (through, self.shared.len(), self.head.as_slice()))
+    }
+
+    /// A list read as one array whose last `shared` messages are the session's fold through
+    /// `through` (what [`reference`](Self::reference) said before it crossed a process). Unchanged
+    /// if it has fewer messages than that.
+    pub fn referring(self, through: i64, shared: usize) -> Self {
+        if !self.shared.is_empty() || shared > self.head.len() {
+            return self;
+        }
+        let mut head = self.head;
+        let tail = head.split_off(head.len() - shared);
+        Self { head, shared: Conversation::from(tail).folded_through(through) }
+    }
 }
 
 impl From<Vec<Message>> for SentMessages {
@@ -89,5 +108,21 @@ mod tests {
         assert_eq!(json, serde_json::to_value(flat.to_vec()).unwrap());
         assert_eq!(serde_json::from_value::<SentMessages>(json).unwrap(), shared);
         assert!(SentMessages::default().is_empty());
+        assert_eq!(shared.reference(), None);
+    }
+
+    #[test]
+    fn a_fold_reference_survives_a_flat_crossing() {
+        let conversation = Conversation::from(vec![Message::user_text("a"), Message::user_text("b")]).folded_through(7);
+        let sent = SentMessages::new(vec![Message::user_text("system")], conversation);
+        let (through, shared, head) = sent.reference().unwrap();
+        assert_eq!((through, shared, head.len()), (7, 2, 1));
+        let flat: SentMessages = serde_json::from_str(&serde_json::to_string(&sent).unwrap()).unwrap();
+        assert_eq!(flat.reference(), None);
+        let again = flat.referring(7, 2);
+        assert_eq!(again, sent);
+        assert_eq!(again.reference().map(|(t, n, h)| (t, n, h.len())), Some((7, 2, 1)));
+        // A count larger than the list leaves it as it was.
+        assert_eq!(SentMessages::from(vec![Message::user_text("x")]).referring(3, 2).reference(), None);
     }
 }

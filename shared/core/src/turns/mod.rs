@@ -682,7 +682,9 @@ struct TurnState {
 
 impl TurnState {
     async fn load(stores: &Stores, session: SessionId, turn_id: TurnId) -> Result<Self, TurnError> {
-        let filter = EventFilter { turn_id: Some(turn_id), ..EventFilter::default() };
+        // Nothing here reads what was sent to the model (the whole conversation again).
+        let filter =
+            EventFilter { turn_id: Some(turn_id), exclude: vec!["llm.generation".into()], ..EventFilter::default() };
         let events = stores.events.list_events(session, &filter).await?;
         let input_message_id = events
             .iter()

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use everruns_core::context::TurnInputs;
 use everruns_core::engine::{IterationHost, TurnEnd};
-use everruns_core::events::NewEvent;
+use everruns_core::events::{EventPayload, NewEvent};
 use everruns_core::ids::{MessageId, OrgId, SessionId, TaskId, TurnId};
 use everruns_core::ports::{ClaimOutcome, FailOutcome, PortError, TaskDispatch, TaskLease, TaskStore};
 use everruns_core::turns::{TurnError, TurnService, record_event, record_events};
@@ -336,6 +336,13 @@ const EMIT_BATCH_MAX: usize = 64;
 /// The event a worker sent, with the idempotency key it was sent under.
 fn new_event(request: EmitEventRequest) -> Result<NewEvent, Status> {
     let mut event: everruns_core::events::Event = wire::from_json("event", &request.event_json).map_err(wire_err)?;
+    // A generation whose conversation the worker had as the session's fold (see `wire`).
+    if request.conversation_through > 0
+        && let EventPayload::LlmGeneration(data) = &mut event.payload
+    {
+        let count = usize::try_from(request.conversation_messages).unwrap_or(usize::MAX);
+        data.messages = std::mem::take(&mut data.messages).referring(request.conversation_through, count);
+    }
     let key = (!request.idempotency_key.is_empty()).then_some(request.idempotency_key);
     event.idempotency_key = key.clone();
     Ok(NewEvent { event, idempotency_key: key })
