@@ -38,7 +38,7 @@ impl ConversationRef {
 /// An event's `data` as stored.
 pub(crate) enum StoredData<'a> {
     Plain(PayloadData<'a>),
-    Referring(Referring),
+    Referring(Box<Referring>),
 }
 
 /// A generation's data with its conversation replaced by a reference.
@@ -54,7 +54,7 @@ impl<'a> StoredData<'a> {
         if let EventPayload::LlmGeneration(data) = &event.payload
             && let Some((through, count, head)) = data.messages.reference()
         {
-            return Self::Referring(Referring {
+            return Self::Referring(Box::new(Referring {
                 data: LlmGenerationData {
                     messages: SentMessages::from(head.to_vec()),
                     output: data.output.clone(),
@@ -62,7 +62,7 @@ impl<'a> StoredData<'a> {
                     metadata: data.metadata.clone(),
                 },
                 conversation: ConversationRef { through, count },
-            });
+            }));
         }
         Self::Plain(event.payload.data())
     }
