@@ -24,8 +24,8 @@ use everruns_core::events::{Event, EventContext, EventPayload, FenceClass, NewEv
 use everruns_core::ids::{EventId, SessionId, TurnId};
 use everruns_core::ports::{EventFilter, EventStore, PortError, PortResult, append_each};
 use serde_json::Value;
-use sqlx::PgPool;
 use sqlx::types::Json;
+use sqlx::{PgPool, Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use crate::error::{Violation, corrupt, port_error, violation};
@@ -373,32 +373,47 @@ impl EventStore for PgEventStore {
     }
 
     async fn list_events(&self, session: SessionId, filter: &EventFilter) -> PortResult<Vec<Event>> {
-        // The last `limit` matches (newest first in the subquery), returned oldest first.
-        let rows = sqlx::query_as::<_, EventRow>(concat!(
-            "SELECT ",
-            event_columns!(),
-            " FROM (SELECT ",
-            event_columns!(),
-            " FROM events WHERE session_id = $1 \
-               AND ($2::bigint IS NULL OR sequence > $2) \
-               AND ($3::bigint IS NULL OR sequence < $3) \
-               AND ($4::uuid IS NULL OR id > $4) \
-               AND ($5::uuid IS NULL OR turn_id = $5) \
-               AND (cardinality($6::text[]) = 0 OR event_type = ANY($6)) \
-               AND NOT (event_type = ANY($7::text[])) \
-             ORDER BY sequence DESC LIMIT $8) AS last ORDER BY sequence"
-        ))
-        .bind(session.uuid())
-        .bind(filter.after_sequence)
-        .bind(filter.before_sequence)
-        .bind(filter.after_id.map(|id| id.uuid()))
-        .bind(filter.turn_id.map(|t| t.uuid()))
-        .bind(&filter.types)
-        .bind(&filter.exclude)
-        .bind(filter.limit.map(i64::from))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(|err| port_error("list_events", err))?;
+        // Only the conditions a filter has go into the statement (one prepared statement per
+        // shape): with `($n IS NULL OR …)` for all of them, PostgreSQL's generic plan could use
+        // the index for the session only, and read every event of a long session to return the
+        // few after a sequence or of one turn.
+        // With a limit: the last `limit` matches (newest first in the subquery), oldest first.
+        let mut query = QueryBuilder::<Postgres>::new(if filter.limit.is_some() {
+            concat!("SELECT ", event_columns!(), " FROM (SELECT ", event_columns!(), " FROM events WHERE session_id = ")
+        } else {
+            concat!("SELECT ", event_columns!(), " FROM events WHERE session_id = ")
+        });
+        query.push_bind(session.uuid());
+        if let Some(after) = filter.after_sequence {
+            query.push(" AND sequence > ").push_bind(after);
+        }
+        if let Some(before) = filter.before_sequence {
+            query.push(" AND sequence < ").push_bind(before);
+        }
+        if let Some(after) = filter.after_id {
+            query.push(" AND id > ").push_bind(after.uuid());
+        }
+        if let Some(turn) = filter.turn_id {
+            query.push(" AND turn_id = ").push_bind(turn.uuid());
+        }
+        if !filter.types.is_empty() {
+            query.push(" AND event_type = ANY(").push_bind(filter.types.clone()).push(")");
+        }
+        if !filter.exclude.is_empty() {
+            query.push(" AND NOT (event_type = ANY(").push_bind(filter.exclude.clone()).push("))");
+        }
+        match filter.limit {
+            Some(limit) => query
+                .push(" ORDER BY sequence DESC LIMIT ")
+                .push_bind(i64::from(limit))
+                .push(") AS last ORDER BY sequence"),
+            None => query.push(" ORDER BY sequence"),
+        };
+        let rows = query
+            .build_query_as::<EventRow>()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|err| port_error("list_events", err))?;
         self.complete(session, rows).await
     }
 
