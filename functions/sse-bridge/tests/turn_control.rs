@@ -124,3 +124,55 @@ async fn stream_turn_context_refuses_a_malformed_task() {
         assert_eq!(status.code(), tonic::Code::InvalidArgument, "{task_json}: {status:?}");
     }
 }
+
+/// The worker ends a turn on its event stream: the turn's last events are published only once the
+/// session is idle, so a client that reads `turn.completed` and posts at once never finds the
+/// turn still running (it used to settle the turn a second time beside the worker).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_client_that_has_read_turn_completed_finds_the_session_idle() {
+    let server = serve(&durable_vars(&database().await)).await;
+    let _worker = spawn_worker(&server.grpc, Duration::from_secs(60));
+    let api = Api::new(&server.api);
+    let session = api.session("llmsim-echo").await;
+    let mut sse = api.sse(&session, None).await;
+    for turn in 0..10 {
+        api.say(&session, &format!("turn {turn}")).await;
+        while sse.next(Duration::from_secs(10)).await.expect("the turn ends").event != "turn.completed" {}
+        assert_eq!(status(&api, &session).await, "idle", "turn {turn}: still running after turn.completed");
+        assert_eq!(sse.next(Duration::from_secs(5)).await.unwrap().event, "session.idled");
+    }
+    let events = api.events(&session).await;
+    let kinds = types(&events);
+    assert_eq!(kinds.iter().filter(|t| **t == "session.idled").count(), 10, "{kinds:?}");
+    assert_eq!(kinds.last(), Some(&"session.idled"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_stream_refuses_a_turn_end_before_its_last_message() {
+    use everruns_internal_protocol::v1::{EmitEventRequest, EndTurnRequest, TurnRef};
+    let server = serve(&durable_vars(&database().await)).await;
+    let vars = std::collections::HashMap::from([
+        ("WORKER_GRPC_ADDRESS", server.grpc.clone()),
+        ("WORKER_GRPC_AUTH_TOKEN", support::TOKEN.to_owned()),
+    ]);
+    let config = everruns_worker::DurableWorkerConfig::from_lookup(|name| vars.get(name).cloned());
+    let mut client = everruns_worker::client::connect(&config).await.unwrap();
+    let end = EndTurnRequest {
+        turn: Some(TurnRef {
+            org_id: "org_nope".into(),
+            session_id: "session_nope".into(),
+            turn_id: "turn_nope".into(),
+        }),
+        ..EndTurnRequest::default()
+    };
+    let ended = EmitEventRequest { end_turn: Some(end.clone()), ..EmitEventRequest::default() };
+    // An end followed by more, and a malformed end alone: both refused as invalid.
+    let batch = vec![ended.clone(), EmitEventRequest { event_json: "{}".into(), ..EmitEventRequest::default() }];
+    let status = client.emit_event_stream(futures::stream::iter(batch)).await.unwrap_err();
+    assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
+    let status = client.emit_event_stream(futures::stream::iter(vec![ended.clone()])).await.unwrap_err();
+    assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
+    // The unary call takes events only.
+    let status = client.emit_event(ended).await.unwrap_err();
+    assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
+}

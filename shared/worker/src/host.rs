@@ -92,6 +92,7 @@ impl IterationHost for GrpcIterationHost {
             idempotency_key: idempotency_key.clone().unwrap_or_default(),
             conversation_through,
             conversation_messages,
+            end_turn: None,
         };
         let mut pipeline = self.pipeline.lock().await;
         let open = pipeline.get_or_insert_with(|| Pipeline::open(&self.client));
@@ -125,8 +126,10 @@ impl IterationHost for GrpcIterationHost {
         Ok(())
     }
 
+    /// Ends the turn on the open event stream when there is one (its last events and the end
+    /// travel together, and the control plane publishes them once the session is idle); otherwise
+    /// with `EndTurn`.
     async fn end_turn(&self, end: TurnEnd) -> PortResult<()> {
-        self.flush().await?;
         let request = EndTurnRequest {
             turn: Some(self.turn(end.session, end.turn)),
             usage_json: wire::usage(&end.usage),
@@ -134,6 +137,14 @@ impl IterationHost for GrpcIterationHost {
             input_message_id: end.input_message_id.to_string(),
             iterations: end.iterations,
         };
+        let open = self.pipeline.lock().await.take();
+        if let Some(pipeline) = open {
+            let on_stream = EmitEventRequest { end_turn: Some(request.clone()), ..EmitEventRequest::default() };
+            if pipeline.events.unbounded_send(on_stream).is_ok() {
+                return pipeline.finish().await;
+            }
+            pipeline.finish().await?;
+        }
         self.client.clone().end_turn(request).await.map_err(status)?;
         Ok(())
     }

@@ -82,10 +82,41 @@ impl IterationHost for StoreIterationHost {
 
 /// Ends a turn: `session.idled` first — the turn's last event, carrying the session's usage with
 /// this turn's added — then the session back to `idle` (only if the turn is still its current
-/// turn; the conditional change adds the usage exactly once). Until the session is idle, a new
-/// message settles the turn the same way, so a client that has read `turn.completed` can post at
-/// once. Idempotent: the event is keyed and a repeat finds the session idle already.
+/// turn; the conditional change adds the usage exactly once), and only then is `session.idled`
+/// published. Until the session is idle, a new message settles the turn the same way, so a client
+/// that has read `turn.completed` can post at once. Idempotent: the event is keyed and a repeat
+/// finds the session idle already.
 pub async fn end_turn(stores: &Stores, bus: &dyn EventBus, org: OrgId, end: &TurnEnd) -> PortResult<()> {
+    end_turn_holding(stores, bus, org, end, Vec::new()).await
+}
+
+/// [`end_turn`] for a turn whose last events are stored but not yet published (`held`, in order):
+/// they are published after the session is idle, before `session.idled` — so a client that reads
+/// the turn's end finds the session idle when it posts the next message (instead of settling the
+/// turn a second time beside the worker). They are published whatever happens to the rest.
+pub async fn end_turn_holding(
+    stores: &Stores,
+    bus: &dyn EventBus,
+    org: OrgId,
+    end: &TurnEnd,
+    held: Vec<Event>,
+) -> PortResult<()> {
+    let mut publish = held;
+    let result = idle_after(stores, bus, org, end, &mut publish).await;
+    for event in publish {
+        bus.emit(Arc::new(event));
+    }
+    result
+}
+
+/// Stores `session.idled` (added to `publish` when newly stored) and sets the session idle.
+async fn idle_after(
+    stores: &Stores,
+    bus: &dyn EventBus,
+    org: OrgId,
+    end: &TurnEnd,
+    publish: &mut Vec<Event>,
+) -> PortResult<()> {
     let Some(session) = stores.sessions.get_session(org, end.session).await? else {
         // Deleted meanwhile: nothing left to end.
         return Ok(());
@@ -102,13 +133,20 @@ pub async fn end_turn(stores: &Stores, bus: &dyn EventBus, org: OrgId, end: &Tur
         EventPayload::SessionIdled(idled),
     )
     .with_key(format!("{}/session.idled", end.turn));
-    match record_event(stores, bus, event).await {
-        // Refused: the turn was idled under another key (nothing of it may follow).
-        Ok(_) | Err(PortError::TurnEnded(_)) => {}
-        Err(PortError::NotFound { .. }) => return Ok(()),
-        Err(error) => return Err(error),
+    let id = event.event.id;
+    let mut stored_idled = None;
+    if bus.is_live_only(&event.event) {
+        stored_idled = Some(event.event);
+    } else {
+        match stores.events.append(event).await {
+            Ok(stored) => stored_idled = (stored.id == id).then_some(stored),
+            // Refused: the turn was idled under another key (nothing of it may follow).
+            Err(PortError::TurnEnded(_)) => {}
+            Err(PortError::NotFound { .. }) => return Ok(()),
+            Err(error) => return Err(error),
+        }
     }
-    if running {
+    let changed = if running {
         let change = StatusChange {
             expect: vec![SessionStatus::Active, SessionStatus::WaitingForToolResults],
             expect_turn: Some(end.turn),
@@ -118,7 +156,10 @@ pub async fn end_turn(stores: &Stores, bus: &dyn EventBus, org: OrgId, end: &Tur
             output_preview: end.output_preview.clone(),
             ..StatusChange::default()
         };
-        stores.sessions.change_status(org, end.session, change).await?;
-    }
-    Ok(())
+        stores.sessions.change_status(org, end.session, change).await.map(|_| ())
+    } else {
+        Ok(())
+    };
+    publish.extend(stored_idled);
+    changed
 }

@@ -10,7 +10,7 @@ use everruns_core::engine::{IterationHost, TurnEnd};
 use everruns_core::events::{EventPayload, NewEvent};
 use everruns_core::ids::{MessageId, OrgId, SessionId, TaskId, TurnId};
 use everruns_core::ports::{ClaimOutcome, FailOutcome, PortError, TaskDispatch, TaskLease, TaskStore};
-use everruns_core::turns::{TurnError, TurnService, record_event, record_events};
+use everruns_core::turns::{TurnError, TurnService, end_turn_holding, record_event, record_events};
 use everruns_internal_protocol::v1::worker_service_server::WorkerService;
 use everruns_internal_protocol::v1::*;
 use everruns_internal_protocol::wire::{self, KeyedEvent, WireError};
@@ -240,16 +240,7 @@ impl WorkerService for WorkerGrpcService {
     }
 
     async fn end_turn(&self, request: Request<EndTurnRequest>) -> Result<Response<EndTurnResponse>, Status> {
-        let r = request.into_inner();
-        let (org, session, turn_id) = turn_ref(r.turn.as_ref())?;
-        let end = TurnEnd {
-            session,
-            turn: turn_id,
-            input_message_id: MessageId::parse(&r.input_message_id).map_err(invalid)?,
-            iterations: r.iterations,
-            usage: wire::from_json("usage", &r.usage_json).map_err(wire_err)?,
-            output_preview: (!r.output_preview.is_empty()).then_some(r.output_preview),
-        };
+        let (org, end) = turn_end(request.into_inner())?;
         self.turns.host(org).end_turn(end).await.map_err(port)?;
         Ok(Response::new(EndTurnResponse {}))
     }
@@ -306,14 +297,29 @@ impl WorkerGrpcService {
     }
 
     async fn emit(&self, request: EmitEventRequest) -> Result<Option<everruns_core::events::Event>, Status> {
+        if request.end_turn.is_some() {
+            return Err(invalid("a turn's end goes on an event stream, or to EndTurn"));
+        }
         let stores = self.turns.stores();
         record_event(stores, self.turns.bus().as_ref(), new_event(request)?).await.map_err(port)
     }
 
     /// Records streamed events in order: each run of persisted ones together, each live-only one
-    /// published where it stands. Returns how many were recorded.
-    async fn emit_batch(&self, batch: Vec<EmitEventRequest>) -> Result<u64, Status> {
+    /// published where it stands. A turn's end (the stream's last message) comes after the run
+    /// before it is stored and before that run is published (`end_turn_holding`). Returns how many
+    /// events were recorded.
+    async fn emit_batch(&self, mut batch: Vec<EmitEventRequest>) -> Result<u64, Status> {
         let (stores, bus) = (self.turns.stores(), self.turns.bus().as_ref());
+        let end = match batch.last_mut().and_then(|last| last.end_turn.take()) {
+            Some(end) => {
+                batch.pop();
+                Some(turn_end(end)?)
+            }
+            None => None,
+        };
+        if batch.iter().any(|request| request.end_turn.is_some()) {
+            return Err(invalid("a turn's end must be the last message of its stream"));
+        }
         let count = batch.len() as u64;
         let mut run = Vec::with_capacity(batch.len());
         for request in batch {
@@ -325,9 +331,30 @@ impl WorkerGrpcService {
                 run.push(event);
             }
         }
-        record_events(stores, bus, run).await.map_err(port)?;
+        let Some((org, end)) = end else {
+            record_events(stores, bus, run).await.map_err(port)?;
+            return Ok(count);
+        };
+        let ids: Vec<_> = run.iter().map(|e| e.event.id).collect();
+        let stored = stores.events.append_all(run).await.map_err(port)?;
+        let held = stored.into_iter().zip(ids).filter(|(event, id)| event.id == *id).map(|(event, _)| event).collect();
+        end_turn_holding(stores, bus, org, &end, held).await.map_err(port)?;
         Ok(count)
     }
+}
+
+/// A turn's end as a worker sends it.
+fn turn_end(r: EndTurnRequest) -> Result<(OrgId, TurnEnd), Status> {
+    let (org, session, turn_id) = turn_ref(r.turn.as_ref())?;
+    let end = TurnEnd {
+        session,
+        turn: turn_id,
+        input_message_id: MessageId::parse(&r.input_message_id).map_err(invalid)?,
+        iterations: r.iterations,
+        usage: wire::from_json("usage", &r.usage_json).map_err(wire_err)?,
+        output_preview: (!r.output_preview.is_empty()).then_some(r.output_preview),
+    };
+    Ok((org, end))
 }
 
 /// Most events stored by one statement from a worker's stream.
