@@ -8,9 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use everruns_aws::sqs::{SqsTaskDispatch, drain_dead_letters};
-use everruns_core::ports::{EventBus, Stores, TaskDispatch, TaskStore};
+use everruns_core::ports::{EventBus, EventFilter, Stores, TaskDispatch, TaskStore};
 use everruns_core::turns::TurnService;
-use everruns_store_pg::{PgEventListener, PgPool};
+use everruns_store_pg::{Appended, PgEventListener, PgPool};
 use tokio::task::JoinHandle;
 
 use crate::config::ServerConfig;
@@ -80,11 +80,22 @@ async fn relay_events(pool: PgPool, stores: Stores, bus: Arc<dyn EventBus>, dorm
                     _ = dormancy.dormant() => break,
                 };
                 match received {
-                    Ok(Some((session, id))) => match stores.events.get_event(session, id).await {
+                    Ok(Some((session, Appended::Event(id)))) => match stores.events.get_event(session, id).await {
                         Ok(Some(event)) => bus.emit(Arc::new(event)),
                         Ok(None) => {}
                         Err(error) => tracing::warn!("relaying event {id}: {error}"),
                     },
+                    Ok(Some((session, Appended::Sequences(first, last)))) => {
+                        let run = EventFilter {
+                            after_sequence: Some(first - 1),
+                            before_sequence: Some(last.saturating_add(1)),
+                            ..EventFilter::default()
+                        };
+                        match stores.events.list_events(session, &run).await {
+                            Ok(events) => events.into_iter().for_each(|event| bus.emit(Arc::new(event))),
+                            Err(error) => tracing::warn!("relaying events {first}..{last} of {session}: {error}"),
+                        }
+                    }
                     Ok(None) => {}
                     Err(error) => {
                         tracing::warn!("event notifications interrupted: {error}");

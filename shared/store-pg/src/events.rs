@@ -172,7 +172,7 @@ impl PgEventStore {
     }
 
     /// Several events of one session in one statement: a block of sequences, the rows, and one
-    /// notification each. Returns the first sequence.
+    /// notification for them all (`<session id> <first>..<last>`). Returns the first sequence.
     async fn insert_all(&self, events: &[Event], fence: &Fence) -> Result<i64, AppendFailure> {
         let session = events[0].session_id;
         let count = i64::try_from(events.len()).unwrap_or(i64::MAX);
@@ -188,14 +188,15 @@ impl PgEventStore {
                ON CONFLICT (session_id) DO UPDATE SET next_sequence = event_sequences.next_sequence + $2 \
                RETURNING next_sequence - $2 AS first), \
              rows AS (SELECT * FROM unnest($3::uuid[], $4::text[], $5::jsonb[], $6::jsonb[], $7::timestamptz[], \
-               $8::jsonb[], $9::jsonb[], $10::text[], $11::uuid[], $12::text[]) WITH ORDINALITY \
-               AS r(id, event_type, data, context, ts, metadata, tags, idempotency_key, turn_id, note, n)), \
+               $8::jsonb[], $9::jsonb[], $10::text[], $11::uuid[]) WITH ORDINALITY \
+               AS r(id, event_type, data, context, ts, metadata, tags, idempotency_key, turn_id, n)), \
              stored AS (INSERT INTO events (",
             event_columns!(),
             ", turn_id) SELECT r.id, $1, allocated.first + r.n - 1, r.event_type, r.data, r.context, r.ts, \
                r.metadata, r.tags, r.idempotency_key, r.turn_id FROM allocated, rows r RETURNING id) \
-             SELECT min(allocated.first), count(CASE WHEN $13 THEN pg_notify($14, r.note)::text END) \
-             FROM allocated, stored JOIN rows r USING (id)"
+             SELECT allocated.first, \
+               CASE WHEN $13 THEN pg_notify($14, $12 || ' ' || allocated.first || '..' || (allocated.first + $2 - 1)) END \
+             FROM allocated WHERE EXISTS (SELECT 1 FROM stored)"
         ))
         .bind(session.uuid())
         .bind(count)
@@ -208,7 +209,7 @@ impl PgEventStore {
         .bind(column(&|e| serde_json::to_value(&e.tags).unwrap_or(Value::Null)))
         .bind(events.iter().map(|e| e.idempotency_key.clone()).collect::<Vec<_>>())
         .bind(events.iter().map(|e| e.context.turn_id.map(|t| t.uuid())).collect::<Vec<_>>())
-        .bind(events.iter().map(|e| format!("{} {}", e.session_id, e.id)).collect::<Vec<_>>())
+        .bind(session.to_string())
         .bind(self.notify)
         .bind(crate::EVENT_APPENDED_CHANNEL)
         .bind(fence.turn)

@@ -57,7 +57,7 @@ pub use auth::PgAuthStore;
 pub use events::PgEventStore;
 pub use files::PgFileStore;
 pub use harnesses::PgHarnessStore;
-pub use notify::{EVENT_APPENDED_CHANNEL, PgEventListener, PgTaskNotifier, TASK_AVAILABLE_CHANNEL, TaskWake};
+pub use notify::{Appended, EVENT_APPENDED_CHANNEL, PgEventListener, PgTaskNotifier, TASK_AVAILABLE_CHANNEL, TaskWake};
 pub use providers::PgProviderStore;
 pub use sessions::PgSessionStore;
 pub use sqlx::PgPool;

@@ -27,7 +27,8 @@ use crate::error::port_error;
 pub const TASK_AVAILABLE_CHANNEL: &str = "everruns_task_available";
 
 /// The channel a notifying [`crate::PgEventStore`] announces appended events on; the payload is
-/// `<session id> <event id>`.
+/// `<session id> <event id>` for one event, `<session id> <first>..<last>` (sequences) for a
+/// batch stored by one statement.
 pub const EVENT_APPENDED_CHANNEL: &str = "everruns_event_appended";
 
 /// What a [`PgTaskNotifier`] woke up for.
@@ -128,19 +129,54 @@ impl PgEventListener {
         Ok(Self { listener })
     }
 
-    /// The next appended event's session and id. `Ok(None)` when the connection was lost and
-    /// re-established (notifications in between are gone: SSE clients catch up with `since_id`).
-    pub async fn recv(&mut self) -> PortResult<Option<(SessionId, EventId)>> {
+    /// The next appended events' session and which they are. `Ok(None)` when the connection was
+    /// lost and re-established (notifications in between are gone: SSE clients catch up with
+    /// `since_id`), or a payload was not understood.
+    pub async fn recv(&mut self) -> PortResult<Option<(SessionId, Appended)>> {
         match self.listener.try_recv().await {
-            Ok(Some(notification)) => {
-                let parsed = notification
-                    .payload()
-                    .split_once(' ')
-                    .and_then(|(session, event)| Some((SessionId::parse(session).ok()?, EventId::parse(event).ok()?)));
-                Ok(parsed)
-            }
+            Ok(Some(notification)) => Ok(Appended::parse(notification.payload())),
             Ok(None) => Ok(None),
             Err(err) => Err(port_error("event_listener", err)),
+        }
+    }
+}
+
+/// Which events an [`EVENT_APPENDED_CHANNEL`] notification announces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Appended {
+    /// One event, by id.
+    Event(EventId),
+    /// The events with these sequences (inclusive), stored together.
+    Sequences(i64, i64),
+}
+
+impl Appended {
+    /// `<session id> <event id>` or `<session id> <first>..<last>`.
+    fn parse(payload: &str) -> Option<(SessionId, Self)> {
+        let (session, which) = payload.split_once(' ')?;
+        let session = SessionId::parse(session).ok()?;
+        let which = match which.split_once("..") {
+            Some((first, last)) => {
+                let (first, last) = (first.parse().ok()?, last.parse().ok()?);
+                (first <= last).then_some(Self::Sequences(first, last))?
+            }
+            None => Self::Event(EventId::parse(which).ok()?),
+        };
+        Some((session, which))
+    }
+}
+
+#[cfg(test)]
+mod appended_tests {
+    use super::*;
+
+    #[test]
+    fn payloads_name_one_event_or_a_run_of_sequences() {
+        let (session, event) = (SessionId::new(), EventId::new());
+        assert_eq!(Appended::parse(&format!("{session} {event}")), Some((session, Appended::Event(event))));
+        assert_eq!(Appended::parse(&format!("{session} 4..9")), Some((session, Appended::Sequences(4, 9))));
+        for bad in [format!("{session} 9..4"), format!("{session} x..9"), format!("{session}"), "nope 1..2".into()] {
+            assert_eq!(Appended::parse(&bad), None, "{bad}");
         }
     }
 }
