@@ -21,6 +21,16 @@ async fn status(api: &Api, session: &str) -> String {
     api.get(&format!("/v1/sessions/{session}")).await["status"].as_str().unwrap().to_owned()
 }
 
+/// A worker's gRPC client of `server`, as a worker process connects.
+async fn grpc_client(server: &support::Server) -> everruns_worker::client::WorkerClient {
+    let vars = std::collections::HashMap::from([
+        ("WORKER_GRPC_ADDRESS", server.grpc.clone()),
+        ("WORKER_GRPC_AUTH_TOKEN", support::TOKEN.to_owned()),
+    ]);
+    let config = everruns_worker::DurableWorkerConfig::from_lookup(|name| vars.get(name).cloned());
+    everruns_worker::client::connect(&config).await.unwrap()
+}
+
 fn types(events: &[Value]) -> Vec<&str> {
     events.iter().map(|e| e["type"].as_str().unwrap()).collect()
 }
@@ -97,12 +107,7 @@ async fn a_message_during_a_turn_steers_the_remote_worker() {
 async fn watch_turn_refuses_malformed_turn_references() {
     use everruns_internal_protocol::v1::TurnRef;
     let server = serve(&durable_vars(&database().await)).await;
-    let vars = std::collections::HashMap::from([
-        ("WORKER_GRPC_ADDRESS", server.grpc.clone()),
-        ("WORKER_GRPC_AUTH_TOKEN", support::TOKEN.to_owned()),
-    ]);
-    let config = everruns_worker::DurableWorkerConfig::from_lookup(|name| vars.get(name).cloned());
-    let mut client = everruns_worker::client::connect(&config).await.unwrap();
+    let mut client = grpc_client(&server).await;
     let bad = TurnRef { org_id: "org_nope".into(), session_id: "session_nope".into(), turn_id: "turn_nope".into() };
     let status = client.watch_turn(bad).await.unwrap_err();
     assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
@@ -112,12 +117,7 @@ async fn watch_turn_refuses_malformed_turn_references() {
 async fn stream_turn_context_refuses_a_malformed_task() {
     use everruns_internal_protocol::v1::GetTurnContextRequest;
     let server = serve(&durable_vars(&database().await)).await;
-    let vars = std::collections::HashMap::from([
-        ("WORKER_GRPC_ADDRESS", server.grpc.clone()),
-        ("WORKER_GRPC_AUTH_TOKEN", support::TOKEN.to_owned()),
-    ]);
-    let config = everruns_worker::DurableWorkerConfig::from_lookup(|name| vars.get(name).cloned());
-    let mut client = everruns_worker::client::connect(&config).await.unwrap();
+    let mut client = grpc_client(&server).await;
     for task_json in ["", "{", r#"{"task_id":"task_nope"}"#] {
         let status =
             client.stream_turn_context(GetTurnContextRequest { task_json: task_json.into() }).await.unwrap_err();
@@ -151,12 +151,7 @@ async fn a_client_that_has_read_turn_completed_finds_the_session_idle() {
 async fn an_event_stream_refuses_a_turn_end_before_its_last_message() {
     use everruns_internal_protocol::v1::{EmitEventRequest, EndTurnRequest, TurnRef};
     let server = serve(&durable_vars(&database().await)).await;
-    let vars = std::collections::HashMap::from([
-        ("WORKER_GRPC_ADDRESS", server.grpc.clone()),
-        ("WORKER_GRPC_AUTH_TOKEN", support::TOKEN.to_owned()),
-    ]);
-    let config = everruns_worker::DurableWorkerConfig::from_lookup(|name| vars.get(name).cloned());
-    let mut client = everruns_worker::client::connect(&config).await.unwrap();
+    let mut client = grpc_client(&server).await;
     let end = EndTurnRequest {
         turn: Some(TurnRef {
             org_id: "org_nope".into(),

@@ -47,14 +47,21 @@ pub async fn record_events(stores: &Stores, bus: &dyn EventBus, events: Vec<NewE
     for event in live {
         bus.emit(Arc::new(event.event));
     }
-    let ids: Vec<_> = events.iter().map(|e| e.event.id).collect();
-    let stored = stores.events.append_all(events).await?;
-    for (event, id) in stored.iter().zip(ids) {
-        if event.id == id {
-            bus.emit(Arc::new(event.clone()));
-        }
+    let (stored, fresh) = store_events(stores, events).await?;
+    for event in fresh {
+        bus.emit(Arc::new(event));
     }
     Ok(stored)
+}
+
+/// Persists events in order (together where the store can) without publishing them. Returns the
+/// stored events and, apart, those this call stored — what is left to publish (a replayed key is
+/// answered with the earlier event, published when it was stored).
+pub async fn store_events(stores: &Stores, events: Vec<NewEvent>) -> PortResult<(Vec<Event>, Vec<Event>)> {
+    let ids: Vec<_> = events.iter().map(|e| e.event.id).collect();
+    let stored = stores.events.append_all(events).await?;
+    let fresh = stored.iter().zip(ids).filter(|(event, id)| event.id == *id).map(|(event, _)| event.clone()).collect();
+    Ok((stored, fresh))
 }
 
 #[async_trait::async_trait]
@@ -133,13 +140,12 @@ async fn idle_after(
         EventPayload::SessionIdled(idled),
     )
     .with_key(format!("{}/session.idled", end.turn));
-    let id = event.event.id;
-    let mut stored_idled = None;
+    let mut stored_idled = Vec::new();
     if bus.is_live_only(&event.event) {
-        stored_idled = Some(event.event);
+        stored_idled.push(event.event);
     } else {
-        match stores.events.append(event).await {
-            Ok(stored) => stored_idled = (stored.id == id).then_some(stored),
+        match store_events(stores, vec![event]).await {
+            Ok((_, fresh)) => stored_idled = fresh,
             // Refused: the turn was idled under another key (nothing of it may follow).
             Err(PortError::TurnEnded(_)) => {}
             Err(PortError::NotFound { .. }) => return Ok(()),

@@ -9,7 +9,7 @@ mod load;
 
 pub use cancel::CancellationRegistry;
 pub use history_cache::{HISTORY_CACHE_MAX_AGE, HISTORY_CACHE_SESSIONS, HistoryCache};
-pub use host::{StoreIterationHost, end_turn, end_turn_holding, record_event, record_events};
+pub use host::{StoreIterationHost, end_turn, end_turn_holding, record_event, record_events, store_events};
 pub use load::TurnLoader;
 
 use std::sync::Arc;

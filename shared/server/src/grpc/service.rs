@@ -10,7 +10,7 @@ use everruns_core::engine::{IterationHost, TurnEnd};
 use everruns_core::events::{EventPayload, NewEvent};
 use everruns_core::ids::{MessageId, OrgId, SessionId, TaskId, TurnId};
 use everruns_core::ports::{ClaimOutcome, FailOutcome, PortError, TaskDispatch, TaskLease, TaskStore};
-use everruns_core::turns::{TurnError, TurnService, end_turn_holding, record_event, record_events};
+use everruns_core::turns::{TurnError, TurnService, end_turn_holding, record_event, record_events, store_events};
 use everruns_internal_protocol::v1::worker_service_server::WorkerService;
 use everruns_internal_protocol::v1::*;
 use everruns_internal_protocol::wire::{self, KeyedEvent, WireError};
@@ -335,9 +335,7 @@ impl WorkerGrpcService {
             record_events(stores, bus, run).await.map_err(port)?;
             return Ok(count);
         };
-        let ids: Vec<_> = run.iter().map(|e| e.event.id).collect();
-        let stored = stores.events.append_all(run).await.map_err(port)?;
-        let held = stored.into_iter().zip(ids).filter(|(event, id)| event.id == *id).map(|(event, _)| event).collect();
+        let (_, held) = store_events(stores, run).await.map_err(port)?;
         end_turn_holding(stores, bus, org, &end, held).await.map_err(port)?;
         Ok(count)
     }
