@@ -10,7 +10,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use sqlx::Connection;
-use support::{Api, database, durable_vars, required, serve, spawn_worker};
+use support::{Api, Worker, database, durable_vars, required, serve};
 
 /// Connections open to `database` (any application), as PostgreSQL counts them.
 async fn connections(database: &str) -> i64 {
@@ -51,7 +51,7 @@ async fn an_idle_instance_releases_every_connection_and_wakes_on_the_next_reques
 
     // The next request and a whole turn work (the worker's calls keep it awake meanwhile).
     let session = api.session("llmsim-echo").await;
-    let worker = spawn_worker(&server.grpc, Duration::from_millis(200));
+    let worker = Worker::spawn(&server.grpc, Duration::from_millis(200));
     api.say(&session, "are you there?").await;
     api.wait_for(&session, "session.idled", Duration::from_secs(10)).await;
     let events = api.events(&session).await;
@@ -59,8 +59,7 @@ async fn an_idle_instance_releases_every_connection_and_wakes_on_the_next_reques
     assert_eq!(answer["data"]["message"]["content"][0]["text"], "Echo: are you there?");
 
     // Stays dormant-capable: once the worker is gone and nothing happens, it lets go again.
-    worker.abort();
-    let _ = worker.await;
+    drop(worker);
     wait_for_zero(&db, Duration::from_secs(15)).await;
     api.get(&format!("/v1/sessions/{session}")).await;
 }

@@ -4,7 +4,7 @@
 
 use std::process::{Command, Output};
 
-use sqlx::{AssertSqlSafe, Connection, PgConnection};
+use sqlx::{Connection, PgConnection};
 
 fn server(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_everruns-server"));
@@ -31,12 +31,7 @@ fn migrate_needs_a_database_url() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn migrate_applies_the_schema_and_exits() {
-    let admin_url = std::env::var("EVERRUNS_TEST_DATABASE_URL")
-        .expect("EVERRUNS_TEST_DATABASE_URL is not set (run scripts/test or ensure_postgres first)");
-    let name = format!("everruns_migrate_{}", std::process::id());
-    let mut admin = PgConnection::connect(&admin_url).await.expect("admin connection");
-    sqlx::raw_sql(AssertSqlSafe(format!("CREATE DATABASE \"{name}\""))).execute(&mut admin).await.unwrap();
-    let url = format!("{}/{name}", admin_url.rsplit_once('/').unwrap().0);
+    let url = everruns_testkit::db::fresh_database().await;
 
     let output = server(&["migrate"], &[("DATABASE_URL", &url)]);
     let mut db = PgConnection::connect(&url).await.expect("migrated database");
@@ -49,10 +44,7 @@ async fn migrate_applies_the_schema_and_exits() {
     // Idempotent: a second run finds nothing to do.
     let again = server(&["migrate"], &[("DATABASE_URL", &url)]);
     db.close().await.unwrap();
-    sqlx::raw_sql(AssertSqlSafe(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")))
-        .execute(&mut admin)
-        .await
-        .unwrap();
+    everruns_testkit::db::drop_database(&url).await;
 
     assert!(output.status.success(), "{output:?}");
     let migrations = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../../migrations")).unwrap().count();

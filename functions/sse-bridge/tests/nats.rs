@@ -18,7 +18,7 @@ mod support;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use support::{Api, NatsServer, closed_port, database, durable_vars, required, serve, spawn_worker};
+use support::{Api, NatsServer, Worker, closed_port, database, durable_vars, required, serve};
 
 const LIVE_ONLY: [&str; 4] = ["output.message.delta", "reason.thinking.delta", "tool.output.delta", "llm.generation"];
 
@@ -30,7 +30,7 @@ async fn an_sse_client_on_b_sees_the_deltas_of_a_turn_posted_through_a() {
     // A cluster list whose first member is down: the live one is used.
     vars.insert("NATS_URL", format!("nats://127.0.0.1:{}, {nats}", closed_port()));
     let (a, b) = (serve(&vars).await, serve(&vars).await);
-    let _worker = spawn_worker(&a.grpc, Duration::from_secs(60));
+    let _worker = Worker::spawn(&a.grpc, Duration::from_secs(60));
     let (api_a, api_b) = (Api::new(&a.api), Api::new(&b.api));
 
     let session = api_a.session("llmsim-slow").await;
@@ -73,8 +73,9 @@ async fn a_task_dispatched_by_a_wakes_a_worker_on_b_through_nats() {
     vars.insert("NATS_URL", nats);
     let (a, b) = (serve(&vars).await, serve(&vars).await);
     // The only worker is B's, and it polls once a minute: only a notification can wake it soon.
-    let _worker = spawn_worker(&b.grpc, Duration::from_secs(60));
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut worker = Worker::spawn(&b.grpc, Duration::from_secs(60));
+    // Subscribed (and B's NATS relay subscribed while B was built): no time to wait out.
+    worker.ready().await;
     let api_a = Api::new(&a.api);
 
     for round in 0..3 {
@@ -95,7 +96,7 @@ async fn nats_unreachable_at_startup_falls_back_and_turns_complete() {
     let started = std::time::Instant::now();
     let server = serve(&vars).await;
     assert!(started.elapsed() < Duration::from_secs(10), "startup does not hang on NATS");
-    let _worker = spawn_worker(&server.grpc, Duration::from_secs(60));
+    let _worker = Worker::spawn(&server.grpc, Duration::from_secs(60));
     let api = Api::new(&server.api);
 
     let session = api.session("llmsim-slow").await;
@@ -124,7 +125,7 @@ async fn nats_killed_mid_stream_the_client_resumes_and_misses_no_persisted_event
     let mut vars = durable_vars(&db);
     vars.insert("NATS_URL", nats.url.clone());
     let server = serve(&vars).await;
-    let _worker = spawn_worker(&server.grpc, Duration::from_millis(200));
+    let _worker = Worker::spawn(&server.grpc, Duration::from_millis(200));
     let api = Api::new(&server.api);
 
     // Two turns back to back (~2.6 s each), the client reconnecting like a browser would.

@@ -15,7 +15,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use support::{Api, database, durable_vars, serve, spawn_worker};
+use support::{Api, Worker, database, durable_vars, serve};
 
 async fn status(api: &Api, session: &str) -> String {
     api.get(&format!("/v1/sessions/{session}")).await["status"].as_str().unwrap().to_owned()
@@ -38,7 +38,7 @@ fn types(events: &[Value]) -> Vec<&str> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_cancel_reaches_the_remote_worker_at_once() {
     let server = serve(&durable_vars(&database().await)).await;
-    let _worker = spawn_worker(&server.grpc, Duration::from_secs(60));
+    let _worker = Worker::spawn(&server.grpc, Duration::from_secs(60));
     let api = Api::new(&server.api);
     let session = api.session("llmsim-slow").await;
     let mut sse = api.sse(&session, None).await;
@@ -68,7 +68,7 @@ async fn a_cancel_reaches_the_remote_worker_at_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_message_during_a_turn_steers_the_remote_worker() {
     let server = serve(&durable_vars(&database().await)).await;
-    let _worker = spawn_worker(&server.grpc, Duration::from_secs(60));
+    let _worker = Worker::spawn(&server.grpc, Duration::from_secs(60));
     let api = Api::new(&server.api);
     let providers = api.get("/v1/providers").await;
     let llmsim = providers["data"].as_array().unwrap().iter().find(|p| p["provider_type"] == "llmsim").unwrap();
@@ -131,7 +131,7 @@ async fn stream_turn_context_refuses_a_malformed_task() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_client_that_has_read_turn_completed_finds_the_session_idle() {
     let server = serve(&durable_vars(&database().await)).await;
-    let _worker = spawn_worker(&server.grpc, Duration::from_secs(60));
+    let _worker = Worker::spawn(&server.grpc, Duration::from_secs(60));
     let api = Api::new(&server.api);
     let session = api.session("llmsim-echo").await;
     let mut sse = api.sse(&session, None).await;

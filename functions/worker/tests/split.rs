@@ -13,10 +13,11 @@ use std::time::{Duration, Instant};
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use aws_sdk_sqs::types::QueueAttributeName;
 use everruns_server::{ServerAppBuilder, ServerConfig};
+use everruns_testkit::db::fresh_database as database;
+use everruns_testkit::env::required;
 use everruns_worker::DurableWorkerConfig;
 use everruns_worker_function::SqsWorker;
 use serde_json::{Value, json};
-use sqlx::{AssertSqlSafe, Connection, PgConnection};
 use tokio::net::TcpListener;
 
 const TOKEN: &str = "split-test-token";
@@ -29,21 +30,6 @@ struct Split {
     dlq: String,
     grpc: String,
     http: reqwest::Client,
-}
-
-fn required(name: &str) -> String {
-    std::env::var(name).ok().filter(|v| !v.is_empty()).unwrap_or_else(|| {
-        panic!("{name} is not set: run scripts/test (it starts PostgreSQL and moto_server on 127.0.0.1)")
-    })
-}
-
-async fn database() -> String {
-    let admin = required("EVERRUNS_TEST_DATABASE_URL");
-    let name = format!("everruns_split_{}", uuid::Uuid::new_v4().simple());
-    let mut conn = PgConnection::connect(&admin).await.unwrap();
-    sqlx::raw_sql(AssertSqlSafe(format!("CREATE DATABASE \"{name}\""))).execute(&mut conn).await.unwrap();
-    let (base, _) = admin.rsplit_once('/').unwrap();
-    format!("{base}/{name}")
 }
 
 async fn queues(sqs: &aws_sdk_sqs::Client) -> (String, String) {
@@ -209,6 +195,28 @@ impl Split {
         body["data"].as_array().unwrap().clone()
     }
 
+    /// Messages in `queue`, visible or in flight.
+    async fn queue_depth(&self, queue: &str) -> usize {
+        let attributes = self
+            .sqs
+            .get_queue_attributes()
+            .queue_url(queue)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+            .send()
+            .await
+            .unwrap()
+            .attributes
+            .unwrap_or_default();
+        attributes.values().map(|count| count.parse::<usize>().unwrap_or(0)).sum()
+    }
+
+    async fn status(&self, session: &str) -> String {
+        let body: Value =
+            self.http.get(format!("{}/v1/sessions/{session}", self.api)).send().await.unwrap().json().await.unwrap();
+        body["status"].as_str().unwrap_or_default().to_owned()
+    }
+
     async fn count(&self, session: &str, kind: &str) -> usize {
         self.events(session).await.iter().filter(|e| e["type"] == kind).count()
     }
@@ -336,30 +344,21 @@ async fn a_poison_message_reaches_the_dead_letter_queue_and_fails_its_turn_once(
             assert_eq!(failed.len(), records.len(), "every delivery fails");
         }
     }
-    // Exactly once, with the friendly message, and the session is usable again.
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // The drain has handled every dead letter (so nothing can terminalise the turn again) and the
+    // session is idle: then exactly once, with the friendly message.
+    let settled = everruns_testkit::wait::until(Duration::from_secs(20), || async {
+        split.queue_depth(&split.dlq).await == 0 && split.status(&session).await == "idle"
+    })
+    .await;
+    assert!(settled, "the dead-letter queue was not drained");
     let events = split.events(&session).await;
     assert_eq!(events.iter().filter(|e| e["type"] == "turn.failed").count(), 1);
     let friendly = events.iter().filter(|e| e["type"] == "output.message.completed").count();
     assert_eq!(friendly, 1, "the friendly message is the turn's output");
     let text = events.iter().find(|e| e["type"] == "output.message.completed").unwrap().to_string();
     assert!(text.contains("Please try again later"), "{text}");
-    let status: Value =
-        split.http.get(format!("{}/v1/sessions/{session}", split.api)).send().await.unwrap().json().await.unwrap();
-    assert_eq!(status["status"], "idle", "{status}");
-    let dlq = split
-        .sqs
-        .get_queue_attributes()
-        .queue_url(&split.dlq)
-        .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        dlq.attributes.unwrap()[&QueueAttributeName::ApproximateNumberOfMessages],
-        "0",
-        "the drain deletes what it handled"
-    );
+    assert_eq!(split.status(&session).await, "idle");
+    assert_eq!(split.queue_depth(&split.dlq).await, 0, "the drain deletes what it handled");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -1,8 +1,9 @@
 //! # everruns-aws
 //!
 //! The AWS side of the serverless split, behind the core's ports:
-//! - [`sqs`]: [`SqsTaskDispatch`](sqs::SqsTaskDispatch) sends one message per committed iteration
-//!   task (the body is a [`TaskMessage`](sqs::TaskMessage)); [`drain_dead_letters`](sqs::drain_dead_letters)
+//! - [`sqs`]: [`SqsTaskDelivery`](sqs::SqsTaskDelivery) (the `TaskDelivery` port) commits each
+//!   iteration task, then sends one message for it (the body is a [`TaskMessage`](sqs::TaskMessage));
+//!   [`drain_dead_letters`](sqs::drain_dead_letters)
 //!   gives up on tasks whose messages reached the dead-letter queue, exactly once each;
 //! - [`secrets`]: `<NAME>_SECRET_ARN` variables resolved from Secrets Manager once per cold start.
 //!

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use aws_sdk_sqs::Client;
 use everruns_core::ids::{SessionId, TaskId, TurnId};
-use everruns_core::ports::{IterationTask, PortError, PortResult, TaskDispatch, TaskStore};
+use everruns_core::ports::{DEFAULT_MAX_ATTEMPTS, IterationTask, PortError, PortResult, TaskDelivery, TaskStore};
 use serde::{Deserialize, Serialize};
 
 /// The body of a task message.
@@ -35,24 +35,24 @@ impl TaskMessage {
     }
 }
 
-/// Sends committed tasks to the queue, then marks them published.
+/// The serverless split's [`TaskDelivery`]: a task is committed to the task store, then sent to
+/// `TASK_QUEUE_URL` and marked published. A crash between the two leaves it unpublished;
+/// [`SqsTaskDelivery::publish_stranded`] (the bridge's sweeper) sends it later.
 #[derive(Clone)]
-pub struct SqsTaskDispatch {
+pub struct SqsTaskDelivery {
     client: Client,
     queue_url: String,
     store: Arc<dyn TaskStore>,
 }
 
-impl SqsTaskDispatch {
-    /// A dispatcher sending to `queue_url`.
+impl SqsTaskDelivery {
+    /// A delivery committing to `store` and sending to `queue_url`.
     pub fn new(client: Client, queue_url: impl Into<String>, store: Arc<dyn TaskStore>) -> Self {
         Self { client, queue_url: queue_url.into(), store }
     }
-}
 
-#[async_trait::async_trait]
-impl TaskDispatch for SqsTaskDispatch {
-    async fn dispatch(&self, task: &IterationTask) -> PortResult<()> {
+    /// Sends one committed task and marks it published.
+    async fn publish(&self, task: &IterationTask) -> PortResult<()> {
         let body = serde_json::to_string(&TaskMessage::of(task)).map_err(|e| PortError::Internal(e.to_string()))?;
         let mut send = self.client.send_message().queue_url(&self.queue_url).message_body(body);
         for (name, value) in everruns_core::trace_context::current().unwrap_or_default() {
@@ -63,6 +63,40 @@ impl TaskDispatch for SqsTaskDispatch {
             PortError::Unavailable(format!("the task queue cannot be reached: {detail}"))
         })?;
         self.store.mark_published(task.task_id).await
+    }
+
+    /// Sends the tasks committed more than `grace` ago and never published (a crash between
+    /// commit and publish). Returns how many were sent.
+    pub async fn publish_stranded(&self, grace: Duration) -> PortResult<usize> {
+        let stranded = self.store.unpublished(grace).await?;
+        let mut sent = 0;
+        for task in stranded {
+            tracing::warn!(task = %task.task_id, "re-publishing a task stranded between commit and publish");
+            match self.publish(&task).await {
+                Ok(()) => sent += 1,
+                Err(error) => tracing::warn!(task = %task.task_id, "the sweeper could not publish: {error}"),
+            }
+        }
+        Ok(sent)
+    }
+}
+
+#[async_trait::async_trait]
+impl TaskDelivery for SqsTaskDelivery {
+    async fn deliver(&self, task: IterationTask) -> PortResult<()> {
+        self.store.enqueue(&task, DEFAULT_MAX_ATTEMPTS).await?;
+        self.publish(&task).await
+    }
+
+    async fn complete(&self, task_id: TaskId, owner: &str, next: Option<&IterationTask>) -> PortResult<bool> {
+        let completed = self.store.complete(task_id, owner, next).await?;
+        if completed && let Some(next) = next {
+            // Committed with the completion; a failure to send leaves it to the sweeper.
+            if let Err(error) = self.publish(next).await {
+                tracing::warn!(task = %next.task_id, "publishing the next iteration failed (the sweeper retries): {error}");
+            }
+        }
+        Ok(completed)
     }
 
     fn retry_later(&self, _task_id: TaskId, _delay: Duration) {
@@ -93,7 +127,7 @@ fn with_trace_field(
     }
 }
 
-/// The trace context of a received task message (see [`SqsTaskDispatch`]).
+/// The trace context of a received task message (see [`SqsTaskDelivery`]).
 pub fn trace_carrier(
     message_attributes: impl IntoIterator<Item = (String, Option<String>)>,
     aws_trace_header: Option<&str>,

@@ -4,7 +4,6 @@
 //! workers still poll, so an announcement lost while NATS is down only delays a claim.
 
 use everruns_core::ids::TaskId;
-use everruns_core::ports::TaskAnnouncer;
 use futures::StreamExt;
 use futures::stream::BoxStream;
 
@@ -30,10 +29,10 @@ impl NatsTaskAnnouncer {
     pub fn new(link: NatsLink) -> Self {
         Self { link, subject: task_subject(ITERATION_ACTIVITY) }
     }
-}
 
-impl TaskAnnouncer for NatsTaskAnnouncer {
-    fn announce(&self, task: TaskId) {
+    /// Tells the other instances that `task` can be claimed (sent in the background; a failure
+    /// is logged, the workers' polling covers it).
+    pub fn announce(&self, task: TaskId) {
         let (client, subject) = (self.link.client.clone(), self.subject.clone());
         let payload = format!("{} {task}", self.link.instance);
         tokio::spawn(async move {

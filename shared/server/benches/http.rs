@@ -200,10 +200,8 @@ async fn durable(what: &str) -> Option<Durable> {
         println!("{what}: skipped (set EVERRUNS_TEST_DATABASE_URL and EVERRUNS_WORKER_BIN)");
         return None;
     };
-    let name = format!("everruns_bench_{}_{}", std::process::id(), what.replace('-', "_"));
-    let create = format!("CREATE DATABASE {name}");
-    Command::new("psql").args([admin.as_str(), "-q", "-c", &create]).status().expect("psql");
-    let database_url = format!("{}/{name}", admin.rsplit_once('/').map(|(base, _)| base).unwrap_or(&admin));
+    let database_url = everruns_testkit::db::fresh_database().await;
+    let name = database_url.rsplit_once('/').map(|(_, name)| name.to_owned()).unwrap_or_default();
     let grpc_addr = format!("127.0.0.1:{}", free_port());
     let key = "kek-v1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
     let server = spawn_server_mode(

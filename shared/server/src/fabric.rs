@@ -5,13 +5,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use everruns_core::events::Event;
-use everruns_core::ids::{SessionId, TaskId};
-use everruns_core::ports::{EventBus, EventEmitter, EventSubscription, TaskAnnouncer, TaskStore};
-use everruns_nats::{NatsEventBus, NatsLink, NatsTaskAnnouncer};
+use everruns_core::ids::TaskId;
+use everruns_core::ports::{EventBus, TaskStore};
+use everruns_nats::{NatsError, NatsEventBus, NatsLink, NatsTaskAnnouncer};
 use everruns_store_memory::MemoryEventBus;
 use everruns_store_pg::PgPool;
 use futures::StreamExt;
+use futures::stream::BoxStream;
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 
@@ -41,12 +41,6 @@ impl Fabric {
         }
     }
 
-    /// In-memory delivery only (the API function: its events reach the bridge through
-    /// PostgreSQL).
-    pub fn local() -> Self {
-        Self { bus: Arc::new(MemoryEventBus::new()), nats: None }
-    }
-
     /// Whether NATS carries this process's events and wake-ups.
     pub fn uses_nats(&self) -> bool {
         self.nats.is_some()
@@ -61,65 +55,42 @@ impl Fabric {
     }
 
     /// Who tells the other instances about dispatched tasks (NATS only; NOTIFY needs nobody).
-    pub fn announcer(&self) -> Option<Arc<dyn TaskAnnouncer>> {
-        self.nats.as_ref().map(|link| Arc::new(NatsTaskAnnouncer::new(link.clone())) as Arc<dyn TaskAnnouncer>)
+    pub fn announcer(&self) -> Option<NatsTaskAnnouncer> {
+        self.nats.as_ref().map(|link| NatsTaskAnnouncer::new(link.clone()))
     }
 
     /// Relays the wake-ups of tasks dispatched by other instances to this instance's workers.
-    pub fn relay_wakeups(
+    /// With NATS the first subscription is made before this returns, so a task announced once
+    /// the instance is built wakes its workers.
+    pub async fn relay_wakeups(
         &self,
         pool: &PgPool,
         notify: broadcast::Sender<TaskId>,
-        dormancy: crate::dormancy::Dormancy,
+        dormancy: everruns_services::dormancy::Dormancy,
     ) -> JoinHandle<()> {
         match &self.nats {
-            Some(link) => tokio::spawn(relay_nats_wakeups(link.clone(), notify)),
+            Some(link) => {
+                let first = everruns_nats::task_wakeups(link).await;
+                tokio::spawn(relay_nats_wakeups(link.clone(), notify, first))
+            }
             None => tokio::spawn(relay_pg_wakeups(pool.clone(), notify, dormancy)),
         }
     }
 }
 
-/// A bus that also hands every emitted event to observers (the OpenTelemetry span builder,
-/// Braintrust): they see each event once, on the instance that emitted it.
-pub struct ObservedBus {
-    inner: Arc<dyn EventBus>,
-    observers: Vec<Arc<dyn EventEmitter>>,
-}
-
-impl ObservedBus {
-    /// `inner` with `observers` (returned unwrapped when there are none).
-    pub fn wrap(inner: Arc<dyn EventBus>, observers: Vec<Arc<dyn EventEmitter>>) -> Arc<dyn EventBus> {
-        if observers.is_empty() { inner } else { Arc::new(Self { inner, observers }) }
-    }
-}
-
-impl EventEmitter for ObservedBus {
-    fn emit(&self, event: Arc<Event>) {
-        for observer in &self.observers {
-            observer.emit(event.clone());
-        }
-        self.inner.emit(event);
-    }
-}
-
-impl EventBus for ObservedBus {
-    fn subscribe(&self, session_id: SessionId) -> EventSubscription {
-        self.inner.subscribe(session_id)
-    }
-
-    fn is_live_only(&self, event: &Event) -> bool {
-        self.inner.is_live_only(event)
-    }
-
-    fn collected_events(&self) -> Vec<Event> {
-        self.inner.collected_events()
-    }
-}
-
 /// Forwards `task.available.*` announcements to the workers' streams.
-async fn relay_nats_wakeups(link: NatsLink, notify: broadcast::Sender<TaskId>) {
+async fn relay_nats_wakeups(
+    link: NatsLink,
+    notify: broadcast::Sender<TaskId>,
+    first: Result<BoxStream<'static, TaskId>, NatsError>,
+) {
+    let mut subscription = Some(first);
     loop {
-        match everruns_nats::task_wakeups(&link).await {
+        let subscribed = match subscription.take() {
+            Some(first) => first,
+            None => everruns_nats::task_wakeups(&link).await,
+        };
+        match subscribed {
             Ok(mut wakeups) => {
                 while let Some(id) = wakeups.next().await {
                     let _ = notify.send(id);
@@ -133,7 +104,11 @@ async fn relay_nats_wakeups(link: NatsLink, notify: broadcast::Sender<TaskId>) {
 }
 
 /// Forwards PG NOTIFY wake-ups (tasks enqueued by any instance) to the workers' streams.
-async fn relay_pg_wakeups(pool: PgPool, notify: broadcast::Sender<TaskId>, dormancy: crate::dormancy::Dormancy) {
+async fn relay_pg_wakeups(
+    pool: PgPool,
+    notify: broadcast::Sender<TaskId>,
+    dormancy: everruns_services::dormancy::Dormancy,
+) {
     loop {
         dormancy.awake().await;
         match everruns_store_pg::PgTaskNotifier::listen(&pool).await {

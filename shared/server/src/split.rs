@@ -1,4 +1,4 @@
-//! The serverless split's parts of the control plane: the SQS task dispatch (API function and
+//! The serverless split's parts of the control plane: the SQS task delivery (API function and
 //! bridge), and the bridge's background work — the sweeper that re-publishes tasks stranded
 //! between commit and publish, the dead-letter drain that fails turns whose task ran out of
 //! deliveries (exactly once), and the relay that brings events appended by API functions to the
@@ -7,32 +7,33 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use everruns_aws::sqs::{SqsTaskDispatch, drain_dead_letters};
-use everruns_core::ports::{EventBus, EventFilter, Stores, TaskDispatch, TaskStore};
+use everruns_aws::sqs::{SqsTaskDelivery, drain_dead_letters};
+use everruns_core::ports::{EventBus, EventFilter, Stores, TaskStore};
 use everruns_core::turns::TurnService;
 use everruns_store_pg::{Appended, PgEventListener, PgPool};
 use tokio::task::JoinHandle;
 
-use crate::config::ServerConfig;
+use everruns_services::config::ServerConfig;
+use everruns_services::dormancy::Dormancy;
 
 /// How often the sweeper looks, and how old an unpublished task must be to count as stranded.
 pub const SWEEP_EVERY: Duration = Duration::from_secs(5);
 /// See [`SWEEP_EVERY`].
 pub const SWEEP_GRACE: Duration = Duration::from_secs(5);
 
-/// The process's SQS client (built once, shared by the dispatch and the dead-letter drain).
+/// The process's SQS client (built once, shared by the delivery and the dead-letter drain).
 pub async fn sqs_client() -> aws_sdk_sqs::Client {
     aws_sdk_sqs::Client::new(&everruns_aws::sdk_config().await)
 }
 
-/// The SQS dispatch to `TASK_QUEUE_URL`.
-pub fn sqs_dispatch(
+/// The task delivery to `TASK_QUEUE_URL`, committing to `tasks`.
+pub fn sqs_delivery(
     config: &ServerConfig,
     client: &aws_sdk_sqs::Client,
     tasks: Arc<dyn TaskStore>,
-) -> anyhow::Result<Arc<dyn TaskDispatch>> {
+) -> anyhow::Result<Arc<SqsTaskDelivery>> {
     let url = config.task_queue_url.clone().ok_or_else(|| anyhow::anyhow!("TASK_QUEUE_URL is not set"))?;
-    Ok(Arc::new(SqsTaskDispatch::new(client.clone(), url, tasks)))
+    Ok(Arc::new(SqsTaskDelivery::new(client.clone(), url, tasks)))
 }
 
 /// Starts the bridge's background work of the split.
@@ -41,18 +42,12 @@ pub fn bridge_tasks(
     client: &aws_sdk_sqs::Client,
     pool: &PgPool,
     tasks: &Arc<dyn TaskStore>,
-    dispatch: &Arc<dyn TaskDispatch>,
+    delivery: &Arc<SqsTaskDelivery>,
     turns: &TurnService,
-    dormancy: &crate::dormancy::Dormancy,
+    dormancy: &Dormancy,
 ) -> Vec<JoinHandle<()>> {
     let mut handles = vec![
-        tokio::spawn(crate::grpc::sweep_unpublished(
-            tasks.clone(),
-            dispatch.clone(),
-            SWEEP_EVERY,
-            SWEEP_GRACE,
-            dormancy.clone(),
-        )),
+        tokio::spawn(sweep_stranded(delivery.clone(), dormancy.clone())),
         tokio::spawn(relay_events(pool.clone(), turns.stores().clone(), turns.bus().clone(), dormancy.clone())),
     ];
     if let Some(dlq) = config.task_dlq_url.clone() {
@@ -68,8 +63,21 @@ pub fn bridge_tasks(
     handles
 }
 
+/// Every [`SWEEP_EVERY`]: sends the tasks committed but never published (a crash between commit
+/// and publish) that are older than [`SWEEP_GRACE`].
+async fn sweep_stranded(delivery: Arc<SqsTaskDelivery>, dormancy: Dormancy) {
+    let mut ticks = tokio::time::interval(SWEEP_EVERY);
+    loop {
+        ticks.tick().await;
+        dormancy.awake().await;
+        if let Err(error) = delivery.publish_stranded(SWEEP_GRACE).await {
+            tracing::warn!("sweeper: {error}");
+        }
+    }
+}
+
 /// Relays events appended by other processes (API functions) to this process's live bus.
-async fn relay_events(pool: PgPool, stores: Stores, bus: Arc<dyn EventBus>, dormancy: crate::dormancy::Dormancy) {
+async fn relay_events(pool: PgPool, stores: Stores, bus: Arc<dyn EventBus>, dormancy: Dormancy) {
     loop {
         dormancy.awake().await;
         match PgEventListener::listen(&pool).await {

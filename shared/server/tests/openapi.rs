@@ -15,14 +15,14 @@ use tower::ServiceExt;
 
 /// The sources that register routes (`.route("/path", get(a).post(b))`).
 const ROUTE_SOURCES: [&str; 8] = [
-    include_str!("../src/http/mod.rs"),
-    include_str!("../src/http/agents.rs"),
-    include_str!("../src/http/harnesses.rs"),
-    include_str!("../src/http/models.rs"),
-    include_str!("../src/http/sessions.rs"),
-    include_str!("../src/http/events.rs"),
-    include_str!("../src/http/capabilities.rs"),
-    include_str!("../src/http/auth.rs"),
+    include_str!("../../http/src/routes/mod.rs"),
+    include_str!("../../http/src/routes/agents.rs"),
+    include_str!("../../http/src/routes/harnesses.rs"),
+    include_str!("../../http/src/routes/models.rs"),
+    include_str!("../../http/src/routes/sessions.rs"),
+    include_str!("../../http/src/routes/events.rs"),
+    include_str!("../../http/src/routes/capabilities.rs"),
+    include_str!("../../http/src/routes/auth.rs"),
 ];
 
 const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];

@@ -63,6 +63,25 @@ async fn health_and_request_ids() {
 }
 
 #[tokio::test]
+async fn the_ui_is_served_at_the_root_and_an_unknown_asset_is_a_json_404() {
+    let app = app().await;
+    let (status, body, headers) = call(&app, Method::GET, "/", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(headers[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/html"));
+    assert_eq!(headers[header::CACHE_CONTROL], "no-cache");
+    let page = body.as_str().unwrap();
+    let script = page.split("src=\"").nth(1).and_then(|s| s.split('"').next()).unwrap();
+    let (status, _, headers) = call(&app, Method::GET, script, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(headers[header::CACHE_CONTROL].to_str().unwrap().contains("immutable"));
+    let (status, body, _) = call(&app, Method::GET, "/assets/nope.js", None).await;
+    assert_error(status, &body, StatusCode::NOT_FOUND, "no UI asset at /assets/nope.js");
+    assert_eq!(body["error"]["code"], "asset_not_found");
+    let (status, body, _) = call(&app, Method::POST, "/", None).await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "{body}");
+}
+
+#[tokio::test]
 async fn agent_crud_with_upsert_copy_export_import() {
     let app = app().await;
     let create = json!({"name": "support-bot", "system_prompt": "Be kind.", "capabilities": ["current_time"]});

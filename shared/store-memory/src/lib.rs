@@ -2,7 +2,7 @@
 //!
 //! The in-memory adapter set: one honest implementation of every port of `everruns-core`
 //! (agents, harnesses, sessions, the event log, organizations and API keys, providers and models, session files, the live
-//! event bus and the task queue).
+//! event bus and the task delivery).
 //!
 //! "Honest" means these adapters enforce the same rules a real database would (org scoping,
 //! uniqueness conflicts, gap-free per-session sequences, idempotency keys, atomic conditional
@@ -16,11 +16,11 @@
 mod agents;
 mod auth;
 mod bus;
+mod delivery;
 mod events;
 mod files;
 mod harnesses;
 mod providers;
-mod queue;
 mod sessions;
 mod support;
 mod tasks;
@@ -32,12 +32,12 @@ use everruns_core::ports::Stores;
 pub use agents::MemoryAgentStore;
 pub use auth::MemoryAuthStore;
 pub use bus::{BUS_CAPACITY, MemoryEventBus};
+pub use delivery::ChannelTaskDelivery;
 pub use events::MemoryEventStore;
 pub use everruns_core::ports::normalize_file_path as normalize_path;
 pub use files::MemoryFileStore;
 pub use harnesses::MemoryHarnessStore;
 pub use providers::MemoryProviderStore;
-pub use queue::ChannelTaskQueue;
 pub use sessions::MemorySessionStore;
 pub use tasks::MemoryTaskStore;
 

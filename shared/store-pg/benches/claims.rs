@@ -18,16 +18,13 @@ const CLAIMERS: usize = 4;
 const BATCH: usize = 50;
 
 fn main() {
-    let Ok(admin) = std::env::var("EVERRUNS_TEST_DATABASE_URL") else {
+    if std::env::var("EVERRUNS_TEST_DATABASE_URL").is_err() {
         println!("claims: skipped (set EVERRUNS_TEST_DATABASE_URL)");
         return;
     };
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("rt");
     rt.block_on(async move {
-        let name = format!("everruns_claims_{}", std::process::id());
-        let admin_pool = everruns_store_pg::connect(&admin).await.expect("admin");
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&admin_pool).await.expect("create");
-        let url = format!("{}/{name}", admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin));
+        let url = everruns_testkit::db::fresh_database().await;
         let pool = everruns_store_pg::connect(&url).await.expect("connect");
         everruns_store_pg::migrate(&pool).await.expect("migrate");
         let store = Arc::new(PgTaskStore::new(pool.clone()));
@@ -78,9 +75,6 @@ fn main() {
             elapsed.as_secs_f64()
         );
         pool.close().await;
-        sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
-            .execute(&admin_pool)
-            .await
-            .expect("drop");
+        everruns_testkit::db::drop_database(&url).await;
     });
 }

@@ -9,7 +9,7 @@ use everruns_core::engine::{EngineConfig, IterationEngine};
 use everruns_core::{CapabilityRegistry, DriverRegistry, PlatformDefinition};
 use everruns_internal_protocol::v1::{ClaimNextTasksRequest, SubscribeTaskNotificationsRequest};
 use futures::StreamExt;
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::{Notify, Semaphore, watch};
 
 use crate::client::connect;
 use crate::config::DurableWorkerConfig;
@@ -19,18 +19,27 @@ use crate::runner::TaskRunner;
 pub struct WorkerAppBuilder {
     config: DurableWorkerConfig,
     platform: Option<PlatformDefinition>,
+    ready: Option<watch::Sender<bool>>,
 }
 
 impl WorkerAppBuilder {
     /// A worker with `config`; without a platform definition it runs the built-in capabilities and
     /// the llmsim driver only.
     pub fn new(config: DurableWorkerConfig) -> Self {
-        Self { config, platform: None }
+        Self { config, platform: None, ready: None }
     }
 
     /// The runtime surface (the same one the server was given).
     pub fn platform_definition(mut self, platform: PlatformDefinition) -> Self {
         self.platform = Some(platform);
+        self
+    }
+
+    /// Sets `ready` to `true` once the worker is connected and subscribed to the service's task
+    /// notifications — from then on a delivered task wakes it (supervisors and tests wait on it
+    /// instead of sleeping). It goes back to `false` while the subscription is lost.
+    pub fn signal_ready(mut self, ready: watch::Sender<bool>) -> Self {
+        self.ready = Some(ready);
         self
     }
 
@@ -53,7 +62,7 @@ impl WorkerAppBuilder {
         );
         let runner = TaskRunner { client: client.clone(), engine, capabilities, config: config.clone() };
         let wake = Arc::new(Notify::new());
-        tokio::spawn(listen(client.clone(), config.clone(), wake.clone()));
+        tokio::spawn(listen(client.clone(), config.clone(), wake.clone(), self.ready));
         let slots = Arc::new(Semaphore::new(config.max_concurrent_tasks));
         let mut idle = config.poll_interval;
         loop {
@@ -107,15 +116,28 @@ impl WorkerAppBuilder {
 }
 
 /// Relays the service's task notifications to the claim loop, reconnecting after errors.
-async fn listen(client: crate::client::WorkerClient, config: Arc<DurableWorkerConfig>, wake: Arc<Notify>) {
+async fn listen(
+    client: crate::client::WorkerClient,
+    config: Arc<DurableWorkerConfig>,
+    wake: Arc<Notify>,
+    ready: Option<watch::Sender<bool>>,
+) {
+    let signal = |value: bool| {
+        if let Some(ready) = &ready {
+            ready.send_replace(value);
+        }
+    };
     loop {
         let request = SubscribeTaskNotificationsRequest { owner: config.worker_id.clone() };
         match client.clone().subscribe_task_notifications(request).await {
             Ok(response) => {
+                // The service registered the subscription before it answered.
+                signal(true);
                 let mut stream = response.into_inner();
                 while let Some(Ok(_notification)) = stream.next().await {
                     wake.notify_one();
                 }
+                signal(false);
             }
             Err(error) => tracing::warn!("task notifications unavailable: {error}"),
         }

@@ -13,13 +13,13 @@ mod tasks;
 pub use auth::AuthStore;
 pub use bus::{EventBus, EventEmitter, EventSubscription};
 pub use limits::{RateDecision, RateLimiter};
-pub use queue::{IterationTask, TaskQueue};
+pub use queue::{IterationTask, TaskDelivery};
 pub use secrets::{CipherError, SecretCipher};
 pub use stores::{
     AgentStore, EventFilter, EventStore, FileStore, HarnessStore, ListQuery, Page, ProviderStore, SessionFile,
     SessionFilter, SessionStore, StatusChange, Stores, append_each, normalize_file_path, workspace_relative,
 };
-pub use tasks::{ClaimOutcome, FailOutcome, TaskAnnouncer, TaskDispatch, TaskLease, TaskStatus, TaskStore};
+pub use tasks::{ClaimOutcome, DEFAULT_MAX_ATTEMPTS, FailOutcome, TaskLease, TaskStatus, TaskStore};
 
 /// A failure of a port call.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

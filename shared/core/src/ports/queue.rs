@@ -1,4 +1,7 @@
-//! The task queue port: where iteration tasks are published for a worker to pick up.
+//! The task-delivery port: how an iteration task reaches a worker. One port; its adapters own
+//! publish-after-commit (see [`TaskDelivery`]).
+
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -29,9 +32,22 @@ impl IterationTask {
     }
 }
 
-/// Publishes iteration tasks to workers.
+/// Hands iteration tasks to workers. Where tasks are durable, an adapter commits a task (or the
+/// completion that creates the next one) before it tells any worker, so no worker hears of a task
+/// that does not exist; a crash in between leaves the committed task to whatever the adapter's
+/// transport uses to find it again (workers' polling, a sweeper). Delivery is at least once: a
+/// task may reach more than one worker, and the claim decides.
 #[async_trait::async_trait]
-pub trait TaskQueue: Send + Sync {
-    /// Makes the task available to a worker. At-least-once: a task may be delivered more than once.
-    async fn publish(&self, task: IterationTask) -> PortResult<()>;
+pub trait TaskDelivery: Send + Sync {
+    /// Makes a new task available to a worker.
+    async fn deliver(&self, task: IterationTask) -> PortResult<()>;
+
+    /// Settles a claimed task: its completion is committed together with `next` (the following
+    /// iteration, if any), then `next` is delivered. `Ok(false)` when `owner` no longer holds
+    /// the task (nothing changed, nothing delivered).
+    async fn complete(&self, task_id: TaskId, owner: &str, next: Option<&IterationTask>) -> PortResult<bool>;
+
+    /// A failed attempt of `task_id` will be retried after `delay`. Transports that redeliver by
+    /// themselves ignore it.
+    fn retry_later(&self, task_id: TaskId, delay: Duration);
 }

@@ -67,6 +67,9 @@ pub enum FailOutcome {
     NotOwned,
 }
 
+/// Attempts a task gets before it is dead (the control plane's deliveries enqueue with it).
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;
+
 /// Durable iteration tasks.
 #[async_trait::async_trait]
 pub trait TaskStore: Send + Sync {
@@ -106,25 +109,4 @@ pub trait TaskStore: Send + Sync {
 
     /// The status of a task.
     async fn status(&self, task_id: TaskId) -> PortResult<Option<TaskStatus>>;
-}
-
-/// How a committed task reaches a worker: the container deployment wakes its workers' streams,
-/// the serverless split sends a queue message. Called after the task row is committed (so a
-/// delivery never names a task that does not exist); a crash in between leaves the task
-/// unpublished for the sweeper ([`TaskStore::unpublished`]).
-#[async_trait::async_trait]
-pub trait TaskDispatch: Send + Sync {
-    /// Delivers a committed task and marks it published.
-    async fn dispatch(&self, task: &IterationTask) -> PortResult<()>;
-    /// A failed attempt of `task_id` will be retried after `delay`. Queues that redeliver by
-    /// themselves ignore this.
-    fn retry_later(&self, task_id: TaskId, delay: Duration);
-}
-
-/// Announces committed tasks to the workers of other control-plane instances (a hint: workers
-/// also poll). PostgreSQL NOTIFY does it from within the inserting transaction; an adapter of this
-/// port does it after the commit, over another transport.
-pub trait TaskAnnouncer: Send + Sync {
-    /// Tells the other instances that `task` can be claimed.
-    fn announce(&self, task: TaskId);
 }

@@ -24,7 +24,7 @@ use crate::engine::{EngineConfig, EngineError, IterationEngine, IterationOutcome
 use crate::events::*;
 use crate::ids::{MessageId, OrgId, SessionId, TaskId, TurnId};
 use crate::platform::PlatformDefinition;
-use crate::ports::{EventBus, EventFilter, IterationTask, PortError, SecretCipher, StatusChange, Stores, TaskQueue};
+use crate::ports::{EventBus, EventFilter, IterationTask, PortError, SecretCipher, StatusChange, Stores, TaskDelivery};
 
 /// The largest accepted client tool result, in bytes of JSON.
 pub const MAX_TOOL_RESULT_BYTES: usize = 100 * 1024;
@@ -102,13 +102,13 @@ pub enum CancelOutcome {
 pub struct TurnService {
     loader: TurnLoader,
     bus: Arc<dyn EventBus>,
-    queue: Option<Arc<dyn TaskQueue>>,
+    delivery: Option<Arc<dyn TaskDelivery>>,
     engine: IterationEngine,
     cancellations: CancellationRegistry,
 }
 
 impl TurnService {
-    /// Services for `platform` over `stores` and `bus`. Without a queue, callers run tasks themselves.
+    /// Services for `platform` over `stores` and `bus`. Without a task delivery, callers run tasks themselves.
     pub fn new(platform: &PlatformDefinition, stores: Stores, bus: Arc<dyn EventBus>, config: EngineConfig) -> Self {
         let capabilities = Arc::new(platform.capability_registry().clone());
         let engine =
@@ -124,15 +124,15 @@ impl TurnService {
                 history: Arc::new(HistoryCache::default()),
             },
             bus,
-            queue: None,
+            delivery: None,
             engine,
             cancellations: CancellationRegistry::new(),
         }
     }
 
-    /// Publishes tasks to this queue.
-    pub fn with_queue(mut self, queue: Arc<dyn TaskQueue>) -> Self {
-        self.queue = Some(queue);
+    /// Hands tasks to workers through `delivery`.
+    pub fn with_delivery(mut self, delivery: Arc<dyn TaskDelivery>) -> Self {
+        self.delivery = Some(delivery);
         self
     }
 
@@ -186,8 +186,8 @@ impl TurnService {
     }
 
     async fn publish(&self, task: &IterationTask) -> Result<(), TurnError> {
-        if let Some(queue) = &self.queue {
-            queue.publish(task.clone()).await?;
+        if let Some(delivery) = &self.delivery {
+            delivery.deliver(task.clone()).await?;
         }
         Ok(())
     }
@@ -582,7 +582,7 @@ impl TurnService {
         Ok(outcome)
     }
 
-    /// Runs a task and publishes the next iteration when it asks for one (queue mode).
+    /// Runs a task and publishes the next iteration when it asks for one (with a task delivery: DEV_MODE).
     pub async fn process_task(&self, task: &IterationTask) -> Result<IterationOutcome, TurnError> {
         let outcome = self.run_iteration(task).await?;
         if outcome == IterationOutcome::Continue {

@@ -1,0 +1,376 @@
+//! `WorkerGrpcService`: the worker boundary over the turn services and the task store. Handlers
+//! translate protobuf to calls; the rules live in `TurnService` and the `TaskStore`.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use everruns_core::context::TurnInputs;
+use everruns_core::engine::{IterationHost, TurnEnd};
+use everruns_core::events::{EventPayload, NewEvent};
+use everruns_core::ids::{MessageId, OrgId, SessionId, TaskId, TurnId};
+use everruns_core::ports::{ClaimOutcome, FailOutcome, TaskDelivery, TaskLease, TaskStore};
+use everruns_core::turns::{TurnService, end_turn_holding, record_event, record_events, store_events};
+use everruns_internal_protocol::v1::worker_service_server::WorkerService;
+use everruns_internal_protocol::v1::*;
+use everruns_internal_protocol::wire::{self, KeyedEvent, WireError};
+use everruns_services::ServiceError;
+use futures::{FutureExt, Stream, StreamExt};
+use tokio::sync::broadcast;
+use tonic::{Request, Response, Status, Streaming};
+
+/// The default lease when a worker does not ask for one.
+const DEFAULT_LEASE: Duration = Duration::from_secs(30);
+
+/// The worker service.
+#[derive(Clone)]
+pub struct WorkerGrpcService {
+    turns: TurnService,
+    tasks: Arc<dyn TaskStore>,
+    notify: broadcast::Sender<TaskId>,
+    delivery: Arc<dyn TaskDelivery>,
+    traces: Option<Arc<dyn everruns_core::trace_context::TraceSink>>,
+}
+
+impl WorkerGrpcService {
+    /// The service over the turn services and the task store; `notify` carries task wake-ups to
+    /// subscribed workers and `delivery` settles completions (the next iteration's task committed, then
+    /// delivered).
+    pub fn new(
+        turns: TurnService,
+        tasks: Arc<dyn TaskStore>,
+        notify: broadcast::Sender<TaskId>,
+        delivery: Arc<dyn TaskDelivery>,
+    ) -> Self {
+        Self { turns, tasks, notify, delivery, traces: None }
+    }
+
+    /// Continues each turn's trace from the context its worker brings (`traceparent` /
+    /// `X-Amzn-Trace-Id` metadata on `GetTurnContext`).
+    pub fn with_traces(mut self, traces: Option<Arc<dyn everruns_core::trace_context::TraceSink>>) -> Self {
+        self.traces = traces;
+        self
+    }
+}
+
+fn invalid(error: impl std::fmt::Display) -> Status {
+    Status::invalid_argument(error.to_string())
+}
+
+/// The one mapping of a service's answer to a gRPC status (the worker reads the code back: see
+/// its `host::status`).
+fn status(error: impl Into<ServiceError>) -> Status {
+    match error.into() {
+        error @ ServiceError::NotFound { .. } => Status::not_found(error.to_string()),
+        error @ ServiceError::BadRequest { .. } => Status::invalid_argument(error.to_string()),
+        ServiceError::Conflict(message) => Status::failed_precondition(message),
+        ServiceError::TurnEnded(turn) => Status::aborted(turn),
+        ServiceError::Unauthorized(message) => Status::unauthenticated(message),
+        ServiceError::Forbidden(message) => Status::permission_denied(message),
+        ServiceError::TooManyRequests { message, .. } => Status::resource_exhausted(message),
+        ServiceError::Unavailable(message) => Status::unavailable(message),
+        ServiceError::Internal(detail) => {
+            tracing::error!("worker service: {detail}");
+            Status::internal("internal error")
+        }
+    }
+}
+
+fn wire_err(error: WireError) -> Status {
+    invalid(error)
+}
+
+fn lease(ms: u32) -> Duration {
+    if ms == 0 { DEFAULT_LEASE } else { Duration::from_millis(u64::from(ms)) }
+}
+
+fn owner(owner: &str) -> Result<&str, Status> {
+    if owner.trim().is_empty() || owner.len() > 200 {
+        return Err(invalid("owner must be a non-empty worker id (at most 200 characters)"));
+    }
+    Ok(owner)
+}
+
+fn to_lease(lease: &TaskLease) -> Lease {
+    Lease {
+        task: Some(wire::task(&lease.task)),
+        attempt: lease.attempt,
+        max_attempts: lease.max_attempts,
+        owner: lease.owner.clone(),
+    }
+}
+
+type NotificationStream = Pin<Box<dyn Stream<Item = Result<TaskNotification, Status>> + Send>>;
+type SignalStream = Pin<Box<dyn Stream<Item = Result<TurnSignal, Status>> + Send>>;
+type ContextStream = Pin<Box<dyn Stream<Item = Result<GetTurnContextResponse, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl WorkerService for WorkerGrpcService {
+    async fn claim_task(&self, request: Request<ClaimTaskRequest>) -> Result<Response<ClaimTaskResponse>, Status> {
+        let r = request.into_inner();
+        let id = TaskId::parse(&r.task_id).map_err(invalid)?;
+        let outcome = self.tasks.claim(id, owner(&r.owner)?, lease(r.lease_ms)).await.map_err(status)?;
+        use claim_task_response::Outcome;
+        let (outcome, lease) = match outcome {
+            ClaimOutcome::Claimed(l) => (Outcome::Claimed, Some(to_lease(&l))),
+            ClaimOutcome::Finished => (Outcome::Finished, None),
+            ClaimOutcome::LeasedElsewhere => (Outcome::LeasedElsewhere, None),
+            ClaimOutcome::NotFound => (Outcome::NotFound, None),
+            ClaimOutcome::Exhausted(task) => {
+                self.turns.terminalise(&task).await.map_err(status)?;
+                (Outcome::Exhausted, None)
+            }
+        };
+        Ok(Response::new(ClaimTaskResponse { outcome: outcome as i32, lease }))
+    }
+
+    async fn claim_next_tasks(
+        &self,
+        request: Request<ClaimNextTasksRequest>,
+    ) -> Result<Response<ClaimNextTasksResponse>, Status> {
+        let r = request.into_inner();
+        let max = r.max.clamp(1, 100) as usize;
+        let leases = self.tasks.claim_next(owner(&r.owner)?, lease(r.lease_ms), max).await.map_err(status)?;
+        Ok(Response::new(ClaimNextTasksResponse { leases: leases.iter().map(to_lease).collect() }))
+    }
+
+    async fn heartbeat_task(
+        &self,
+        request: Request<HeartbeatTaskRequest>,
+    ) -> Result<Response<HeartbeatTaskResponse>, Status> {
+        let r = request.into_inner();
+        let id = TaskId::parse(&r.task_id).map_err(invalid)?;
+        let acknowledged = self.tasks.heartbeat(id, owner(&r.owner)?, lease(r.lease_ms)).await.map_err(status)?;
+        let cancelled = match (SessionId::parse(&r.session_id), TurnId::parse(&r.turn_id)) {
+            (Ok(session), Ok(turn_id)) => self.turns.is_cancelled(session, turn_id).await.map_err(status)?,
+            _ => false,
+        };
+        Ok(Response::new(HeartbeatTaskResponse { acknowledged, should_cancel: !acknowledged || cancelled }))
+    }
+
+    async fn complete_task(
+        &self,
+        request: Request<CompleteTaskRequest>,
+    ) -> Result<Response<CompleteTaskResponse>, Status> {
+        let r = request.into_inner();
+        let id = TaskId::parse(&r.task_id).map_err(invalid)?;
+        let next = match r.outcome.as_str() {
+            "continue" => Some(wire::parse_task(r.task.as_ref()).map_err(wire_err)?.next()),
+            "waiting_for_tool_results" | "completed" | "failed" | "cancelled" => None,
+            other => return Err(invalid(format!("unknown outcome '{other}'"))),
+        };
+        let success = self.delivery.complete(id, owner(&r.owner)?, next.as_ref()).await.map_err(status)?;
+        Ok(Response::new(CompleteTaskResponse { success, next: next.filter(|_| success).as_ref().map(wire::task) }))
+    }
+
+    async fn fail_task(&self, request: Request<FailTaskRequest>) -> Result<Response<FailTaskResponse>, Status> {
+        let r = request.into_inner();
+        let id = TaskId::parse(&r.task_id).map_err(invalid)?;
+        let retry = Duration::from_millis(u64::from(r.retry_after_ms));
+        let outcome = self.tasks.fail(id, owner(&r.owner)?, &r.error, retry).await.map_err(status)?;
+        if outcome == FailOutcome::Terminal {
+            let task = wire::parse_task(r.task.as_ref()).map_err(wire_err)?;
+            self.turns.terminalise(&task).await.map_err(status)?;
+        } else if outcome == FailOutcome::WillRetry {
+            self.delivery.retry_later(id, retry);
+        }
+        Ok(Response::new(FailTaskResponse {
+            will_retry: outcome == FailOutcome::WillRetry,
+            terminal: outcome == FailOutcome::Terminal,
+        }))
+    }
+
+    async fn get_turn_context(
+        &self,
+        request: Request<GetTurnContextRequest>,
+    ) -> Result<Response<GetTurnContextResponse>, Status> {
+        let inputs = self.turn_inputs(request).await?;
+        Ok(Response::new(wire::context_response(&inputs)))
+    }
+
+    type StreamTurnContextStream = ContextStream;
+
+    async fn stream_turn_context(
+        &self,
+        request: Request<GetTurnContextRequest>,
+    ) -> Result<Response<Self::StreamTurnContextStream>, Status> {
+        let inputs = self.turn_inputs(request).await?;
+        let parts = wire::context_parts(&inputs);
+        Ok(Response::new(Box::pin(futures::stream::iter(parts.into_iter().map(Ok)))))
+    }
+
+    async fn emit_event(&self, request: Request<EmitEventRequest>) -> Result<Response<EmitEventResponse>, Status> {
+        let stored = self.emit(request.into_inner()).await?;
+        Ok(Response::new(EmitEventResponse {
+            event_json: stored.map(|e| wire::to_json(&KeyedEvent::of(&e))).unwrap_or_default(),
+        }))
+    }
+
+    async fn emit_event_stream(
+        &self,
+        request: Request<Streaming<EmitEventRequest>>,
+    ) -> Result<Response<EmitEventStreamResponse>, Status> {
+        let mut stream = request.into_inner();
+        let mut accepted = 0;
+        while let Some(message) = stream.next().await {
+            // Whatever else has already arrived is stored with it: one statement for a burst
+            // (an iteration's events come together when the model answers fast), no added wait.
+            let mut batch = vec![message?];
+            while batch.len() < EMIT_BATCH_MAX
+                && let Some(Some(message)) = stream.next().now_or_never()
+            {
+                batch.push(message?);
+            }
+            accepted += self.emit_batch(batch).await?;
+        }
+        Ok(Response::new(EmitEventStreamResponse { accepted }))
+    }
+
+    async fn await_tool_results(&self, request: Request<TurnRef>) -> Result<Response<Empty>, Status> {
+        let (org, session, turn_id) = turn_ref(Some(&request.into_inner()))?;
+        self.turns.host(org).await_tool_results(session, turn_id).await.map_err(status)?;
+        Ok(Response::new(Empty {}))
+    }
+
+    async fn end_turn(&self, request: Request<EndTurnRequest>) -> Result<Response<EndTurnResponse>, Status> {
+        let (org, end) = turn_end(request.into_inner())?;
+        self.turns.host(org).end_turn(end).await.map_err(status)?;
+        Ok(Response::new(EndTurnResponse {}))
+    }
+
+    type WatchTurnStream = SignalStream;
+
+    async fn watch_turn(&self, request: Request<TurnRef>) -> Result<Response<Self::WatchTurnStream>, Status> {
+        let (_org, session, turn_id) = turn_ref(Some(&request.into_inner()))?;
+        // Subscribe first, then read the stage: nothing stored in between is missed.
+        let events = self.turns.bus().subscribe(session);
+        let stage = self.turns.stores().events.turn_stage(session, turn_id).await.map_err(status)?;
+        Ok(Response::new(super::watch::turn_signals(turn_id, stage, events)))
+    }
+
+    type SubscribeTaskNotificationsStream = NotificationStream;
+
+    async fn subscribe_task_notifications(
+        &self,
+        _request: Request<SubscribeTaskNotificationsRequest>,
+    ) -> Result<Response<Self::SubscribeTaskNotificationsStream>, Status> {
+        let receiver = self.notify.subscribe();
+        let heartbeat = tokio::time::interval(Duration::from_secs(15));
+        let stream = futures::stream::unfold((receiver, heartbeat), |(mut receiver, mut heartbeat)| async move {
+            use task_notification::Kind;
+            let item = tokio::select! {
+                received = receiver.recv() => match received {
+                    Ok(id) => TaskNotification { kind: Kind::TaskAvailable as i32, task_id: id.to_string() },
+                    // Missed some: one wake-up covers them (workers claim whatever is visible).
+                    Err(broadcast::error::RecvError::Lagged(_)) => TaskNotification { kind: Kind::TaskAvailable as i32, task_id: String::new() },
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                },
+                _ = heartbeat.tick() => TaskNotification { kind: Kind::Heartbeat as i32, task_id: String::new() },
+            };
+            Some((Ok(item), (receiver, heartbeat)))
+        });
+        Ok(Response::new(Box::pin(stream)))
+    }
+}
+
+impl WorkerGrpcService {
+    /// The inputs of the requested task's iteration; continues the trace the request carries.
+    async fn turn_inputs(&self, request: Request<GetTurnContextRequest>) -> Result<TurnInputs, Status> {
+        let carrier =
+            everruns_core::trace_context::from_pairs(request.metadata().iter().filter_map(|entry| match entry {
+                tonic::metadata::KeyAndValueRef::Ascii(name, value) => Some((name.as_str(), value.to_str().ok()?)),
+                tonic::metadata::KeyAndValueRef::Binary(..) => None,
+            }));
+        let task: everruns_core::ports::IterationTask =
+            wire::from_json("task", &request.into_inner().task_json).map_err(wire_err)?;
+        if let Some(traces) = self.traces.as_ref().filter(|_| !carrier.is_empty()) {
+            traces.continue_turn(task.turn_id, &carrier);
+        }
+        self.turns.task_inputs(&task).await.map_err(status)
+    }
+
+    async fn emit(&self, request: EmitEventRequest) -> Result<Option<everruns_core::events::Event>, Status> {
+        if request.end_turn.is_some() {
+            return Err(invalid("a turn's end goes on an event stream, or to EndTurn"));
+        }
+        let stores = self.turns.stores();
+        record_event(stores, self.turns.bus().as_ref(), new_event(request)?).await.map_err(status)
+    }
+
+    /// Records streamed events in order: each run of persisted ones together, each live-only one
+    /// published where it stands. A turn's end (the stream's last message) comes after the run
+    /// before it is stored and before that run is published (`end_turn_holding`). Returns how many
+    /// events were recorded.
+    async fn emit_batch(&self, mut batch: Vec<EmitEventRequest>) -> Result<u64, Status> {
+        let (stores, bus) = (self.turns.stores(), self.turns.bus().as_ref());
+        let end = match batch.last_mut().and_then(|last| last.end_turn.take()) {
+            Some(end) => {
+                batch.pop();
+                Some(turn_end(end)?)
+            }
+            None => None,
+        };
+        if batch.iter().any(|request| request.end_turn.is_some()) {
+            return Err(invalid("a turn's end must be the last message of its stream"));
+        }
+        let count = batch.len() as u64;
+        let mut run = Vec::with_capacity(batch.len());
+        for request in batch {
+            let event = new_event(request)?;
+            if bus.is_live_only(&event.event) {
+                record_events(stores, bus, std::mem::take(&mut run)).await.map_err(status)?;
+                record_event(stores, bus, event).await.map_err(status)?;
+            } else {
+                run.push(event);
+            }
+        }
+        let Some((org, end)) = end else {
+            record_events(stores, bus, run).await.map_err(status)?;
+            return Ok(count);
+        };
+        let (_, held) = store_events(stores, run).await.map_err(status)?;
+        end_turn_holding(stores, bus, org, &end, held).await.map_err(status)?;
+        Ok(count)
+    }
+}
+
+/// A turn's end as a worker sends it.
+fn turn_end(r: EndTurnRequest) -> Result<(OrgId, TurnEnd), Status> {
+    let (org, session, turn_id) = turn_ref(r.turn.as_ref())?;
+    let end = TurnEnd {
+        session,
+        turn: turn_id,
+        input_message_id: MessageId::parse(&r.input_message_id).map_err(invalid)?,
+        iterations: r.iterations,
+        usage: wire::from_json("usage", &r.usage_json).map_err(wire_err)?,
+        output_preview: (!r.output_preview.is_empty()).then_some(r.output_preview),
+    };
+    Ok((org, end))
+}
+
+/// Most events stored by one statement from a worker's stream.
+const EMIT_BATCH_MAX: usize = 64;
+
+/// The event a worker sent, with the idempotency key it was sent under.
+fn new_event(request: EmitEventRequest) -> Result<NewEvent, Status> {
+    let mut event: everruns_core::events::Event = wire::from_json("event", &request.event_json).map_err(wire_err)?;
+    // A generation whose conversation the worker had as the session's fold (see `wire`).
+    if request.conversation_through > 0
+        && let EventPayload::LlmGeneration(data) = &mut event.payload
+    {
+        let count = usize::try_from(request.conversation_messages).unwrap_or(usize::MAX);
+        data.messages = std::mem::take(&mut data.messages).referring(request.conversation_through, count);
+    }
+    let key = (!request.idempotency_key.is_empty()).then_some(request.idempotency_key);
+    event.idempotency_key = key.clone();
+    Ok(NewEvent { event, idempotency_key: key })
+}
+
+fn turn_ref(turn: Option<&TurnRef>) -> Result<(OrgId, SessionId, TurnId), Status> {
+    let turn = turn.ok_or_else(|| invalid("turn missing"))?;
+    Ok((
+        OrgId::parse(&turn.org_id).map_err(invalid)?,
+        SessionId::parse(&turn.session_id).map_err(invalid)?,
+        TurnId::parse(&turn.turn_id).map_err(invalid)?,
+    ))
+}

@@ -1,0 +1,63 @@
+//! `TableTaskDelivery`: task delivery in the container deployment, where the task table is the
+//! queue. A task is committed to the [`TaskStore`] (PostgreSQL NOTIFYs the other instances from
+//! within the inserting transaction, unless NATS carries the news), then this instance's
+//! subscribed workers are woken and, with NATS, the other instances are told. Wake-ups are hints:
+//! workers also poll the table, so nothing is marked published and no sweeper is needed.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use everruns_core::ids::TaskId;
+use everruns_core::ports::{DEFAULT_MAX_ATTEMPTS, IterationTask, PortResult, TaskDelivery, TaskStore};
+use everruns_nats::NatsTaskAnnouncer;
+use tokio::sync::broadcast;
+
+/// The container deployment's [`TaskDelivery`].
+#[derive(Clone)]
+pub struct TableTaskDelivery {
+    store: Arc<dyn TaskStore>,
+    wake: broadcast::Sender<TaskId>,
+    announcer: Option<NatsTaskAnnouncer>,
+}
+
+impl TableTaskDelivery {
+    /// Commits tasks to `store` and wakes this instance's workers on `wake`.
+    pub fn new(store: Arc<dyn TaskStore>, wake: broadcast::Sender<TaskId>) -> Self {
+        Self { store, wake, announcer: None }
+    }
+
+    /// Also announces every committed task to the other instances over NATS.
+    pub fn with_announcer(mut self, announcer: Option<NatsTaskAnnouncer>) -> Self {
+        self.announcer = announcer;
+        self
+    }
+
+    fn wake(&self, task: TaskId) {
+        let _ = self.wake.send(task);
+        if let Some(announcer) = &self.announcer {
+            announcer.announce(task);
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl TaskDelivery for TableTaskDelivery {
+    async fn deliver(&self, task: IterationTask) -> PortResult<()> {
+        self.store.enqueue(&task, DEFAULT_MAX_ATTEMPTS).await?;
+        self.wake(task.task_id);
+        Ok(())
+    }
+
+    async fn complete(&self, task_id: TaskId, owner: &str, next: Option<&IterationTask>) -> PortResult<bool> {
+        let completed = self.store.complete(task_id, owner, next).await?;
+        if completed && let Some(next) = next {
+            self.wake(next.task_id);
+        }
+        Ok(completed)
+    }
+
+    fn retry_later(&self, task_id: TaskId, _delay: Duration) {
+        // An idle worker looks now; the task becomes claimable once its delay has passed.
+        let _ = self.wake.send(task_id);
+    }
+}
