@@ -117,6 +117,23 @@ def test_models_are_enabled_and_disabled(base_url, open_page):
     expect(page.get_by_role("checkbox", name="Enable llmsim-tools")).to_be_checked()
 
 
+def test_the_org_default_model_is_set_and_unset(base_url, open_page):
+    page = open_page(f"{base_url}/#/providers")
+    default = page.get_by_label("Default model")
+    expect(default).to_have_value("")
+    expect(default.locator("option").first).to_have_text("Deployment default (llmsim-echo)")
+    tools = model_id(base_url, "llmsim-tools")
+    default.select_option(tools)
+    expect(page.get_by_role("status")).to_have_text("Default model saved.")
+    assert api(base_url, "/v1/organization/settings")["default_model_id"] == tools
+    page.reload()
+    expect(page.get_by_label("Default model")).to_have_value(tools)
+    # Back to the deployment's default, so the other tests' sessions keep theirs.
+    page.get_by_label("Default model").select_option("")
+    expect(page.get_by_role("status")).to_have_text("Default model saved.")
+    assert api(base_url, "/v1/organization/settings")["default_model_id"] is None
+
+
 def test_the_events_inspector_lists_a_sessions_events(base_url, open_page):
     page = open_page(f"{base_url}/")
     new_session(page, base_url, "llmsim-echo")

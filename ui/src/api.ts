@@ -106,6 +106,11 @@ export interface Model {
   is_favorite?: boolean;
 }
 
+export interface OrgSettings {
+  default_model_id: string | null;
+  deployment_default_model: string | null;
+}
+
 export interface Capability {
   id: string;
   name?: string;

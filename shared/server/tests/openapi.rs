@@ -13,25 +13,23 @@ use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;
 
+mod support;
+use support::app;
+
 /// The sources that register routes (`.route("/path", get(a).post(b))`).
-const ROUTE_SOURCES: [&str; 8] = [
+const ROUTE_SOURCES: [&str; 9] = [
     include_str!("../../http/src/routes/mod.rs"),
     include_str!("../../http/src/routes/agents.rs"),
     include_str!("../../http/src/routes/harnesses.rs"),
     include_str!("../../http/src/routes/models.rs"),
     include_str!("../../http/src/routes/sessions.rs"),
+    include_str!("../../http/src/routes/settings.rs"),
     include_str!("../../http/src/routes/events.rs"),
     include_str!("../../http/src/routes/capabilities.rs"),
     include_str!("../../http/src/routes/auth.rs"),
 ];
 
 const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
-
-async fn app() -> Router {
-    let mut config = ServerConfig::dev(([127, 0, 0, 1], 0).into());
-    config.rate_limit_per_minute = 0;
-    ServerAppBuilder::new(config).build().await.unwrap().router
-}
 
 async fn call(app: &Router, method: &str, uri: &str) -> (StatusCode, Value) {
     let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();

@@ -7,12 +7,13 @@ use everruns_core::domain::{EntityStatus, Harness, InitialFile, NetworkAccessLis
 use everruns_core::ids::{HarnessId, OrgId};
 use everruns_core::ports::ListQuery;
 use everruns_core::time::Timestamp;
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::App;
 use crate::agents::{CapabilityRefInput, resolve_model, validate_capabilities};
 use crate::error::{ServiceError, ServiceResult};
+use crate::input::double_option;
 use crate::{is_name, validate_name};
 
 /// Fields of `POST /v1/harnesses` and (all optional) `PATCH`.
@@ -48,10 +49,6 @@ pub struct HarnessInput {
     pub embedder_metadata: Option<BTreeMap<String, String>>,
     /// Status (PATCH only).
     pub status: Option<EntityStatus>,
-}
-
-fn double_option<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Option<String>>, D::Error> {
-    Option::<String>::deserialize(deserializer).map(Some)
 }
 
 /// Finds a harness by id or name.

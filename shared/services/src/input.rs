@@ -1,6 +1,15 @@
-//! Input rules every resource shares: slug names and pagination bounds.
+//! Input rules every resource shares: slug names, pagination bounds, and fields where `null`
+//! differs from absent.
+
+use serde::{Deserialize, Deserializer};
 
 use crate::error::ServiceError;
+
+/// For `#[serde(default, deserialize_with = "double_option")]`: absent = `None` (unchanged),
+/// `null` = `Some(None)` (cleared), a value = `Some(Some(value))`.
+pub(crate) fn double_option<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(deserializer).map(Some)
+}
 
 /// Validates a slug name: `^[a-z0-9]+(-[a-z0-9]+)*$`, at most 64 characters.
 pub fn validate_name(kind: &str, name: &str) -> Result<(), ServiceError> {

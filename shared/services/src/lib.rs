@@ -1,7 +1,7 @@
 //! # everruns-services
 //!
 //! The application services of the control plane, on the core's ports: the business rules of
-//! agents, harnesses, providers and models, sessions and API keys, startup seeding, and the
+//! agents, harnesses, providers and models, organization settings, sessions and API keys, startup seeding, and the
 //! configuration every process reads once ([`ServerConfig::from_env`]). They answer
 //! [`ServiceError`], which each transport maps once (HTTP in `everruns-http`, gRPC in
 //! `everruns-grpc`). Nothing here names a transport or a storage technology; [`App`] carries the
@@ -22,6 +22,7 @@ mod input;
 pub mod models;
 pub mod seed;
 pub mod sessions;
+pub mod settings;
 pub mod validate;
 
 pub use app::App;

@@ -1,6 +1,6 @@
 //! The `ProviderStore` contract: providers scoped to an org and listed by name; models scoped
 //! through their provider, unique per `(provider_id, model_id)`, listed by display name, and
-//! deleted with their provider.
+//! deleted with their provider; one default model per org, unset when the model goes.
 
 use everruns_core::domain::{Model, ModelSource, Provider, ProviderStatus};
 use everruns_core::driver_registry::DriverId;
@@ -105,16 +105,32 @@ pub async fn provider_store_contract(store: &dyn ProviderStore) {
     assert!(store.list_models(other_org, None).await.unwrap().is_empty());
     assert!(store.list_models(other_org, Some(sim.id)).await.unwrap().is_empty());
 
+    // The org default model: unset at first, set only to a model of the org, unset again with None.
+    assert_eq!(store.default_model(org).await.unwrap(), None);
+    store.set_default_model(org, Some(smart.id)).await.unwrap();
+    assert_eq!(store.default_model(org).await.unwrap(), Some(smart.id));
+    assert_eq!(store.default_model(other_org).await.unwrap(), None, "the default is per org");
+    assert_not_found(store.set_default_model(other_org, Some(smart.id)).await, "model");
+    assert_not_found(store.set_default_model(org, Some(ModelId::new())).await, "model");
+    assert_eq!(store.default_model(org).await.unwrap(), Some(smart.id), "a refused change keeps the default");
+    store.set_default_model(org, None).await.unwrap();
+    assert_eq!(store.default_model(org).await.unwrap(), None);
+    store.set_default_model(other_org, None).await.unwrap();
+    store.set_default_model(org, Some(smart.id)).await.unwrap();
+
     // Deletes: models one by one, and a provider with its models.
     assert!(!store.delete_model(other_org, smart.id).await.unwrap());
     assert!(store.delete_model(org, smart.id).await.unwrap());
     assert!(!store.delete_model(org, smart.id).await.unwrap());
     assert_eq!(store.get_model(org, smart.id).await.unwrap(), None);
+    assert_eq!(store.default_model(org).await.unwrap(), None, "deleting the default model unsets it");
+    store.set_default_model(org, Some(fast.id)).await.unwrap();
     assert!(!store.delete_provider(other_org, sim.id).await.unwrap(), "another org cannot delete it");
     assert!(store.delete_provider(org, sim.id).await.unwrap());
     assert!(!store.delete_provider(org, sim.id).await.unwrap());
     assert_eq!(store.get_provider(org, sim.id).await.unwrap(), None);
     assert_eq!(store.get_model(org, fast.id).await.unwrap(), None, "models go with their provider");
+    assert_eq!(store.default_model(org).await.unwrap(), None, "deleting its provider unsets the default");
     assert_eq!(display_names(&store.list_models(org, None).await.unwrap()), ["another fast"]);
     assert_eq!(store.list_providers(org).await.unwrap().len(), 1);
 
@@ -125,4 +141,9 @@ pub async fn provider_store_contract(store: &dyn ProviderStore) {
     assert_eq!(store.get_model(org, fast.id).await.unwrap(), None);
     store.insert_model(org, &model(sim.id, "sim-fast", "fast again")).await.unwrap();
     store.insert_model(org, &Model { model_id: "sim-other".to_owned(), ..fast.clone() }).await.unwrap();
+    assert_eq!(
+        store.default_model(org).await.unwrap(),
+        None,
+        "a model re-created with its id is not the default again"
+    );
 }

@@ -16,6 +16,8 @@ use crate::support::{read, write};
 struct ProviderTables {
     providers: HashMap<ProviderId, Provider>,
     models: HashMap<ModelId, Model>,
+    /// Org default models; deleting the model removes its entries.
+    defaults: HashMap<OrgId, ModelId>,
 }
 
 impl ProviderTables {
@@ -91,6 +93,8 @@ impl ProviderStore for MemoryProviderStore {
         }
         tables.providers.remove(&id);
         tables.models.retain(|_, m| m.provider_id != id);
+        let ProviderTables { models, defaults, .. } = &mut *tables;
+        defaults.retain(|_, model| models.contains_key(model));
         Ok(true)
     }
 
@@ -131,6 +135,7 @@ impl ProviderStore for MemoryProviderStore {
             return Ok(false);
         }
         tables.models.remove(&id);
+        tables.defaults.retain(|_, model| *model != id);
         Ok(true)
     }
 
@@ -144,5 +149,20 @@ impl ProviderStore for MemoryProviderStore {
             .collect();
         found.sort_by(|a, b| (&a.display_name, a.id).cmp(&(&b.display_name, b.id)));
         Ok(found)
+    }
+
+    async fn default_model(&self, org: OrgId) -> PortResult<Option<ModelId>> {
+        let tables = read(&self.tables)?;
+        Ok(tables.defaults.get(&org).copied().filter(|id| tables.model_in(org, *id).is_some()))
+    }
+
+    async fn set_default_model(&self, org: OrgId, model: Option<ModelId>) -> PortResult<()> {
+        let mut tables = write(&self.tables)?;
+        match model {
+            Some(id) if tables.model_in(org, id).is_none() => return Err(PortError::not_found("model", id)),
+            Some(id) => tables.defaults.insert(org, id),
+            None => tables.defaults.remove(&org),
+        };
+        Ok(())
     }
 }

@@ -335,4 +335,44 @@ impl ProviderStore for PgProviderStore {
         .map_err(|err| port_error("list_models", err))?;
         rows.into_iter().map(ModelRow::into_model).collect()
     }
+
+    async fn default_model(&self, org: OrgId) -> PortResult<Option<ModelId>> {
+        // The join keeps a model that moved to another org's provider from answering.
+        let id: Option<Uuid> = sqlx::query_scalar(
+            "SELECT s.default_model_id FROM organization_settings s \
+             JOIN models m ON m.id = s.default_model_id JOIN providers p ON p.id = m.provider_id \
+             WHERE s.org_id = $1 AND p.org_id = $1",
+        )
+        .bind(org.uuid())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|err| port_error("default_model", err))?;
+        Ok(id.map(ModelId::from_uuid))
+    }
+
+    async fn set_default_model(&self, org: OrgId, model: Option<ModelId>) -> PortResult<()> {
+        // Written only if the model is in the org (or the default is being unset).
+        let done = sqlx::query(
+            "INSERT INTO organization_settings (org_id, default_model_id, updated_at) \
+             SELECT $1, $2, now() WHERE $2::uuid IS NULL OR EXISTS (SELECT 1 FROM models m \
+             JOIN providers p ON p.id = m.provider_id WHERE m.id = $2 AND p.org_id = $1) \
+             ON CONFLICT (org_id) DO UPDATE SET default_model_id = EXCLUDED.default_model_id, \
+             updated_at = EXCLUDED.updated_at",
+        )
+        .bind(org.uuid())
+        .bind(model.map(|m| m.uuid()))
+        .execute(&self.pool)
+        .await
+        .map_err(|err| match (violation(&err), model) {
+            // The model was deleted between the check and the write.
+            (Some(Violation::ForeignKey("organization_settings_default_model_id_fkey")), Some(id)) => {
+                PortError::not_found("model", id)
+            }
+            _ => port_error("set_default_model", err),
+        })?;
+        match model {
+            Some(id) if done.rows_affected() == 0 => Err(PortError::not_found("model", id)),
+            _ => Ok(()),
+        }
+    }
 }

@@ -1,5 +1,5 @@
 import { useState } from "react";
-import { type List, type Model, type Provider, get, patch, post } from "../api";
+import { type List, type Model, type OrgSettings, type Provider, get, patch, post } from "../api";
 import { ErrorLine, message, useLoad } from "./common";
 
 const DRIVERS = ["openai", "anthropic", "gemini", "openai_completions", "openrouter", "azure_openai", "bedrock", "llmsim"];
@@ -48,6 +48,7 @@ export function Providers() {
         </tbody>
       </table>
       <h2>Models</h2>
+      <DefaultModel models={models?.data ?? []} />
       <table className="table">
         <thead>
           <tr>
@@ -154,5 +155,48 @@ function ProviderForm({ onSaved }: { onSaved: () => void }) {
         <button type="submit">Add provider</button>
       </div>
     </form>
+  );
+}
+
+// The org default model: used when neither the message, the session, the agent nor its harness
+// names one. Only enabled models are offered; the server refuses others.
+function DefaultModel({ models }: { models: Model[] }) {
+  const [settings, error, , setSettings] = useLoad(() => get<OrgSettings>("/v1/organization/settings"), []);
+  const [failure, setFailure] = useState<string | null>(null);
+  const [saved, setSaved] = useState(false);
+  if (!settings) return <ErrorLine error={error} />;
+  const fallback = settings.deployment_default_model
+    ? `Deployment default (${settings.deployment_default_model})`
+    : "None (turns need a model)";
+  const choices = models.filter((m) => m.enabled || m.id === settings.default_model_id);
+  return (
+    <div className="row default-model">
+      <label>
+        Default model
+        <select
+          value={settings.default_model_id ?? ""}
+          onChange={(e) => {
+            setSaved(false);
+            patch<OrgSettings>("/v1/organization/settings", { default_model_id: e.target.value || null }).then(
+              (next) => (setSettings(next), setFailure(null), setSaved(true)),
+              (e) => setFailure(message(e)),
+            );
+          }}
+        >
+          <option value="">{fallback}</option>
+          {choices.map((m) => (
+            <option key={m.id} value={m.id}>
+              {m.display_name || m.model_id} ({m.provider_name ?? m.model_id})
+            </option>
+          ))}
+        </select>
+      </label>
+      {saved && (
+        <p role="status" className="muted small">
+          Default model saved.
+        </p>
+      )}
+      <ErrorLine error={failure} />
+    </div>
   );
 }

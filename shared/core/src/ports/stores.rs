@@ -200,6 +200,11 @@ pub trait ProviderStore: Send + Sync {
     async fn delete_model(&self, org: OrgId, id: ModelId) -> PortResult<bool>;
     /// Lists models (of one provider, or all).
     async fn list_models(&self, org: OrgId, provider: Option<ProviderId>) -> PortResult<Vec<Model>>;
+    /// The org's default model (`organization_settings.default_model_id`), if one is set and
+    /// still exists: deleting the model (or its provider) unsets it.
+    async fn default_model(&self, org: OrgId) -> PortResult<Option<ModelId>>;
+    /// Sets or (with `None`) unsets the org's default model. `NotFound` if the model is not in the org.
+    async fn set_default_model(&self, org: OrgId, model: Option<ModelId>) -> PortResult<()>;
 }
 
 /// A file in a session's workspace.

@@ -1,7 +1,7 @@
 //! Loading a turn's inputs from the stores: the session, its harness chain and agent, the
 //! conversation (a cached fold extended with the events stored since: [`HistoryCache`]), the
 //! turn's own events, the triggering message's controls, and the resolved model with its
-//! decrypted key.
+//! decrypted key (the org default model among the candidates: [`OrgDefaults`]).
 
 use std::sync::Arc;
 
@@ -13,7 +13,7 @@ use crate::events::{Event, EventPayload};
 use crate::ids::{ModelId, OrgId, SessionId, TurnId};
 use crate::ports::{EventFilter, PortError, PortResult, SecretCipher, Stores};
 
-use super::HistoryCache;
+use super::{HistoryCache, OrgDefaults};
 
 /// How deep a harness chain may go before it is treated as a cycle.
 const MAX_HARNESS_DEPTH: usize = 16;
@@ -31,6 +31,8 @@ pub struct TurnLoader {
     pub(crate) fallback_keys: std::collections::HashMap<crate::DriverId, String>,
     /// Conversation folds by session.
     pub(crate) history: Arc<HistoryCache>,
+    /// Org default models, briefly cached.
+    pub(crate) org_defaults: Arc<OrgDefaults>,
 }
 
 impl TurnLoader {
@@ -52,7 +54,7 @@ impl TurnLoader {
             Some(_) => controls_of(&turn_events),
             None => latest_controls,
         };
-        let model = self.resolve_model(org, controls.as_ref(), &session, agent.as_ref(), &harness_chain).await;
+        let model = self.resolve_model(org, controls.as_ref(), &session, agent.as_ref(), &harness_chain).await?;
         // A capability removed from the platform after it was selected is skipped, not fatal.
         for harness in &mut harness_chain {
             self.retain_known(&mut harness.capabilities);
@@ -126,6 +128,10 @@ impl TurnLoader {
         Ok(chain)
     }
 
+    /// The turn's model: the first of controls, session, agent and harness chain that names one,
+    /// else the org default model, else the deployment's. A named model that does not resolve
+    /// (deleted, disabled, its provider disabled or its key unopenable) leaves the turn without
+    /// a model, which fails it with the user-visible error.
     async fn resolve_model(
         &self,
         org: OrgId,
@@ -133,17 +139,19 @@ impl TurnLoader {
         session: &Session,
         agent: Option<&crate::domain::Agent>,
         harness_chain: &[Harness],
-    ) -> Option<ResolvedModel> {
-        match select_model_id(controls, session, agent, harness_chain) {
-            Some(id) => match self.resolve_model_id(org, id).await {
-                Ok(model) => Some(model),
-                Err(error) => {
-                    tracing::warn!(model = %id, "model does not resolve: {error}");
-                    None
-                }
-            },
-            None => self.default_model.clone(),
-        }
+    ) -> PortResult<Option<ResolvedModel>> {
+        let selected = match select_model_id(controls, session, agent, harness_chain) {
+            Some(id) => Some(id),
+            None => self.org_defaults.get(self.stores.providers.as_ref(), org).await?,
+        };
+        let Some(id) = selected else { return Ok(self.default_model.clone()) };
+        Ok(match self.resolve_model_id(org, id).await {
+            Ok(model) => Some(model),
+            Err(error) => {
+                tracing::warn!(model = %id, "model does not resolve: {error}");
+                None
+            }
+        })
     }
 
     /// Resolves a model row to its driver and decrypted key.

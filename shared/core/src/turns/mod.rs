@@ -6,11 +6,13 @@ mod cancel;
 mod history_cache;
 mod host;
 mod load;
+mod org_defaults;
 
 pub use cancel::CancellationRegistry;
 pub use history_cache::{HISTORY_CACHE_MAX_AGE, HISTORY_CACHE_SESSIONS, HistoryCache};
 pub use host::{StoreIterationHost, end_turn, end_turn_holding, record_event, record_events, store_events};
 pub use load::TurnLoader;
+pub use org_defaults::{ORG_DEFAULT_TTL, OrgDefaults};
 
 use std::sync::Arc;
 
@@ -122,6 +124,7 @@ impl TurnService {
                 cipher: None,
                 fallback_keys: Default::default(),
                 history: Arc::new(HistoryCache::default()),
+                org_defaults: Arc::new(OrgDefaults::default()),
             },
             bus,
             delivery: None,
@@ -140,6 +143,11 @@ impl TurnService {
     pub fn with_default_model(mut self, model: Option<ResolvedModel>) -> Self {
         self.loader.default_model = model;
         self
+    }
+
+    /// The deployment's default model: used when nothing selects one and the org has no default.
+    pub fn deployment_default_model(&self) -> Option<&ResolvedModel> {
+        self.loader.default_model.as_ref()
     }
 
     /// The cipher that opens provider keys.
@@ -162,6 +170,11 @@ impl TurnService {
     /// Drops what this process keeps of a deleted session (its cached conversation).
     pub fn forget_session(&self, session: SessionId) {
         self.loader.forget(session);
+    }
+
+    /// Makes this process read the org's default model again (it was just changed here).
+    pub fn forget_org_default(&self, org: OrgId) {
+        self.loader.org_defaults.forget(org);
     }
 
     /// The bus.

@@ -14,6 +14,7 @@ mod middleware;
 mod models;
 pub mod openapi;
 mod sessions;
+mod settings;
 mod ui;
 
 use axum::extract::DefaultBodyLimit;
@@ -34,6 +35,7 @@ pub fn api_routes() -> Router<AppState> {
         .merge(harnesses::routes())
         .merge(models::routes())
         .merge(sessions::routes())
+        .merge(settings::routes())
         .merge(events::routes())
         .merge(capabilities::routes())
         .merge(auth::routes())
@@ -47,6 +49,7 @@ pub fn api_doc() -> utoipa::openapi::OpenApi {
         harnesses::Doc::openapi(),
         models::Doc::openapi(),
         sessions::Doc::openapi(),
+        settings::Doc::openapi(),
         events::Doc::openapi(),
         capabilities::Doc::openapi(),
         auth::Doc::openapi(),

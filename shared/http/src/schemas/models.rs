@@ -117,3 +117,21 @@ pub struct UpdateModelRequest {
     pub is_favorite: Option<bool>,
     pub provider_id: Option<ProviderId>,
 }
+
+/// The organization's settings.
+#[derive(ToSchema)]
+pub struct OrganizationSettings {
+    /// The org default model: used when neither the message, the session, the agent nor the
+    /// harness chain names one. Null when unset.
+    pub default_model_id: Option<ModelId>,
+    /// The deployment's own default model name (e.g. `llmsim-echo` in the dev grade), used when
+    /// the org has none; null when the deployment has none.
+    pub deployment_default_model: Option<String>,
+}
+
+/// Changes the given settings; `default_model_id: null` unsets the org default model.
+#[derive(ToSchema)]
+pub struct UpdateOrganizationSettingsRequest {
+    /// An enabled model of an active provider of the organization (`model_…`), or null.
+    pub default_model_id: Option<ModelId>,
+}

@@ -107,6 +107,7 @@ fn operation_ids_and_the_sdk_required_fields_are_kept() {
         "get_capability",
         "get_harness",
         "get_model",
+        "get_organization_settings",
         "get_provider",
         "get_session",
         "health",
@@ -130,6 +131,7 @@ fn operation_ids_and_the_sdk_required_fields_are_kept() {
         "update_agent",
         "update_harness",
         "update_model",
+        "update_organization_settings",
         "update_provider",
         "update_session",
     ];
