@@ -5,10 +5,8 @@
 use everruns_core::domain::{
     Agent, AgentCapabilityConfig, EntityStatus, InitialFile, NetworkAccessList, ToolDefinition, ToolKind,
 };
-use everruns_core::harness_templates::BuiltInHarnessRole;
 use everruns_core::ids::{AgentId, HarnessId, ModelId, OrgId};
 use everruns_core::ports::{ListQuery, Page};
-use everruns_core::seed::harness_with_role;
 use everruns_core::time::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -186,11 +184,8 @@ pub async fn copy(state: &App, org: OrgId, id: AgentId) -> ServiceResult<Agent> 
     Ok(copy)
 }
 
-async fn default_harness(state: &App, org: OrgId) -> ServiceResult<HarnessId> {
-    harness_with_role(state.stores.harnesses.as_ref(), org, BuiltInHarnessRole::Default)
-        .await?
-        .map(|h| h.id)
-        .ok_or_else(|| ServiceError::Internal("the organization has no default harness".into()))
+pub(crate) async fn default_harness(state: &App, org: OrgId) -> ServiceResult<HarnessId> {
+    state.default_harnesses.get(state.stores.harnesses.as_ref(), org).await
 }
 
 /// Resolves `harness_id` / `harness_name` (mutually exclusive).

@@ -5,9 +5,7 @@ use everruns_core::domain::{
     ContentPart, Controls, EntityStatus, InitialFile, Message, MessageRole, NetworkAccessList, Session, ToolDefinition,
 };
 use everruns_core::events::{EventContext, EventPayload, NewEvent, SessionStartedData};
-use everruns_core::harness_templates::BuiltInHarnessRole;
 use everruns_core::ids::{AgentId, OrgId, SessionId};
-use everruns_core::seed::harness_with_role;
 use everruns_core::time::Timestamp;
 use everruns_core::turns::record_event;
 use serde::{Deserialize, Serialize};
@@ -79,10 +77,7 @@ pub async fn create(state: &App, org: OrgId, input: SessionInput) -> ServiceResu
         Some(id) => id,
         None => match &agent {
             Some(agent) => agent.harness_id,
-            None => harness_with_role(state.stores.harnesses.as_ref(), org, BuiltInHarnessRole::Default)
-                .await?
-                .map(|h| h.id)
-                .ok_or_else(|| ServiceError::Internal("the organization has no default harness".into()))?,
+            None => agents::default_harness(state, org).await?,
         },
     };
     let mut session = Session::new(org, harness);

@@ -2,11 +2,13 @@
 //! service's task notifications, with polling as the fallback — and runs up to
 //! `MAX_CONCURRENT_TASKS` at once.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use everruns_core::engine::{EngineConfig, IterationEngine};
 use everruns_core::{CapabilityRegistry, DriverRegistry, PlatformDefinition};
+use everruns_internal_protocol::v1::task_notification::Kind;
 use everruns_internal_protocol::v1::{ClaimNextTasksRequest, SubscribeTaskNotificationsRequest};
 use futures::StreamExt;
 use tokio::sync::{Notify, Semaphore, watch};
@@ -134,13 +136,64 @@ async fn listen(
                 // The service registered the subscription before it answered.
                 signal(true);
                 let mut stream = response.into_inner();
-                while let Some(Ok(_notification)) = stream.next().await {
-                    wake.notify_one();
+                let mut recent = RecentWakeups::default();
+                while let Some(Ok(notification)) = stream.next().await {
+                    if notification.kind == Kind::TaskAvailable as i32 && recent.is_new(notification.task_id) {
+                        wake.notify_one();
+                    }
                 }
                 signal(false);
             }
             Err(error) => tracing::warn!("task notifications unavailable: {error}"),
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// The task ids this worker was woken for in the last second. A task can be announced twice —
+/// in containers mode by the server that committed it and again by its PostgreSQL NOTIFY — and
+/// the second wake-up would only cost an empty claim. After a second the same id wakes again
+/// (a task put back for a retry).
+#[derive(Default)]
+struct RecentWakeups {
+    seen: VecDeque<(String, Instant)>,
+}
+
+impl RecentWakeups {
+    const WINDOW: Duration = Duration::from_secs(1);
+    const CAPACITY: usize = 256;
+
+    /// Whether a wake-up for `task` should wake the claim loop (an empty id always does: the
+    /// service lost count and covers several tasks with it).
+    fn is_new(&mut self, task: String) -> bool {
+        while self.seen.front().is_some_and(|(_, at)| at.elapsed() >= Self::WINDOW) || self.seen.len() >= Self::CAPACITY
+        {
+            self.seen.pop_front();
+        }
+        if task.is_empty() {
+            return true;
+        }
+        if self.seen.iter().any(|(id, _)| *id == task) {
+            return false;
+        }
+        self.seen.push_back((task, Instant::now()));
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RecentWakeups;
+
+    #[test]
+    fn a_task_wakes_once_within_the_window_and_an_unnamed_wakeup_always() {
+        let mut recent = RecentWakeups::default();
+        assert!(recent.is_new("task_a".into()));
+        assert!(!recent.is_new("task_a".into()), "the second announcement of a task");
+        assert!(recent.is_new("task_b".into()));
+        assert!(recent.is_new(String::new()));
+        assert!(recent.is_new(String::new()));
+        recent.seen[0].1 -= RecentWakeups::WINDOW;
+        assert!(recent.is_new("task_a".into()), "after the window the same task wakes again");
     }
 }
