@@ -168,7 +168,7 @@ pub struct CreateMessageInput {
 
 /// Stores a user message: it starts a turn (run by a worker), or steers the running one.
 pub async fn post_message(state: &App, org: OrgId, id: &str, input: CreateMessageInput) -> ServiceResult<Message> {
-    let session = find(state, org, id).await?;
+    let id = SessionId::parse(id)?;
     if input.message.role.is_some_and(|r| r != MessageRole::User) {
         return Err(ServiceError::bad_request("only user messages can be posted"));
     }
@@ -201,6 +201,7 @@ pub async fn post_message(state: &App, org: OrgId, id: &str, input: CreateMessag
     let mut message = Message::new(MessageRole::User, input.message.content);
     message.controls = input.controls;
     message.metadata = input.metadata;
-    let (message, _posted) = state.turns.post_message_to(session, message).await?;
+    // No read first: an idle session starts the turn in its first statement (404 if absent).
+    let (message, _posted) = state.turns.post_message(org, id, message).await?;
     Ok(message)
 }

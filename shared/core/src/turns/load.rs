@@ -10,7 +10,7 @@ use crate::context::{TurnInputs, select_model_id};
 use crate::domain::{AgentCapabilityConfig, Controls, Conversation, Harness, ProviderStatus, Session};
 use crate::driver_registry::ResolvedModel;
 use crate::events::{Event, EventPayload};
-use crate::ids::{ModelId, OrgId, SessionId, TurnId};
+use crate::ids::{HarnessId, ModelId, OrgId, SessionId, TurnId};
 use crate::ports::{EventFilter, PortError, PortResult, SecretCipher, Stores};
 
 use super::{HistoryCache, OrgDefaults};
@@ -33,6 +33,31 @@ pub struct TurnLoader {
     pub(crate) history: Arc<HistoryCache>,
     /// Org default models, briefly cached.
     pub(crate) org_defaults: Arc<OrgDefaults>,
+    /// Built-in harnesses once read.
+    pub(crate) built_ins: Arc<BuiltIns>,
+}
+
+/// Built-in harnesses by org and id, kept for the life of the process: they are reconciled from
+/// the platform definition when a process starts, are read-only through the API and cannot be
+/// archived, so a session on a built-in harness reads no harness per iteration. Bounded.
+#[derive(Debug, Default)]
+pub(crate) struct BuiltIns {
+    harnesses: std::sync::Mutex<std::collections::HashMap<(OrgId, HarnessId), Harness>>,
+}
+
+impl BuiltIns {
+    const CAPACITY: usize = 4096;
+
+    fn get(&self, org: OrgId, id: HarnessId) -> Option<Harness> {
+        self.harnesses.lock().unwrap_or_else(|e| e.into_inner()).get(&(org, id)).cloned()
+    }
+
+    fn put(&self, harness: Harness) {
+        let mut harnesses = self.harnesses.lock().unwrap_or_else(|e| e.into_inner());
+        if harnesses.len() < Self::CAPACITY {
+            harnesses.insert((harness.org_id, harness.id), harness);
+        }
+    }
 }
 
 impl TurnLoader {
@@ -120,7 +145,7 @@ impl TurnLoader {
                 tracing::warn!(harness = %id, "harness chain too deep or cyclic; truncated");
                 break;
             }
-            let Some(harness) = self.stores.harnesses.get_harness(org, id).await? else { break };
+            let Some(harness) = self.harness(org, id).await? else { break };
             next = harness.parent_harness_id;
             chain.push(harness);
         }
@@ -132,6 +157,19 @@ impl TurnLoader {
     /// else the org default model, else the deployment's. A named model that does not resolve
     /// (deleted, disabled, its provider disabled or its key unopenable) leaves the turn without
     /// a model, which fails it with the user-visible error.
+    /// A harness: a built-in one from [`BuiltIns`] once read (built-ins are reconciled when a
+    /// process starts and read-only through the API), any other from the store.
+    async fn harness(&self, org: OrgId, id: HarnessId) -> PortResult<Option<Harness>> {
+        if let Some(harness) = self.built_ins.get(org, id) {
+            return Ok(Some(harness));
+        }
+        let harness = self.stores.harnesses.get_harness(org, id).await?;
+        if let Some(built_in) = harness.as_ref().filter(|h| h.is_built_in) {
+            self.built_ins.put(built_in.clone());
+        }
+        Ok(harness)
+    }
+
     async fn resolve_model(
         &self,
         org: OrgId,

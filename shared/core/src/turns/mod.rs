@@ -20,7 +20,7 @@ use serde_json::Value;
 
 use crate::capabilities::DeploymentGrade;
 use crate::context::{TurnContext, inspect_turn_context};
-use crate::domain::{ContentPart, Message, MessageRole, Session, SessionStatus};
+use crate::domain::{ContentPart, Message, MessageRole, SessionStatus};
 use crate::driver_registry::ResolvedModel;
 use crate::engine::{EngineConfig, EngineError, IterationEngine, IterationOutcome, TurnEnd};
 use crate::events::*;
@@ -125,6 +125,7 @@ impl TurnService {
                 fallback_keys: Default::default(),
                 history: Arc::new(HistoryCache::default()),
                 org_defaults: Arc::new(OrgDefaults::default()),
+                built_ins: Default::default(),
             },
             bus,
             delivery: None,
@@ -217,14 +218,7 @@ impl TurnService {
         session_id: SessionId,
         message: Message,
     ) -> Result<(Message, Posted), TurnError> {
-        self.post(org, session_id, None, message, true).await
-    }
-
-    /// [`post_message`](Self::post_message) to a session the caller has just read (its first
-    /// pass starts from that read instead of reading again; every change it makes is conditional,
-    /// so a stale read only costs another pass).
-    pub async fn post_message_to(&self, session: Session, message: Message) -> Result<(Message, Posted), TurnError> {
-        self.post(session.organization_id, session.id, Some(session), message, true).await
+        self.post(org, session_id, message, true).await
     }
 
     /// Stores a user message and starts a turn, like [`post_message`](Self::post_message) but
@@ -235,7 +229,7 @@ impl TurnService {
         session_id: SessionId,
         message: Message,
     ) -> Result<(Message, IterationTask), TurnError> {
-        match self.post(org, session_id, None, message, false).await? {
+        match self.post(org, session_id, message, false).await? {
             (message, Posted::Started(task)) => Ok((message, task)),
             (_, Posted::Steered) => Err(TurnError::Conflict("a turn is already running in this session".into())),
         }
@@ -245,7 +239,6 @@ impl TurnService {
         &self,
         org: OrgId,
         session_id: SessionId,
-        mut known: Option<Session>,
         mut message: Message,
         steer: bool,
     ) -> Result<(Message, Posted), TurnError> {
@@ -255,13 +248,15 @@ impl TurnService {
         {
             return Err(TurnError::Invalid("message must be a user message with text or image content".into()));
         }
+        // Without a session read, an idle session is the likely case: try to start the turn at
+        // once (its status change is conditional), and read only when that did not apply.
+        if let Some(task) = self.begin(org, session_id, &mut message).await? {
+            return Ok((message, Posted::Started(task)));
+        }
         // Each pass either finishes or observes another party's progress (a turn ending, a status
         // change lost to a concurrent request); a few passes always suffice in practice.
         for _ in 0..8 {
-            let session = match known.take() {
-                Some(session) => session,
-                None => self.loader.session(org, session_id).await?,
-            };
+            let session = self.loader.session(org, session_id).await?;
             match (session.status, session.current_turn_id) {
                 (SessionStatus::Started | SessionStatus::Idle, _) => {
                     if let Some(task) = self.begin(org, session_id, &mut message).await? {
