@@ -185,7 +185,11 @@ pub async fn copy(state: &App, org: OrgId, id: AgentId) -> ServiceResult<Agent> 
 }
 
 pub(crate) async fn default_harness(state: &App, org: OrgId) -> ServiceResult<HarnessId> {
-    state.default_harnesses.get(state.stores.harnesses.as_ref(), org).await
+    state
+        .turns
+        .default_harness(org)
+        .await?
+        .ok_or_else(|| ServiceError::Internal("the organization has no default harness".into()))
 }
 
 /// Resolves `harness_id` / `harness_name` (mutually exclusive).

@@ -8,7 +8,6 @@ use everruns_core::PlatformDefinition;
 use everruns_core::ports::{SecretCipher, Stores};
 use everruns_core::turns::TurnService;
 
-use crate::DefaultHarnesses;
 use crate::config::ServerConfig;
 use crate::dormancy::Dormancy;
 
@@ -27,6 +26,4 @@ pub struct App {
     pub cipher: Arc<dyn SecretCipher>,
     /// Whether the instance may let its database sleep (`DATABASE_IDLE_RELEASE_SECS`).
     pub dormancy: Dormancy,
-    /// Each org's default harness id, read once.
-    pub default_harnesses: Arc<DefaultHarnesses>,
 }

@@ -14,7 +14,6 @@ pub mod agents;
 mod app;
 pub mod auth;
 pub mod config;
-mod default_harness;
 pub mod dormancy;
 mod error;
 pub mod harnesses;
@@ -28,6 +27,5 @@ pub mod validate;
 
 pub use app::App;
 pub use config::ServerConfig;
-pub use default_harness::DefaultHarnesses;
 pub use error::{ServiceError, ServiceResult};
 pub use input::{is_name, page_bounds, validate_name};

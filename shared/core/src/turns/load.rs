@@ -10,8 +10,10 @@ use crate::context::{TurnInputs, select_model_id};
 use crate::domain::{AgentCapabilityConfig, Controls, Conversation, Harness, ProviderStatus, Session};
 use crate::driver_registry::ResolvedModel;
 use crate::events::{Event, EventPayload};
+use crate::harness_templates::BuiltInHarnessRole;
 use crate::ids::{HarnessId, ModelId, OrgId, SessionId, TurnId};
 use crate::ports::{EventFilter, PortError, PortResult, SecretCipher, Stores};
+use crate::seed::harness_with_role;
 
 use super::{HistoryCache, OrgDefaults};
 
@@ -37,12 +39,15 @@ pub struct TurnLoader {
     pub(crate) built_ins: Arc<BuiltIns>,
 }
 
-/// Built-in harnesses by org and id, kept for the life of the process: they are reconciled from
-/// the platform definition when a process starts, are read-only through the API and cannot be
-/// archived, so a session on a built-in harness reads no harness per iteration. Bounded.
+/// Built-in harnesses by org and id, and each org's default one (the built-in with the Default
+/// role), kept for the life of the process: built-ins are reconciled by name from the platform
+/// definition when a process starts (their ids stay), are read-only through the API and cannot
+/// be archived. So a session on a built-in harness reads no harness per iteration, and creating
+/// a session or an agent without a harness reads none. Bounded.
 #[derive(Debug, Default)]
 pub(crate) struct BuiltIns {
     harnesses: std::sync::Mutex<std::collections::HashMap<(OrgId, HarnessId), Harness>>,
+    defaults: std::sync::Mutex<std::collections::HashMap<OrgId, HarnessId>>,
 }
 
 impl BuiltIns {
@@ -56,6 +61,17 @@ impl BuiltIns {
         let mut harnesses = self.harnesses.lock().unwrap_or_else(|e| e.into_inner());
         if harnesses.len() < Self::CAPACITY {
             harnesses.insert((harness.org_id, harness.id), harness);
+        }
+    }
+
+    fn default_of(&self, org: OrgId) -> Option<HarnessId> {
+        self.defaults.lock().unwrap_or_else(|e| e.into_inner()).get(&org).copied()
+    }
+
+    fn put_default(&self, org: OrgId, id: HarnessId) {
+        let mut defaults = self.defaults.lock().unwrap_or_else(|e| e.into_inner());
+        if defaults.len() < Self::CAPACITY {
+            defaults.insert(org, id);
         }
     }
 }
@@ -153,10 +169,18 @@ impl TurnLoader {
         Ok(chain)
     }
 
-    /// The turn's model: the first of controls, session, agent and harness chain that names one,
-    /// else the org default model, else the deployment's. A named model that does not resolve
-    /// (deleted, disabled, its provider disabled or its key unopenable) leaves the turn without
-    /// a model, which fails it with the user-visible error.
+    /// The org's default harness (the active built-in with the Default role), read once.
+    pub async fn default_harness(&self, org: OrgId) -> PortResult<Option<HarnessId>> {
+        if let Some(id) = self.built_ins.default_of(org) {
+            return Ok(Some(id));
+        }
+        let found = harness_with_role(self.stores.harnesses.as_ref(), org, BuiltInHarnessRole::Default).await?;
+        if let Some(harness) = &found {
+            self.built_ins.put_default(org, harness.id);
+        }
+        Ok(found.map(|h| h.id))
+    }
+
     /// A harness: a built-in one from [`BuiltIns`] once read (built-ins are reconciled when a
     /// process starts and read-only through the API), any other from the store.
     async fn harness(&self, org: OrgId, id: HarnessId) -> PortResult<Option<Harness>> {
@@ -170,6 +194,10 @@ impl TurnLoader {
         Ok(harness)
     }
 
+    /// The turn's model: the first of controls, session, agent and harness chain that names one,
+    /// else the org default model, else the deployment's. A named model that does not resolve
+    /// (deleted, disabled, its provider disabled or its key unopenable) leaves the turn without
+    /// a model, which fails it with the user-visible error.
     async fn resolve_model(
         &self,
         org: OrgId,

@@ -24,7 +24,7 @@ use crate::domain::{ContentPart, Message, MessageRole, SessionStatus};
 use crate::driver_registry::ResolvedModel;
 use crate::engine::{EngineConfig, EngineError, IterationEngine, IterationOutcome, TurnEnd};
 use crate::events::*;
-use crate::ids::{MessageId, OrgId, SessionId, TaskId, TurnId};
+use crate::ids::{HarnessId, MessageId, OrgId, SessionId, TaskId, TurnId};
 use crate::platform::PlatformDefinition;
 use crate::ports::{EventBus, EventFilter, IterationTask, PortError, SecretCipher, StatusChange, Stores, TaskDelivery};
 
@@ -171,6 +171,11 @@ impl TurnService {
     /// Drops what this process keeps of a deleted session (its cached conversation).
     pub fn forget_session(&self, session: SessionId) {
         self.loader.forget(session);
+    }
+
+    /// The org's default harness (the built-in with the Default role), read once per process.
+    pub async fn default_harness(&self, org: OrgId) -> Result<Option<HarnessId>, TurnError> {
+        Ok(self.loader.default_harness(org).await?)
     }
 
     /// Makes this process read the org's default model again (it was just changed here).
