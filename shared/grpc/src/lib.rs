@@ -2,12 +2,13 @@
 //!
 //! The control plane's worker gRPC adapter, hosted on `WORKER_GRPC_ADDR`: task claims,
 //! heartbeats, completion and failure, the turn context in one call, event emission, and push
-//! wake-ups, and the turn watch (cancel and steering pushed to a running worker). Bearer-token auth (`WORKER_GRPC_AUTH_TOKEN`) and optional (mutual) TLS.
+//! wake-ups, the turn watch (cancel and steering pushed to a running worker), and the tools' session workspace. Bearer-token auth (`WORKER_GRPC_AUTH_TOKEN`) and optional (mutual) TLS.
 
 mod auth;
 mod serve;
 mod service;
 mod watch;
+mod workspace;
 
 pub use auth::BearerAuth;
 pub use serve::{GrpcSettings, serve_grpc};

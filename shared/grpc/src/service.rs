@@ -238,6 +238,14 @@ impl WorkerService for WorkerGrpcService {
         Ok(Response::new(EndTurnResponse {}))
     }
 
+    async fn workspace(&self, request: Request<WorkspaceRequest>) -> Result<Response<WorkspaceResponse>, Status> {
+        match super::workspace::run(&self.turns.workspace(), request.into_inner()).await {
+            Ok(answer) => Ok(Response::new(super::workspace::response(answer))),
+            Err(super::workspace::RunError::Invalid(message)) => Err(invalid(message)),
+            Err(super::workspace::RunError::Port(error)) => Err(status(error)),
+        }
+    }
+
     type WatchTurnStream = SignalStream;
 
     async fn watch_turn(&self, request: Request<TurnRef>) -> Result<Response<Self::WatchTurnStream>, Status> {

@@ -1,7 +1,7 @@
 //! # everruns-store-memory
 //!
 //! The in-memory adapter set: one honest implementation of every port of `everruns-core`
-//! (agents, harnesses, sessions, the event log, organizations and API keys, providers and models, session files, the live
+//! (agents, harnesses, sessions, the event log, organizations and API keys, providers and models, session files and values, the live
 //! event bus and the task delivery).
 //!
 //! "Honest" means these adapters enforce the same rules a real database would (org scoping,
@@ -24,6 +24,7 @@ mod providers;
 mod sessions;
 mod support;
 mod tasks;
+mod values;
 
 use std::sync::Arc;
 
@@ -40,19 +41,22 @@ pub use harnesses::MemoryHarnessStore;
 pub use providers::MemoryProviderStore;
 pub use sessions::MemorySessionStore;
 pub use tasks::MemoryTaskStore;
+pub use values::MemoryValueStore;
 
 /// Builds one in-memory store of each kind. The session store shares the event and file stores,
 /// so deleting a session also deletes its events and files.
 pub fn memory_stores() -> Stores {
     let events = MemoryEventStore::new();
     let files = MemoryFileStore::new();
+    let values = MemoryValueStore::new();
     Stores {
         agents: Arc::new(MemoryAgentStore::new()),
         harnesses: Arc::new(MemoryHarnessStore::new()),
-        sessions: Arc::new(MemorySessionStore::new(events.clone(), files.clone())),
+        sessions: Arc::new(MemorySessionStore::new(events.clone(), files.clone()).with_values(values.clone())),
         events: Arc::new(events),
         providers: Arc::new(MemoryProviderStore::new()),
         files: Arc::new(files),
+        values: Arc::new(values),
         auth: Arc::new(MemoryAuthStore::new()),
     }
 }

@@ -15,6 +15,7 @@ use everruns_core::time::Timestamp;
 use crate::events::MemoryEventStore;
 use crate::files::MemoryFileStore;
 use crate::support::{matches, needle, paginate, read, write};
+use crate::values::MemoryValueStore;
 
 /// The in-memory [`SessionStore`]. It holds handles to the event and file stores whose rows
 /// belong to its sessions, so `delete_session` cascades like a foreign key would.
@@ -23,13 +24,20 @@ pub struct MemorySessionStore {
     rows: RwLock<HashMap<SessionId, Session>>,
     events: MemoryEventStore,
     files: MemoryFileStore,
+    values: MemoryValueStore,
 }
 
 impl MemorySessionStore {
     /// An empty store whose deletes cascade to `events` and `files` (pass clones of the stores
     /// the rest of the platform uses).
     pub fn new(events: MemoryEventStore, files: MemoryFileStore) -> Self {
-        Self { rows: RwLock::default(), events, files }
+        Self { rows: RwLock::default(), events, files, values: MemoryValueStore::new() }
+    }
+
+    /// Deletes cascade to `values` too.
+    pub fn with_values(mut self, values: MemoryValueStore) -> Self {
+        self.values = values;
+        self
     }
 }
 
@@ -108,6 +116,7 @@ impl SessionStore for MemorySessionStore {
         }
         self.events.delete_session_events(id)?;
         self.files.delete_session_files(id)?;
+        self.values.delete_session_values(id)?;
         rows.remove(&id);
         Ok(true)
     }

@@ -44,6 +44,7 @@ mod notify;
 mod providers;
 mod sessions;
 mod tasks;
+mod values;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -62,6 +63,7 @@ pub use providers::PgProviderStore;
 pub use sessions::PgSessionStore;
 pub use sqlx::PgPool;
 pub use tasks::PgTaskStore;
+pub use values::PgValueStore;
 
 /// How long a store call waits for a pooled connection before failing with `Unavailable`.
 pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -143,6 +145,7 @@ pub fn pg_stores(pool: PgPool) -> Stores {
         events: Arc::new(PgEventStore::new(pool.clone())),
         providers: Arc::new(PgProviderStore::new(pool.clone())),
         files: Arc::new(PgFileStore::new(pool.clone())),
+        values: Arc::new(PgValueStore::new(pool.clone())),
         auth: Arc::new(PgAuthStore::new(pool)),
     }
 }

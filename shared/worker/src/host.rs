@@ -7,7 +7,7 @@
 use everruns_core::engine::{IterationHost, TurnEnd};
 use everruns_core::events::{Event, EventPayload, NewEvent};
 use everruns_core::ids::{OrgId, SessionId, TurnId};
-use everruns_core::ports::{PortError, PortResult};
+use everruns_core::ports::{PortError, PortResult, SessionWorkspace};
 use everruns_internal_protocol::v1::{EmitEventRequest, EmitEventStreamResponse, EndTurnRequest, TurnRef};
 use everruns_internal_protocol::wire;
 use futures::channel::mpsc;
@@ -15,6 +15,7 @@ use tokio::sync::Mutex;
 use tokio::task::JoinHandle;
 
 use crate::client::WorkerClient;
+use crate::workspace::GrpcSessionWorkspace;
 
 /// Maps a gRPC failure to a port error (retryable unless the request was refused).
 pub fn status(status: tonic::Status) -> PortError {
@@ -33,6 +34,7 @@ pub struct GrpcIterationHost {
     client: WorkerClient,
     org: OrgId,
     pipeline: Mutex<Option<Pipeline>>,
+    workspace: GrpcSessionWorkspace,
 }
 
 /// An open `EmitEventStream` call and how many events were written to it.
@@ -66,7 +68,8 @@ impl Pipeline {
 impl GrpcIterationHost {
     /// A host acting for `org`.
     pub fn new(client: WorkerClient, org: OrgId) -> Self {
-        Self { client, org, pipeline: Mutex::new(None) }
+        let workspace = GrpcSessionWorkspace::new(client.clone());
+        Self { client, org, pipeline: Mutex::new(None), workspace }
     }
 
     fn turn(&self, session: SessionId, turn: TurnId) -> TurnRef {
@@ -110,6 +113,10 @@ impl IterationHost for GrpcIterationHost {
         }
         event.idempotency_key = idempotency_key.or(event.idempotency_key);
         Ok(Some(event))
+    }
+
+    fn workspace(&self) -> &dyn SessionWorkspace {
+        &self.workspace
     }
 
     async fn flush(&self) -> PortResult<()> {

@@ -15,6 +15,7 @@ pub mod client;
 mod config;
 pub mod host;
 mod runner;
+pub mod workspace;
 
 pub use app::WorkerAppBuilder;
 pub use config::DurableWorkerConfig;

@@ -3,7 +3,7 @@
 use chrono::{SecondsFormat, Utc};
 use serde_json::{Value, json};
 
-use super::{Capability, CapabilityInfo, ToolOutcome};
+use super::{Capability, CapabilityInfo, ToolContext, ToolOutcome};
 use crate::domain::ToolDefinition;
 
 /// The `current_time` capability with its `get_current_time` tool.
@@ -47,7 +47,13 @@ impl Capability for CurrentTimeCapability {
         )]
     }
 
-    async fn execute_tool(&self, tool_name: &str, arguments: &Value, _config: &Value) -> ToolOutcome {
+    async fn execute_tool(
+        &self,
+        tool_name: &str,
+        arguments: &Value,
+        _config: &Value,
+        _ctx: &ToolContext<'_>,
+    ) -> ToolOutcome {
         if tool_name != GET_CURRENT_TIME {
             return Err(format!("unknown tool '{tool_name}' in capability current_time"));
         }
@@ -88,22 +94,30 @@ fn current_time(arguments: &Value) -> ToolOutcome {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ids::SessionId;
+    use crate::ports::NoWorkspace;
+
+    fn ctx() -> ToolContext<'static> {
+        ToolContext::new(SessionId::new(), &NoWorkspace)
+    }
 
     #[tokio::test]
     async fn answers_in_a_time_zone() {
         let cap = CurrentTimeCapability;
-        let out = cap.execute_tool(GET_CURRENT_TIME, &json!({"timezone": "Asia/Tokyo"}), &json!({})).await;
+        let out = cap.execute_tool(GET_CURRENT_TIME, &json!({"timezone": "Asia/Tokyo"}), &json!({}), &ctx()).await;
         let out = out.unwrap_or_else(|e| panic!("{e}"));
         assert!(out["datetime"].as_str().is_some_and(|d| d.ends_with("+09:00")), "{out}");
-        let unix = cap.execute_tool(GET_CURRENT_TIME, &json!({"format": "unix"}), &json!({})).await;
+        let unix = cap.execute_tool(GET_CURRENT_TIME, &json!({"format": "unix"}), &json!({}), &ctx()).await;
         assert!(unix.is_ok_and(|v| v["timestamp"].as_i64().is_some_and(|t| t > 1_700_000_000)));
     }
 
     #[tokio::test]
     async fn bad_arguments_are_tool_errors() {
         let cap = CurrentTimeCapability;
-        assert!(cap.execute_tool(GET_CURRENT_TIME, &json!({"timezone": "Mars/Olympus"}), &json!({})).await.is_err());
-        assert!(cap.execute_tool(GET_CURRENT_TIME, &json!({"timezone": 5}), &json!({})).await.is_err());
-        assert!(cap.execute_tool(GET_CURRENT_TIME, &json!({"format": "roman"}), &json!({})).await.is_err());
+        assert!(
+            cap.execute_tool(GET_CURRENT_TIME, &json!({"timezone": "Mars/Olympus"}), &json!({}), &ctx()).await.is_err()
+        );
+        assert!(cap.execute_tool(GET_CURRENT_TIME, &json!({"timezone": 5}), &json!({}), &ctx()).await.is_err());
+        assert!(cap.execute_tool(GET_CURRENT_TIME, &json!({"format": "roman"}), &json!({}), &ctx()).await.is_err());
     }
 }

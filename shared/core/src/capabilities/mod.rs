@@ -18,7 +18,9 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::domain::{AgentCapabilityConfig, ToolDefinition};
+use crate::domain::{AgentCapabilityConfig, NetworkAccessList, ToolDefinition};
+use crate::ids::SessionId;
+use crate::ports::SessionWorkspace;
 
 /// Deployment grade: decides which features a deployment exposes (`DEPLOYMENT_GRADE`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
@@ -81,6 +83,33 @@ pub struct CapabilityInfo {
 /// How a tool run ended.
 pub type ToolOutcome = Result<Value, String>;
 
+/// What a running tool may know and touch: its session, the session's workspace (files and
+/// storage), the deployment grade and the session's network access list.
+#[derive(Clone, Copy)]
+pub struct ToolContext<'a> {
+    /// The session the tool runs for.
+    pub session: SessionId,
+    /// The session's files and storage.
+    pub workspace: &'a dyn SessionWorkspace,
+    /// The deployment grade.
+    pub grade: DeploymentGrade,
+    /// The merged network access list (allowed hosts narrowed, blocked hosts added per layer).
+    pub network_access: Option<&'a NetworkAccessList>,
+}
+
+impl fmt::Debug for ToolContext<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ToolContext").field("session", &self.session).field("grade", &self.grade).finish()
+    }
+}
+
+impl<'a> ToolContext<'a> {
+    /// A context for `session` over `workspace` (grade `prod`, no network list).
+    pub fn new(session: SessionId, workspace: &'a dyn SessionWorkspace) -> Self {
+        Self { session, workspace, grade: DeploymentGrade::Prod, network_access: None }
+    }
+}
+
 /// A capability: tools the platform runs, and an optional system-prompt fragment.
 #[async_trait::async_trait]
 pub trait Capability: Send + Sync + 'static {
@@ -106,7 +135,13 @@ pub trait Capability: Send + Sync + 'static {
     }
 
     /// Runs one of this capability's tools. Failures are results the model can read, not errors.
-    async fn execute_tool(&self, tool_name: &str, arguments: &Value, config: &Value) -> ToolOutcome;
+    async fn execute_tool(
+        &self,
+        tool_name: &str,
+        arguments: &Value,
+        config: &Value,
+        ctx: &ToolContext<'_>,
+    ) -> ToolOutcome;
 }
 
 /// A reference to a capability that cannot be resolved.

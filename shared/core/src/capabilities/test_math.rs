@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use super::{Capability, CapabilityInfo, ToolOutcome};
+use super::{Capability, CapabilityInfo, ToolContext, ToolOutcome};
 use crate::domain::ToolDefinition;
 
 /// Arithmetic tools: `add`, `subtract`, `multiply`, `divide`. Experimental.
@@ -57,7 +57,13 @@ impl Capability for TestMathCapability {
             .collect()
     }
 
-    async fn execute_tool(&self, tool_name: &str, arguments: &Value, _config: &Value) -> ToolOutcome {
+    async fn execute_tool(
+        &self,
+        tool_name: &str,
+        arguments: &Value,
+        _config: &Value,
+        _ctx: &ToolContext<'_>,
+    ) -> ToolOutcome {
         let number =
             |key: &str| arguments.get(key).and_then(Value::as_f64).ok_or_else(|| format!("'{key}' must be a number"));
         let (a, b) = (number("a")?, number("b")?);

@@ -8,6 +8,7 @@ use tokio::time::Instant;
 
 use super::reason::{ReasonOutput, elapsed_ms};
 use super::{EngineError, IterationOutcome, IterationRun};
+use crate::capabilities::ToolContext;
 use crate::domain::{ContentPart, ToolKind};
 use crate::driver::ToolCall;
 use crate::events::*;
@@ -127,11 +128,17 @@ impl IterationRun<'_> {
                     .find(|c| Some(&c.capability_ref) == capability_id)
                     .map(|c| c.config.clone())
                     .unwrap_or(Value::Object(Default::default()));
+                let ctx = ToolContext {
+                    session: self.task.session_id,
+                    workspace: self.host.workspace(),
+                    grade: self.engine.config.grade,
+                    network_access: self.context.runtime_agent.network_access.as_ref(),
+                };
                 // A cancel aborts a running tool at once (its future is dropped).
                 tokio::select! {
                     biased;
                     _ = self.cancel.cancelled() => return self.tool_cancelled(call, capability_id, started).await,
-                    outcome = capability.execute_tool(&call.name, &call.arguments, &config) => outcome,
+                    outcome = capability.execute_tool(&call.name, &call.arguments, &config, &ctx) => outcome,
                 }
             }
             None => Err(format!("unknown tool '{}'", call.name)),

@@ -24,7 +24,7 @@ use crate::domain::TokenUsage;
 use crate::driver_registry::DriverRegistry;
 use crate::events::{Event, EventContext, EventPayload, NewEvent};
 use crate::ids::{MessageId, SessionId, TurnId};
-use crate::ports::{IterationTask, PortError, PortResult};
+use crate::ports::{IterationTask, PortError, PortResult, SessionWorkspace};
 
 /// Where the engine's effects go: event emission and the two session status changes it makes.
 /// In-process it is backed by the stores and the bus; in a remote worker by the gRPC client.
@@ -42,6 +42,9 @@ pub trait IterationHost: Send + Sync {
     /// repeat and to race with another ending of the same turn (the event is keyed, the status
     /// change is conditional, the usage is added once).
     async fn end_turn(&self, end: TurnEnd) -> PortResult<()>;
+
+    /// The session's workspace, for the tools this iteration runs.
+    fn workspace(&self) -> &dyn SessionWorkspace;
 
     /// Waits until every event emitted so far is stored. A host may send events without waiting
     /// for each (pipelined); the engine flushes before running tools and when the iteration ends,

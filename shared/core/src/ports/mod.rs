@@ -9,6 +9,7 @@ mod queue;
 mod secrets;
 mod stores;
 mod tasks;
+mod workspace;
 
 pub use auth::AuthStore;
 pub use bus::{EventBus, EventEmitter, EventSubscription};
@@ -17,9 +18,13 @@ pub use queue::{IterationTask, TaskDelivery};
 pub use secrets::{CipherError, SecretCipher};
 pub use stores::{
     AgentStore, EventFilter, EventStore, FileStore, HarnessStore, ListQuery, Page, ProviderStore, SessionFile,
-    SessionFilter, SessionStore, StatusChange, Stores, append_each, normalize_file_path, workspace_relative,
+    SessionFilter, SessionStore, StatusChange, Stores, ValueSpace, ValueStore, append_each, normalize_file_path,
+    workspace_relative,
 };
 pub use tasks::{ClaimOutcome, DEFAULT_MAX_ATTEMPTS, FailOutcome, TaskLease, TaskStatus, TaskStore};
+pub use workspace::{
+    MAX_FILE_BYTES, MAX_KEY_CHARS, MAX_VALUE_BYTES, NoWorkspace, SessionWorkspace, StoreWorkspace, check_value,
+};
 
 /// A failure of a port call.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -263,6 +263,38 @@ pub trait FileStore: Send + Sync {
     async fn delete_file(&self, session: SessionId, path: &str) -> PortResult<bool>;
 }
 
+/// Which of a session's two key-value spaces a value lives in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ValueSpace {
+    /// Plain values (`kv_store`).
+    Values,
+    /// Secrets (`secret_store`): the store only ever sees them sealed.
+    Secrets,
+}
+
+impl ValueSpace {
+    /// The stored name (`kv`, `secret`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Values => "kv",
+            Self::Secrets => "secret",
+        }
+    }
+}
+
+/// A session's key-value storage: small values by key, in two spaces; they go with the session.
+#[async_trait::async_trait]
+pub trait ValueStore: Send + Sync {
+    /// Sets a value, replacing any existing one. `NotFound` if the session does not exist.
+    async fn put_value(&self, session: SessionId, space: ValueSpace, key: &str, value: Vec<u8>) -> PortResult<()>;
+    /// Reads a value.
+    async fn get_value(&self, session: SessionId, space: ValueSpace, key: &str) -> PortResult<Option<Vec<u8>>>;
+    /// Deletes a value; returns whether it existed.
+    async fn delete_value(&self, session: SessionId, space: ValueSpace, key: &str) -> PortResult<bool>;
+    /// The keys of a space, in byte order.
+    async fn list_keys(&self, session: SessionId, space: ValueSpace) -> PortResult<Vec<String>>;
+}
+
 /// Every store, as shared handles.
 #[derive(Clone)]
 pub struct Stores {
@@ -278,6 +310,8 @@ pub struct Stores {
     pub providers: Arc<dyn ProviderStore>,
     /// Session files.
     pub files: Arc<dyn FileStore>,
+    /// Session key-value storage.
+    pub values: Arc<dyn ValueStore>,
     /// Organizations and API keys.
     pub auth: Arc<dyn super::AuthStore>,
 }

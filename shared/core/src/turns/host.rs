@@ -7,7 +7,9 @@ use crate::domain::SessionStatus;
 use crate::engine::{IterationHost, TurnEnd};
 use crate::events::{Event, EventContext, EventPayload, NewEvent, SessionIdledData};
 use crate::ids::{OrgId, SessionId, TurnId};
-use crate::ports::{EventBus, PortError, PortResult, StatusChange, Stores};
+use crate::ports::{
+    EventBus, PortError, PortResult, SecretCipher, SessionWorkspace, StatusChange, StoreWorkspace, Stores,
+};
 
 /// Runs an iteration's effects against the stores and the bus of this process.
 #[derive(Clone)]
@@ -15,12 +17,14 @@ pub struct StoreIterationHost {
     stores: Stores,
     bus: Arc<dyn EventBus>,
     org: OrgId,
+    workspace: StoreWorkspace,
 }
 
 impl StoreIterationHost {
-    /// A host acting within `org`.
-    pub fn new(stores: Stores, bus: Arc<dyn EventBus>, org: OrgId) -> Self {
-        Self { stores, bus, org }
+    /// A host acting within `org`; its tools' workspace seals secrets with `cipher` (refused without).
+    pub fn new(stores: Stores, bus: Arc<dyn EventBus>, org: OrgId, cipher: Option<Arc<dyn SecretCipher>>) -> Self {
+        let workspace = StoreWorkspace::new(stores.files.clone(), stores.values.clone(), cipher);
+        Self { stores, bus, org, workspace }
     }
 }
 
@@ -84,6 +88,10 @@ impl IterationHost for StoreIterationHost {
 
     async fn end_turn(&self, end: TurnEnd) -> PortResult<()> {
         end_turn(&self.stores, self.bus.as_ref(), self.org, &end).await
+    }
+
+    fn workspace(&self) -> &dyn SessionWorkspace {
+        &self.workspace
     }
 }
 

@@ -583,7 +583,7 @@ impl TurnService {
         let turn_events = std::mem::take(&mut inputs.turn_events);
         let context = inspect_turn_context(inputs, &self.loader.capabilities, self.loader.grade)
             .map_err(|e| TurnError::Invalid(e.to_string()))?;
-        let host = StoreIterationHost::new(self.loader.stores.clone(), self.bus.clone(), task.org_id);
+        let host = self.host(task.org_id);
         let cancel = self.cancellations.signal(task.turn_id);
         let outcome = match self.engine.run_iteration(&context, task, &turn_events, &host, &cancel).await {
             Ok(outcome) => outcome,
@@ -624,7 +624,17 @@ impl TurnService {
 
     /// The store-backed host for a remote worker's effects in `org`.
     pub fn host(&self, org: OrgId) -> StoreIterationHost {
-        StoreIterationHost::new(self.loader.stores.clone(), self.bus.clone(), org)
+        StoreIterationHost::new(self.loader.stores.clone(), self.bus.clone(), org, self.loader.cipher.clone())
+    }
+
+    /// The sessions' workspace over this process's stores (secrets sealed with its cipher): what a
+    /// remote worker's tools reach through the control plane.
+    pub fn workspace(&self) -> crate::ports::StoreWorkspace {
+        crate::ports::StoreWorkspace::new(
+            self.loader.stores.files.clone(),
+            self.loader.stores.values.clone(),
+            self.loader.cipher.clone(),
+        )
     }
 
     /// Whether a turn's worker should stop: its outcome (a cancel, or any other) is stored.
