@@ -105,6 +105,7 @@ def main() -> None:
     worker_bin = os.environ.get("EVERRUNS_WORKER_BIN", f"{ROOT}/target/release/everruns-worker")
     env = dict(os.environ, RUST_LOG="warn", RATE_LIMIT_API_REQUESTS_PER_MINUTE="0", SSE_GLOBAL_MAX="100000",
                SSE_PER_ORG_MAX="100000")
+    env.setdefault("LLMSIM_TTFT_MS", "0"); env.setdefault("LLMSIM_TOKEN_MS", "0")  # an instant simulator
     if args.mode == "attach":
         api, sse = args.api, args.sse or args.api
         for spec in args.pid:

@@ -60,6 +60,8 @@ for _host in ("127.0.0.1", "localhost"):
     if _host not in _no_proxy:
         _no_proxy.append(_host)
 os.environ["NO_PROXY"] = os.environ["no_proxy"] = ",".join(_no_proxy)
+# Every server started here inherits an instant simulator (the binary's own default is a provider-like pace).
+os.environ.setdefault("LLMSIM_TTFT_MS", "0"); os.environ.setdefault("LLMSIM_TOKEN_MS", "0")
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -42,6 +42,7 @@ class Server:
             "DEV_MODE": "true",
             "HTTP_ADDR": f"127.0.0.1:{port}",
             "RATE_LIMIT_API_REQUESTS_PER_MINUTE": "0",
+            **{k: os.environ.get(k, "0") for k in ("LLMSIM_TTFT_MS", "LLMSIM_TOKEN_MS")},  # instant simulator
             "RUST_LOG": "warn",
             **extra_env,
         }

@@ -132,6 +132,8 @@ async fn spawn_server_mode(extra: &[(&str, &str)], dev: bool) -> Server {
     command
         .env("HTTP_ADDR", format!("127.0.0.1:{port}"))
         .env("RATE_LIMIT_API_REQUESTS_PER_MINUTE", "0")
+        .env("LLMSIM_TTFT_MS", "0") // the simulator answers at once
+        .env("LLMSIM_TOKEN_MS", "0")
         .env("RUST_LOG", "error")
         .stdout(Stdio::null());
     for (k, v) in extra {

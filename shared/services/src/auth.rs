@@ -149,9 +149,16 @@ pub async fn register(state: &App, name: &str, key_name: &str) -> ServiceResult<
     let org = Organization::new(name);
     state.stores.auth.insert_organization(&org).await?;
     let keyed: Vec<_> = state.config.default_keys.by_driver().into_iter().map(|(driver, _)| driver).collect();
-    crate::seed::seed_org(&state.stores, org.id, &state.platform, state.config.grade, &keyed)
-        .await
-        .map_err(|e| ServiceError::Internal(format!("seeding organization {}: {e}", org.id)))?;
+    crate::seed::seed_org(
+        &state.stores,
+        org.id,
+        &state.platform,
+        state.config.grade,
+        &keyed,
+        state.config.llmsim_pacing,
+    )
+    .await
+    .map_err(|e| ServiceError::Internal(format!("seeding organization {}: {e}", org.id)))?;
     let key = create_key(state, org.id, NewKey { name: key_name.to_owned(), expires_at: None }).await?;
     Ok((org, key))
 }

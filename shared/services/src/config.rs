@@ -5,6 +5,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use everruns_core::llmsim_driver::LlmSimPacing;
 use everruns_core::{DeploymentGrade, DriverId};
 
 /// How requests are authenticated (`AUTH_MODE`).
@@ -162,6 +163,14 @@ pub struct ServerConfig {
     /// `VALKEY_URL` (`redis://`, `rediss://`, `valkey://`, `valkeys://`): the per-IP rate limit
     /// shared by every instance. Unset: the in-memory limiter of each instance.
     pub valkey_url: Option<String>,
+    /// `LLMSIM_TTFT_MS` and `LLMSIM_TOKEN_MS`: the pace of the simulator models the `dev` grade
+    /// seeds (the time before the first token, then per word), so a client that posts a message
+    /// and then opens the stream sees the answer arrive. A process reading its environment
+    /// ([`from_env`](Self::from_env), [`load`](Self::load)) defaults to 600 and 25
+    /// ([`LlmSimPacing::PROVIDER_LIKE`]); a configuration built in code
+    /// ([`from_lookup`](Self::from_lookup), [`dev`](Self::dev): tests, benchmarks, embedding)
+    /// defaults to 0 (instant). The `llmsim-echo-instant` model is instant whatever the pace.
+    pub llmsim_pacing: LlmSimPacing,
     /// Problems found while reading the environment, reported by [`ServerConfig::validate`].
     problems: Vec<String>,
 }
@@ -180,6 +189,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("secrets_encryption_key", &self.secrets_encryption_key.as_ref().map(|_| "<set>"))
             .field("nats_url", &self.nats_url.as_ref().map(|_| "<set>"))
             .field("valkey_url", &self.valkey_url.as_ref().map(|_| "<set>"))
+            .field("llmsim_pacing", &self.llmsim_pacing)
             .finish_non_exhaustive()
     }
 }
@@ -202,11 +212,18 @@ impl Default for ServerConfig {
 impl ServerConfig {
     /// Reads the process environment.
     pub fn from_env() -> Self {
-        Self::from_lookup(|name| std::env::var(name).ok())
+        Self::read(|name| std::env::var(name).ok(), LlmSimPacing::PROVIDER_LIKE)
     }
 
-    /// Reads configuration through `lookup` (the environment, or a map in tests).
+    /// Reads configuration through `lookup` (the environment, or a map in tests). Unlike a
+    /// process reading its environment, the simulator's pace defaults to instant
+    /// ([`llmsim_pacing`](Self::llmsim_pacing)).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
+        Self::read(lookup, LlmSimPacing::INSTANT)
+    }
+
+    /// Reads configuration through `lookup`, with `pacing` as the simulator's default pace.
+    fn read(lookup: impl Fn(&str) -> Option<String>, pacing: LlmSimPacing) -> Self {
         let mut problems = Vec::new();
         let get = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
         let dev_mode = get("DEV_MODE").is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "true" | "1" | "yes"));
@@ -263,6 +280,10 @@ impl ServerConfig {
             grpc_keepalive: Duration::from_secs(number("WORKER_GRPC_KEEPALIVE_SECS", 20).max(1)),
             grpc_idle: Duration::from_secs(number("WORKER_GRPC_IDLE_TIMEOUT_SECS", 90).max(1)),
         };
+        let llmsim_pacing = LlmSimPacing::from_millis(
+            number("LLMSIM_TTFT_MS", u64::try_from(pacing.time_to_first_token.as_millis()).unwrap_or(u64::MAX)),
+            number("LLMSIM_TOKEN_MS", u64::try_from(pacing.per_token.as_millis()).unwrap_or(u64::MAX)),
+        );
         let database_idle_release =
             Some(number("DATABASE_IDLE_RELEASE_SECS", 0)).filter(|s| *s > 0).map(Duration::from_secs);
         let body_limit_bytes = number("HTTP_BODY_LIMIT_BYTES", 10 * 1024 * 1024) as usize;
@@ -363,6 +384,7 @@ impl ServerConfig {
             stale_task_after: Duration::from_secs(number_after("STALE_TASK_SECS", 30, &lookup)),
             nats_url,
             valkey_url,
+            llmsim_pacing,
             problems,
         }
     }
@@ -376,7 +398,7 @@ impl ServerConfig {
         let env = |name: &str| std::env::var(name).ok();
         let names = ["SECRETS_ENCRYPTION_KEY", "WORKER_GRPC_AUTH_TOKEN", "DATABASE_URL", "NATS_URL", "VALKEY_URL"];
         let secrets = everruns_aws::secrets::resolve(&names, env).await?;
-        Ok(Self::from_lookup(|name| secrets.get(name).cloned().or_else(|| env(name))))
+        Ok(Self::read(|name| secrets.get(name).cloned().or_else(|| env(name)), LlmSimPacing::PROVIDER_LIKE))
     }
 
     /// A DEV_MODE configuration listening on `addr` (for tests and embedding).
@@ -477,6 +499,28 @@ mod tests {
         );
         assert_eq!(c.rate_limit_per_minute, 1200);
         assert!(c.validate().is_ok());
+    }
+
+    #[test]
+    fn the_simulator_pace_is_provider_like_only_when_read_from_the_process() {
+        assert_eq!(config(&[("DEV_MODE", "1")]).llmsim_pacing, LlmSimPacing::INSTANT, "built in code: instant");
+        assert_eq!(ServerConfig::dev(([127, 0, 0, 1], 0).into()).llmsim_pacing, LlmSimPacing::INSTANT);
+        let from_process =
+            ServerConfig::read(|name| (name == "DEV_MODE").then(|| "1".to_owned()), LlmSimPacing::PROVIDER_LIKE);
+        assert_eq!(from_process.llmsim_pacing, LlmSimPacing::from_millis(600, 25));
+        let set = config(&[("DEV_MODE", "1"), ("LLMSIM_TTFT_MS", "150"), ("LLMSIM_TOKEN_MS", "0")]);
+        assert_eq!(set.llmsim_pacing, LlmSimPacing::from_millis(150, 0));
+        let zero = ServerConfig::read(
+            |name| match name {
+                "LLMSIM_TTFT_MS" | "LLMSIM_TOKEN_MS" => Some("0".to_owned()),
+                "DEV_MODE" => Some("1".to_owned()),
+                _ => None,
+            },
+            LlmSimPacing::PROVIDER_LIKE,
+        );
+        assert_eq!(zero.llmsim_pacing, LlmSimPacing::INSTANT, "0 switches the pace off");
+        let err = config(&[("DEV_MODE", "1"), ("LLMSIM_TTFT_MS", "soon")]).validate().unwrap_err().to_string();
+        assert!(err.contains("LLMSIM_TTFT_MS must be a non-negative integer"), "{err}");
     }
 
     #[test]

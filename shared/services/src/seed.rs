@@ -2,9 +2,13 @@
 //! providers only when their driver exists; models only when their provider exists. In the `dev`
 //! grade the llmsim provider and its models are seeded so a newcomer needs no key; the real
 //! providers are seeded (without a key) in the `dev` grade or when their `DEFAULT_*_API_KEY` is set.
+//! The llmsim provider carries the deployment's simulator pace in its metadata (reconciled at
+//! every seeding), and so does the deployment default model: the seeded models answer like a
+//! provider in time, except `llmsim-echo-instant`.
 
 use everruns_core::domain::{Model, ModelSource, Provider, ProviderStatus};
 use everruns_core::ids::{ModelId, OrgId, ProviderId};
+use everruns_core::llmsim_driver::LlmSimPacing;
 use everruns_core::ports::Stores;
 use everruns_core::seed::reconcile_built_in_harnesses;
 use everruns_core::time::Timestamp;
@@ -16,12 +20,15 @@ pub const LLMSIM_PROVIDER_NAME: &str = "LLM Simulator";
 /// A predefined model: (wire id, display name, capabilities).
 pub type ModelPreset = (&'static str, &'static str, &'static [&'static str]);
 
-/// The simulator models. The first is the default model.
-pub const LLMSIM_MODELS: [ModelPreset; 4] = [
+/// The simulator models. The first is the default model. All stream at the deployment's pace
+/// (`LLMSIM_TTFT_MS`, `LLMSIM_TOKEN_MS`) except `llmsim-echo-instant`, which answers at once (for
+/// tests and benchmarks).
+pub const LLMSIM_MODELS: [ModelPreset; 5] = [
     ("llmsim-echo", "LLM Simulator: echo", &["text"]),
     ("llmsim-tools", "LLM Simulator: tool calling", &["text", "tools"]),
     ("llmsim-slow", "LLM Simulator: slow streaming", &["text"]),
     ("llmsim-fail", "LLM Simulator: provider failure", &["text"]),
+    ("llmsim-echo-instant", "LLM Simulator: echo, no latency", &["text"]),
 ];
 
 const CHAT: &[&str] = &["text", "tools", "vision"];
@@ -42,13 +49,15 @@ pub const PROVIDER_PRESETS: [(DriverId, &str, &[ModelPreset]); 3] = [
 ];
 
 /// Seeds the org; returns its default model (the simulator's echo model in the `dev` grade).
-/// `keyed` lists the drivers that have a deployment default key.
+/// `keyed` lists the drivers that have a deployment default key; `llmsim` is the pace of the
+/// simulator models (`ServerConfig::llmsim_pacing`).
 pub async fn seed_org(
     stores: &Stores,
     org: OrgId,
     platform: &PlatformDefinition,
     grade: DeploymentGrade,
     keyed: &[DriverId],
+    llmsim: LlmSimPacing,
 ) -> anyhow::Result<Option<ResolvedModel>> {
     reconcile_built_in_harnesses(stores.harnesses.as_ref(), org, platform, grade).await?;
     let dev = grade == DeploymentGrade::Dev;
@@ -58,21 +67,31 @@ pub async fn seed_org(
             models(stores, org, &provider, presets).await?;
         }
     }
-    let Some(model) = default_model(platform, grade) else { return Ok(None) };
-    let provider = provider(stores, org, DriverId::LlmSim, LLMSIM_PROVIDER_NAME).await?;
+    let Some(model) = default_model(platform, grade, llmsim) else { return Ok(None) };
+    let mut provider = provider(stores, org, DriverId::LlmSim, LLMSIM_PROVIDER_NAME).await?;
+    let metadata = llmsim.apply_to(provider.metadata.clone());
+    if provider.metadata != metadata {
+        provider.metadata = metadata;
+        provider.updated_at = Timestamp::now();
+        stores.providers.update_provider(&provider).await?;
+    }
     models(stores, org, &provider, &LLMSIM_MODELS).await?;
     Ok(Some(model))
 }
 
 /// The deployment's default model, without touching storage: the simulator's echo model in the
-/// `dev` grade when the llmsim driver is registered.
-pub fn default_model(platform: &PlatformDefinition, grade: DeploymentGrade) -> Option<ResolvedModel> {
+/// `dev` grade when the llmsim driver is registered, at the pace `llmsim`.
+pub fn default_model(
+    platform: &PlatformDefinition,
+    grade: DeploymentGrade,
+    llmsim: LlmSimPacing,
+) -> Option<ResolvedModel> {
     (grade == DeploymentGrade::Dev && platform.driver_registry().contains(&DriverId::LlmSim)).then(|| ResolvedModel {
         model: LLMSIM_MODELS[0].0.into(),
         provider_type: DriverId::LlmSim,
         api_key: None,
         base_url: None,
-        provider_metadata: None,
+        provider_metadata: llmsim.apply_to(None),
     })
 }
 

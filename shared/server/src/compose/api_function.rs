@@ -21,7 +21,8 @@ pub(super) async fn compose(base: Base<'_>) -> anyhow::Result<Composed> {
     // Appended events are announced to the bridge through PostgreSQL.
     let stores = everruns_store_pg::pg_stores_notifying(pool);
     // The bridge seeds and registers the bootstrap key.
-    let default_model = everruns_services::seed::default_model(base.platform, base.config.grade);
+    let default_model =
+        everruns_services::seed::default_model(base.platform, base.config.grade, base.config.llmsim_pacing);
     let sqs = crate::split::sqs_client().await;
     let delivery = crate::split::sqs_delivery(base.config, &sqs, tasks.clone())?;
     let turns = turn_service(&base, &stores, observed(Arc::new(MemoryEventBus::new()), &base), default_model)

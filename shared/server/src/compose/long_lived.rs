@@ -170,8 +170,15 @@ async fn reap(tasks: Arc<dyn TaskStore>, turns: TurnService, dormancy: Dormancy)
 async fn seed(base: &Base<'_>, stores: &Stores) -> anyhow::Result<Option<ResolvedModel>> {
     let config = base.config;
     let keyed: Vec<_> = config.default_keys.by_driver().into_iter().map(|(driver, _)| driver).collect();
-    let default_model =
-        everruns_services::seed::seed_org(stores, OrgId::DEFAULT, base.platform, config.grade, &keyed).await?;
+    let default_model = everruns_services::seed::seed_org(
+        stores,
+        OrgId::DEFAULT,
+        base.platform,
+        config.grade,
+        &keyed,
+        config.llmsim_pacing,
+    )
+    .await?;
     if let Some(secret) = &config.auth_bootstrap_api_key {
         everruns_services::auth::bootstrap(stores, secret).await?;
     } else if config.auth_mode == AuthMode::ApiKey && !config.auth_signup_enabled {
