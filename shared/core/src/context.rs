@@ -185,20 +185,7 @@ pub fn merge(
         .chain(session.system_prompt.as_deref());
     prompt_parts.extend(layer_prompts.map(str::trim).filter(|p| !p.is_empty()).map(str::to_owned));
 
-    let mut files: Vec<InitialFile> = Vec::new();
-    let file_layers = harness_chain
-        .iter()
-        .map(|h| &h.initial_files)
-        .chain(agent.iter().map(|a| &a.initial_files))
-        .chain(std::iter::once(&session.initial_files));
-    for layer in file_layers {
-        for file in layer {
-            match files.iter_mut().find(|f| f.normalized_path() == file.normalized_path()) {
-                Some(existing) => *existing = file.clone(),
-                None => files.push(file.clone()),
-            }
-        }
-    }
+    let files = merge_initial_files(&harness_chain, agent.as_ref(), &session);
 
     let network_layers = harness_chain
         .iter()
@@ -265,6 +252,26 @@ pub use crate::history::history_from_events;
 pub fn result_value(parts: &[ContentPart]) -> Value {
     let text = ContentPart::joined_text(parts);
     serde_json::from_str(&text).unwrap_or(Value::String(text))
+}
+
+/// The initial files of a session: the harness chain's (root first), the agent's, then the
+/// session's own, merged by normalised path (a later layer wins).
+pub fn merge_initial_files(harness_chain: &[Harness], agent: Option<&Agent>, session: &Session) -> Vec<InitialFile> {
+    let mut files: Vec<InitialFile> = Vec::new();
+    let file_layers = harness_chain
+        .iter()
+        .map(|h| &h.initial_files)
+        .chain(agent.map(|a| &a.initial_files))
+        .chain(std::iter::once(&session.initial_files));
+    for layer in file_layers {
+        for file in layer {
+            match files.iter_mut().find(|f| f.normalized_path() == file.normalized_path()) {
+                Some(existing) => *existing = file.clone(),
+                None => files.push(file.clone()),
+            }
+        }
+    }
+    files
 }
 
 #[cfg(test)]

@@ -116,7 +116,8 @@ impl BuiltInHarnessDefinition {
     }
 }
 
-/// The stock templates: `base` (Base), `generic` (Default) and `platform-chat` (Chat).
+/// The stock templates: `base` (Base), `generic` (Default: the time, the session's files and web
+/// fetch, as the contract's minimal compatible set) and `platform-chat` (Chat).
 pub fn stock_built_in_harnesses() -> Vec<BuiltInHarnessDefinition> {
     vec![
         BuiltInHarnessDefinition::new("base", "Base", "The blank base layer.", "You are a helpful assistant.")
@@ -130,7 +131,11 @@ pub fn stock_built_in_harnesses() -> Vec<BuiltInHarnessDefinition> {
         )
         .with_roles([BuiltInHarnessRole::Default])
         .with_tags(["built-in"])
-        .with_capabilities([BuiltInCapabilityDefinition::new("current_time")]),
+        .with_capabilities([
+            BuiltInCapabilityDefinition::new("current_time"),
+            BuiltInCapabilityDefinition::new("session_file_system"),
+            BuiltInCapabilityDefinition::new("web_fetch"),
+        ]),
         BuiltInHarnessDefinition::new(
             "platform-chat",
             "Platform Chat",

@@ -1,6 +1,6 @@
 //! # everruns-platform
 //!
-//! `oss_platform_definition()`: the stock surface — built-in capabilities, the OpenAI, Anthropic,
+//! `oss_platform_definition()`: the stock surface — built-in capabilities (the toolbox among them), the OpenAI, Anthropic,
 //! Gemini and llmsim drivers, and the stock harness templates. Both the control plane and the
 //! workers start from it (a separate crate so a worker does not link the HTTP server).
 
@@ -13,5 +13,16 @@ pub fn oss_platform_definition() -> PlatformDefinition {
     everruns_anthropic::register_driver(&mut drivers);
     everruns_gemini::register_driver(&mut drivers);
     everruns_core::llmsim_driver::register_driver(&mut drivers);
-    PlatformDefinition::new(CapabilityRegistry::with_builtins(), drivers)
+    PlatformDefinition::new(stock_capabilities(), drivers)
+}
+
+/// The stock capabilities: the core's (`current_time`, the experimental `test_math`), the
+/// toolbox (`session_file_system`, `session_storage`, `stateless_todo_list`, the experimental
+/// `test_weather`), `virtual_bash` and `web_fetch`.
+pub fn stock_capabilities() -> CapabilityRegistry {
+    let mut capabilities = CapabilityRegistry::with_builtins();
+    everruns_toolbox::register_own(&mut capabilities);
+    capabilities.register(everruns_bash::BashCapability::new());
+    capabilities.register(everruns_web_fetch::WebFetchCapability::new());
+    capabilities
 }

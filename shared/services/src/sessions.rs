@@ -62,7 +62,7 @@ pub async fn find(state: &App, org: OrgId, id: &str) -> ServiceResult<Session> {
     state.stores.sessions.get_session(org, id).await?.ok_or_else(|| ServiceError::not_found("session", id))
 }
 
-/// Creates a session; emits `session.started`.
+/// Creates a session with its initial files in its workspace; emits `session.started`.
 pub async fn create(state: &App, org: OrgId, input: SessionInput) -> ServiceResult<Session> {
     let agent = match (input.agent_id.as_deref(), input.agent_name.as_deref()) {
         (Some(_), Some(_)) => return Err(ServiceError::bad_request("agent_id and agent_name are mutually exclusive")),
@@ -84,6 +84,7 @@ pub async fn create(state: &App, org: OrgId, input: SessionInput) -> ServiceResu
     session.agent_id = agent.as_ref().map(|a| a.id);
     apply(state, org, &mut session, input).await?;
     state.stores.sessions.insert_session(&session).await?;
+    state.turns.seed_workspace(&session, agent.as_ref()).await?;
     let started =
         SessionStartedData { harness_id: session.harness_id, agent_id: session.agent_id, model_id: session.model_id };
     let event = NewEvent::new(session.id, EventContext::default(), EventPayload::SessionStarted(started))

@@ -27,6 +27,7 @@ mod harnesses;
 mod providers;
 mod sessions;
 mod tasks;
+mod toolbox;
 mod values;
 
 use everruns_core::ports::Stores;
@@ -42,6 +43,7 @@ pub use harnesses::harness_store_contract;
 pub use providers::provider_store_contract;
 pub use sessions::session_store_contract;
 pub use tasks::{concurrent_claim_contract, task_store_contract};
+pub use toolbox::toolbox_contract;
 pub use values::value_store_contract;
 
 /// Runs the whole suite against one set of stores (the concurrency checks included, so call it
@@ -56,6 +58,7 @@ pub async fn run_all(stores: &Stores) {
     provider_store_contract(stores.providers.as_ref()).await;
     file_store_contract(stores).await;
     value_store_contract(stores).await;
+    toolbox_contract(stores).await;
     auth_store_contract(stores.auth.as_ref()).await;
     concurrent_append_contract(stores).await;
     concurrent_change_status_contract(stores).await;

@@ -49,6 +49,16 @@ async fn file_store() {
     contract::file_store_contract(&memory_stores()).await;
 }
 
+#[tokio::test]
+async fn value_store() {
+    contract::value_store_contract(&memory_stores()).await;
+}
+
+#[tokio::test]
+async fn toolbox() {
+    contract::toolbox_contract(&memory_stores()).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 8)]
 async fn concurrent_appends() {
     contract::concurrent_append_contract(&memory_stores()).await;

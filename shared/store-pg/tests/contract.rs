@@ -79,6 +79,16 @@ async fn file_store() {
     with_database(|stores, _| async move { contract::file_store_contract(&stores).await }).await;
 }
 
+#[tokio::test]
+async fn value_store() {
+    with_database(|stores, _| async move { contract::value_store_contract(&stores).await }).await;
+}
+
+#[tokio::test]
+async fn toolbox() {
+    with_database(|stores, _| async move { contract::toolbox_contract(&stores).await }).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 8)]
 async fn concurrent_appends() {
     with_database(|stores, _| async move { contract::concurrent_append_contract(&stores).await }).await;

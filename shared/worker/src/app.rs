@@ -6,8 +6,8 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use everruns_core::PlatformDefinition;
 use everruns_core::engine::{EngineConfig, IterationEngine};
-use everruns_core::{CapabilityRegistry, DriverRegistry, PlatformDefinition};
 use everruns_internal_protocol::v1::task_notification::Kind;
 use everruns_internal_protocol::v1::{ClaimNextTasksRequest, SubscribeTaskNotificationsRequest};
 use futures::StreamExt;
@@ -25,8 +25,8 @@ pub struct WorkerAppBuilder {
 }
 
 impl WorkerAppBuilder {
-    /// A worker with `config`; without a platform definition it runs the built-in capabilities and
-    /// the llmsim driver only.
+    /// A worker with `config`; without a platform definition it runs the stock one
+    /// (`oss_platform_definition`: the toolbox, the real drivers and llmsim), like the binaries.
     pub fn new(config: DurableWorkerConfig) -> Self {
         Self { config, platform: None, ready: None }
     }
@@ -47,11 +47,7 @@ impl WorkerAppBuilder {
 
     /// Connects and runs until the process stops.
     pub async fn run(self) -> anyhow::Result<()> {
-        let platform = self.platform.unwrap_or_else(|| {
-            let mut drivers = DriverRegistry::new();
-            everruns_core::llmsim_driver::register_driver(&mut drivers);
-            PlatformDefinition::new(CapabilityRegistry::with_builtins(), drivers)
-        });
+        let platform = self.platform.unwrap_or_else(everruns_platform::oss_platform_definition);
         let config = Arc::new(self.config);
         everruns_driver_common::outbound::install(config.outbound);
         let client = connect(&config).await?;

@@ -99,6 +99,19 @@ pub struct InitialFile {
 }
 
 impl InitialFile {
+    /// The content as bytes (`base64` decoded; anything else is text).
+    pub fn decoded(&self) -> Result<Vec<u8>, String> {
+        match self.encoding.as_deref() {
+            Some("base64") => {
+                use base64::Engine;
+                base64::engine::general_purpose::STANDARD
+                    .decode(self.content.trim())
+                    .map_err(|_| format!("initial file '{}' is not valid base64", self.normalized_path()))
+            }
+            _ => Ok(self.content.as_bytes().to_vec()),
+        }
+    }
+
     /// The path with any `/workspace/` or leading `/` removed, used to merge layers by path.
     pub fn normalized_path(&self) -> &str {
         let path = self.path.strip_prefix("/workspace").unwrap_or(&self.path);

@@ -169,6 +169,17 @@ impl TurnLoader {
         Ok(chain)
     }
 
+    /// A new session's initial files: its harness chain's, its agent's and its own, merged by path.
+    pub async fn initial_files(
+        &self,
+        org: OrgId,
+        session: &Session,
+        agent: Option<&crate::domain::Agent>,
+    ) -> PortResult<Vec<crate::domain::InitialFile>> {
+        let chain = self.harness_chain(org, session).await?;
+        Ok(crate::context::merge_initial_files(&chain, agent, session))
+    }
+
     /// The org's default harness (the active built-in with the Default role), read once.
     pub async fn default_harness(&self, org: OrgId) -> PortResult<Option<HarnessId>> {
         if let Some(id) = self.built_ins.default_of(org) {

@@ -178,6 +178,30 @@ impl TurnService {
         Ok(self.loader.default_harness(org).await?)
     }
 
+    /// Copies a new session's initial files (harness chain, agent, session; merged by path) into
+    /// its workspace. Repeating it rewrites the same files; a read-only one already there stays.
+    pub async fn seed_workspace(
+        &self,
+        session: &crate::domain::Session,
+        agent: Option<&crate::domain::Agent>,
+    ) -> Result<usize, TurnError> {
+        let files = self.loader.initial_files(session.organization_id, session, agent).await?;
+        for initial in &files {
+            let content = initial.decoded().map_err(TurnError::Invalid)?;
+            let file = crate::ports::SessionFile {
+                path: initial.path.clone(),
+                content,
+                is_readonly: initial.is_readonly,
+                updated_at: crate::time::Timestamp::now(),
+            };
+            match self.loader.stores.files.write_file(session.id, file).await {
+                Ok(_) | Err(PortError::Conflict(_)) => {}
+                Err(error) => return Err(error.into()),
+            }
+        }
+        Ok(files.len())
+    }
+
     /// Makes this process read the org's default model again (it was just changed here).
     pub fn forget_org_default(&self, org: OrgId) {
         self.loader.org_defaults.forget(org);

@@ -36,7 +36,7 @@ impl Default for HttpClientOptions {
 /// names resolve, and redirects are followed, under the installed outbound policy.
 pub fn build_client(options: &HttpClientOptions) -> Result<reqwest::Client, DriverError> {
     reqwest::Client::builder()
-        .dns_resolver(crate::outbound::PolicyResolver)
+        .dns_resolver(crate::outbound::PolicyResolver::default())
         .redirect(crate::outbound::redirect_policy())
         .connect_timeout(options.connect_timeout)
         .read_timeout(options.read_timeout)

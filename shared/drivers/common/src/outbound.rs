@@ -133,15 +133,28 @@ pub fn from_lookup(dev_mode: bool, lookup: impl Fn(&str) -> Option<String>) -> O
     }
 }
 
-/// A DNS resolver that refuses names resolving to an address the installed policy forbids.
+/// A DNS resolver that refuses names resolving to an address a policy forbids: the installed
+/// policy, read at each lookup (`PolicyResolver::default()`), or one fixed at construction
+/// ([`PolicyResolver::fixed`]).
 #[derive(Debug, Clone, Copy, Default)]
-pub struct PolicyResolver;
+pub struct PolicyResolver {
+    fixed: Option<OutboundPolicy>,
+}
+
+impl PolicyResolver {
+    /// A resolver judging by `policy` whatever the process installed: for a client whose policy
+    /// is its own (a tool given a policy, a test reaching its loopback server).
+    pub fn fixed(policy: OutboundPolicy) -> Self {
+        Self { fixed: Some(policy) }
+    }
+}
 
 impl reqwest::dns::Resolve for PolicyResolver {
     fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
         let host = name.as_str().to_owned();
+        let fixed = self.fixed;
         Box::pin(async move {
-            let policy = current();
+            let policy = fixed.unwrap_or_else(current);
             let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
             if let Some(denied) = addrs.iter().find(|a| !policy.permits(a.ip())) {
                 return Err(format!(
@@ -225,6 +238,18 @@ mod tests {
         let err = strict.check_resolved("http://localhost:8080/v1").await.unwrap_err();
         assert!(err.contains("internal address"), "{err}");
         assert!(OutboundPolicy::OPEN.check_resolved("http://localhost:8080/v1").await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_fixed_resolver_judges_by_its_own_policy() {
+        use reqwest::dns::Resolve;
+        let name = || "localhost".parse::<reqwest::dns::Name>().unwrap();
+        let Err(err) = PolicyResolver::fixed(OutboundPolicy::STRICT).resolve(name()).await else {
+            panic!("a strict resolver must refuse localhost");
+        };
+        assert!(err.to_string().contains("internal address"), "{err}");
+        let addrs = PolicyResolver::fixed(OutboundPolicy::OPEN).resolve(name()).await.unwrap();
+        assert!(addrs.into_iter().all(|a| a.ip().is_loopback()));
     }
 
     #[test]
