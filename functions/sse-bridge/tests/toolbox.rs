@@ -59,7 +59,36 @@ fn tool_results<'a>(events: &'a [Value], tool: &str) -> Vec<&'a Value> {
         .collect()
 }
 
+/// `GET /v1/capabilities` lists the toolbox with categories, icons and tools.
+async fn the_toolbox_is_listed(api: &Api) {
+    let listed = api.get("/v1/capabilities?limit=100").await;
+    let find = |id: &str| listed["data"].as_array().unwrap().iter().find(|c| c["id"] == id).cloned().unwrap();
+    for (id, tools) in [
+        (
+            "session_file_system",
+            &["read_file", "write_file", "edit_file", "list_directory", "grep_files", "delete_file", "stat_file"][..],
+        ),
+        ("virtual_bash", &["bash"][..]),
+        ("web_fetch", &["web_fetch"][..]),
+        ("session_storage", &["kv_store", "secret_store"][..]),
+        ("stateless_todo_list", &["write_todos"][..]),
+        ("test_weather", &["get_weather", "get_forecast"][..]),
+    ] {
+        let capability = find(id);
+        let names: Vec<&str> =
+            capability["tool_definitions"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
+        assert_eq!(names, tools, "{id}");
+        assert!(capability["category"].is_string() && capability["icon"].is_string(), "{capability}");
+    }
+    assert_eq!(find("virtual_bash")["dependencies"], json!(["session_file_system"]));
+    let generic = api.get("/v1/harnesses?search=generic").await;
+    let refs: Vec<&str> =
+        generic["data"][0]["capabilities"].as_array().unwrap().iter().map(|c| c["ref"].as_str().unwrap()).collect();
+    assert_eq!(refs, ["current_time", "session_file_system", "web_fetch"]);
+}
+
 async fn the_toolbox_works(api: &Api) {
+    the_toolbox_is_listed(api).await;
     // read_file on an initial file (the generic harness carries the file system).
     let plain = session(api, json!([])).await;
     let events = turn(api, &plain, "Please read README.md").await;
