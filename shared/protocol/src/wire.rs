@@ -227,6 +227,31 @@ pub fn usage(usage: &TokenUsage) -> String {
     to_json(usage)
 }
 
+/// A workspace file on the wire.
+pub fn file(file: &everruns_core::ports::SessionFile) -> v1::WorkspaceFile {
+    v1::WorkspaceFile {
+        path: file.path.clone(),
+        content: file.content.clone(),
+        is_readonly: file.is_readonly,
+        updated_at_ms: file.updated_at.millis(),
+    }
+}
+
+/// A workspace file from the wire.
+pub fn parse_file(file: v1::WorkspaceFile) -> everruns_core::ports::SessionFile {
+    everruns_core::ports::SessionFile {
+        path: file.path,
+        content: file.content,
+        is_readonly: file.is_readonly,
+        updated_at: everruns_core::time::Timestamp::from_millis(file.updated_at_ms),
+    }
+}
+
+/// The value space a flag names.
+pub fn space(secret: bool) -> everruns_core::ports::ValueSpace {
+    if secret { everruns_core::ports::ValueSpace::Secrets } else { everruns_core::ports::ValueSpace::Values }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -314,29 +339,4 @@ mod tests {
         assert_eq!(data.output.text.as_deref(), Some("answer"));
         assert_eq!(parsed.turn_events[0].idempotency_key.as_deref(), Some("k/llm.generation"));
     }
-}
-
-/// A workspace file on the wire.
-pub fn file(file: &everruns_core::ports::SessionFile) -> v1::WorkspaceFile {
-    v1::WorkspaceFile {
-        path: file.path.clone(),
-        content: file.content.clone(),
-        is_readonly: file.is_readonly,
-        updated_at_ms: file.updated_at.millis(),
-    }
-}
-
-/// A workspace file from the wire.
-pub fn parse_file(file: v1::WorkspaceFile) -> everruns_core::ports::SessionFile {
-    everruns_core::ports::SessionFile {
-        path: file.path,
-        content: file.content,
-        is_readonly: file.is_readonly,
-        updated_at: everruns_core::time::Timestamp::from_millis(file.updated_at_ms),
-    }
-}
-
-/// The value space a flag names.
-pub fn space(secret: bool) -> everruns_core::ports::ValueSpace {
-    if secret { everruns_core::ports::ValueSpace::Secrets } else { everruns_core::ports::ValueSpace::Values }
 }
