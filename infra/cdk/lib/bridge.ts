@@ -116,6 +116,8 @@ export function bridgeEnvironment(props: BridgeEnvironmentProps): Record<string,
   if (s.databaseIdleReleaseSecs > 0) environment.DATABASE_IDLE_RELEASE_SECS = String(s.databaseIdleReleaseSecs);
   if (props.natsUrl) environment.NATS_URL = props.natsUrl;
   if (props.valkeyUrl) environment.VALKEY_URL = props.valkeyUrl;
+  // Seeds the keyless Bedrock provider; its turns (run by the worker function) resolve here.
+  if (s.bedrock) environment.DEFAULT_BEDROCK_REGION = s.bedrockRegion ?? cdk.Aws.REGION;
   return environment;
 }
 

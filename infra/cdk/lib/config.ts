@@ -72,6 +72,12 @@ export interface EverrunsSettings {
   readonly otelEnvironment?: string;
   /** During an encryption-key rotation: the ARN of the secret holding the previous key. */
   readonly previousEncryptionKeySecretArn?: string;
+  /** AWS Bedrock (`-c bedrock=true`): the worker function's role may invoke Bedrock models
+   * (foundation models and inference profiles), and the bridge seeds a keyless `AWS Bedrock`
+   * provider whose turns the worker's role signs (`DEFAULT_BEDROCK_REGION`). */
+  readonly bedrock: boolean;
+  /** The Bedrock region (`DEFAULT_BEDROCK_REGION`); unset: the stack's region. */
+  readonly bedrockRegion?: string;
 }
 
 /** The repository root: the directory holding `infra/cdk` (found by walking up to Cargo.toml). */
@@ -117,6 +123,7 @@ export function defaultSettings(root: string = repoRoot(), profile: Profile = 's
     enableNats: false,
     enableValkey: false,
     xrayTracing: true,
+    bedrock: false,
   };
   if (profile !== 'lean') return standard;
   return {
@@ -194,6 +201,12 @@ export function problems(s: EverrunsSettings): string[] {
   if (s.architecture === 'x86_64' && s.profile === 'lean' && /^[a-z]+\d+g/.test(s.bridgeInstanceType)) {
     out.push(`bridgeInstanceType ${s.bridgeInstanceType} is Graviton (arm64): set architecture=arm64 or pick an x86 type`);
   }
+  if (s.bedrockRegion !== undefined) {
+    if (!s.bedrock) out.push('bedrockRegion needs bedrock=true');
+    if (!/^[a-z]{2}(-[a-z]+)+-\d+$/.test(s.bedrockRegion)) {
+      out.push(`bedrockRegion must be an AWS region like us-east-1 (got '${s.bedrockRegion}')`);
+    }
+  }
   if (s.authBootstrapApiKey !== undefined && !/^evr_[A-Za-z0-9]{32,}$/.test(s.authBootstrapApiKey)) {
     out.push("authBootstrapApiKey must be 'evr_' followed by at least 32 letters or digits");
   }
@@ -218,7 +231,7 @@ export function settingsFromContext(get: (key: string) => unknown, root: string 
     merged[key] = coerce(raw, fallback);
   }
   const optional = ['apiCodePath', 'workerCodePath', 'bridgeImageUri', 'authBootstrapApiKey', 'certificateArn',
-    'otlpEndpoint', 'otelServiceName', 'otelEnvironment', 'previousEncryptionKeySecretArn'];
+    'otlpEndpoint', 'otelServiceName', 'otelEnvironment', 'previousEncryptionKeySecretArn', 'bedrockRegion'];
   for (const key of optional) {
     const raw = get(key);
     if (raw !== undefined && raw !== '') merged[key] = String(raw);

@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as cdk from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sources from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
@@ -49,6 +50,22 @@ export function otelEnv(s: EverrunsSettings, role: string): Record<string, strin
   if (s.otelServiceName) env.OTEL_SERVICE_NAME = `${s.otelServiceName}-${role}`;
   if (s.otelEnvironment) env.OTEL_ENVIRONMENT = s.otelEnvironment;
   return env;
+}
+
+/** What the worker function needs to run turns on Bedrock models (ConverseStream is authorized
+ * as InvokeModelWithResponseStream): foundation models in any region (cross-region inference
+ * profiles route to them) and the account's inference profiles. */
+export function bedrockInvokeStatement(): iam.PolicyStatement {
+  const { PARTITION: partition, ACCOUNT_ID: account } = cdk.Aws;
+  return new iam.PolicyStatement({
+    sid: 'EverrunsBedrockInvoke',
+    actions: ['bedrock:InvokeModel', 'bedrock:InvokeModelWithResponseStream'],
+    resources: [
+      `arn:${partition}:bedrock:*::foundation-model/*`,
+      `arn:${partition}:bedrock:*:${account}:inference-profile/*`,
+      `arn:${partition}:bedrock:*:${account}:application-inference-profile/*`,
+    ],
+  });
 }
 
 export interface FunctionsProps {
@@ -139,6 +156,7 @@ export class Functions extends Construct {
       },
     });
     props.grpcToken.grantRead(this.worker);
+    if (s.bedrock) this.worker.addToRolePolicy(bedrockInvokeStatement());
     // Consuming grants ChangeMessageVisibility, which the worker uses to extend its lease.
     this.worker.addEventSource(new sources.SqsEventSource(props.queue.queue, {
       batchSize: s.workerBatchSize,

@@ -1,8 +1,10 @@
 //! # everruns-platform
 //!
-//! `oss_platform_definition()`: the stock surface — built-in capabilities (the toolbox among them), the OpenAI, Anthropic,
-//! Gemini and llmsim drivers, and the stock harness templates. Both the control plane and the
-//! workers start from it (a separate crate so a worker does not link the HTTP server).
+//! `oss_platform_definition()`: the stock surface — built-in capabilities (the toolbox among them),
+//! the OpenAI (Responses), Chat Completions (`openai_completions`, `azure_openai`, `openrouter`),
+//! Anthropic, Gemini and llmsim drivers, and the stock harness templates. Both the control plane and the
+//! workers start from it (a separate crate so a worker does not link the HTTP server). With the
+//! `bedrock` feature (the processes that run turns) it registers the AWS Bedrock driver too.
 
 use everruns_core::{CapabilityRegistry, DriverRegistry, PlatformDefinition};
 
@@ -12,6 +14,9 @@ pub fn oss_platform_definition() -> PlatformDefinition {
     everruns_openai::register_driver(&mut drivers);
     everruns_anthropic::register_driver(&mut drivers);
     everruns_gemini::register_driver(&mut drivers);
+    #[cfg(feature = "bedrock")]
+    everruns_bedrock::register_driver(&mut drivers);
+    everruns_chat_completions::register_drivers(&mut drivers);
     everruns_core::llmsim_driver::register_driver(&mut drivers);
     PlatformDefinition::new(stock_capabilities(), drivers)
 }

@@ -159,6 +159,9 @@ pub async fn register(state: &App, name: &str, key_name: &str) -> ServiceResult<
     )
     .await
     .map_err(|e| ServiceError::Internal(format!("seeding organization {}: {e}", org.id)))?;
+    crate::seed::apply_default_base_urls(&state.stores, org.id, &state.config.default_keys.base_urls())
+        .await
+        .map_err(|e| ServiceError::Internal(format!("seeding organization {}: {e}", org.id)))?;
     let key = create_key(state, org.id, NewKey { name: key_name.to_owned(), expires_at: None }).await?;
     Ok((org, key))
 }

@@ -75,15 +75,42 @@ pub struct DefaultProviderKeys {
     pub anthropic: Option<String>,
     /// `DEFAULT_GEMINI_API_KEY`.
     pub gemini: Option<String>,
+    /// `DEFAULT_AZURE_OPENAI_API_KEY` (requires `DEFAULT_AZURE_OPENAI_ENDPOINT`).
+    pub azure_openai: Option<String>,
+    /// `DEFAULT_AZURE_OPENAI_ENDPOINT`: the resource endpoint of the seeded Azure OpenAI provider
+    /// (`https://<resource>.openai.azure.com`), its `base_url`.
+    pub azure_openai_endpoint: Option<String>,
+    /// `DEFAULT_OPENROUTER_API_KEY`.
+    pub openrouter: Option<String>,
+    /// `DEFAULT_BEDROCK_REGION`: seeds the AWS Bedrock provider, whose turns (when it stores no
+    /// credentials) sign with the process's AWS credential chain in this region. No key.
+    pub bedrock_region: Option<String>,
 }
 
 impl DefaultProviderKeys {
     /// The keys that are set, by driver.
     pub fn by_driver(&self) -> Vec<(DriverId, String)> {
-        [(DriverId::OpenAi, &self.openai), (DriverId::Anthropic, &self.anthropic), (DriverId::Gemini, &self.gemini)]
-            .into_iter()
-            .filter_map(|(id, key)| key.clone().map(|k| (id, k)))
-            .collect()
+        [
+            (DriverId::OpenAi, &self.openai),
+            (DriverId::Anthropic, &self.anthropic),
+            (DriverId::Gemini, &self.gemini),
+            (DriverId::AzureOpenAi, &self.azure_openai),
+            (DriverId::OpenRouter, &self.openrouter),
+        ]
+        .into_iter()
+        .filter_map(|(id, key)| key.clone().map(|k| (id, k)))
+        // Bedrock's stand-in "key" is a credentials document naming only the region.
+        .chain(
+            self.bedrock_region
+                .iter()
+                .map(|region| (DriverId::Bedrock, serde_json::json!({"region": region}).to_string())),
+        )
+        .collect()
+    }
+
+    /// The base URLs of the seeded providers that need one, by driver (the Azure endpoint).
+    pub fn base_urls(&self) -> Vec<(DriverId, String)> {
+        self.azure_openai_endpoint.iter().map(|url| (DriverId::AzureOpenAi, url.clone())).collect()
     }
 }
 
@@ -93,6 +120,10 @@ impl std::fmt::Debug for DefaultProviderKeys {
             .field("openai", &self.openai.is_some())
             .field("anthropic", &self.anthropic.is_some())
             .field("gemini", &self.gemini.is_some())
+            .field("azure_openai", &self.azure_openai.is_some())
+            .field("azure_openai_endpoint", &self.azure_openai_endpoint)
+            .field("openrouter", &self.openrouter.is_some())
+            .field("bedrock_region", &self.bedrock_region)
             .finish()
     }
 }
@@ -343,6 +374,28 @@ impl ServerConfig {
                     .to_owned(),
             );
         }
+        let (azure_key, azure_endpoint) = (get("DEFAULT_AZURE_OPENAI_API_KEY"), get("DEFAULT_AZURE_OPENAI_ENDPOINT"));
+        if azure_key.is_some() != azure_endpoint.is_some() {
+            problems.push(
+                "DEFAULT_AZURE_OPENAI_API_KEY and DEFAULT_AZURE_OPENAI_ENDPOINT (the resource endpoint, e.g. https://<resource>.openai.azure.com) must be set together"
+                    .to_owned(),
+            );
+        } else if azure_endpoint
+            .as_deref()
+            .is_some_and(|url| !url.starts_with("https://") && !url.starts_with("http://"))
+        {
+            problems.push(
+                "DEFAULT_AZURE_OPENAI_ENDPOINT must be an http(s) URL, e.g. https://<resource>.openai.azure.com"
+                    .to_owned(),
+            );
+        }
+        let bedrock_region = get("DEFAULT_BEDROCK_REGION");
+        if let Some(region) = bedrock_region
+            .as_deref()
+            .filter(|r| !r.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'))
+        {
+            problems.push(format!("DEFAULT_BEDROCK_REGION must be an AWS region such as us-east-1 (got '{region}')"));
+        }
         let nats_url = get("NATS_URL");
         if let Some(Err(error)) = nats_url.as_deref().map(check_nats_urls) {
             problems.push(format!("NATS_URL: {error}"));
@@ -369,6 +422,10 @@ impl ServerConfig {
                 openai: get("DEFAULT_OPENAI_API_KEY"),
                 anthropic: get("DEFAULT_ANTHROPIC_API_KEY"),
                 gemini: get("DEFAULT_GEMINI_API_KEY"),
+                azure_openai: azure_key,
+                azure_openai_endpoint: azure_endpoint,
+                openrouter: get("DEFAULT_OPENROUTER_API_KEY"),
+                bedrock_region,
             },
             secrets_encryption_key,
             secrets_encryption_key_previous: get("SECRETS_ENCRYPTION_KEY_PREVIOUS"),
@@ -568,6 +625,47 @@ mod tests {
         let err =
             config(&[("DEV_MODE", "true"), ("AUTH_BOOTSTRAP_API_KEY", "hunter2")]).validate().unwrap_err().to_string();
         assert!(err.contains("AUTH_BOOTSTRAP_API_KEY must be 'evr_'") && !err.contains("hunter2"), "{err}");
+    }
+
+    #[test]
+    fn default_provider_keys_cover_azure_and_openrouter() {
+        let c = config(&[
+            ("DEV_MODE", "1"),
+            ("DEFAULT_OPENAI_API_KEY", "sk-o"),
+            ("DEFAULT_AZURE_OPENAI_API_KEY", "az-SECRET"),
+            ("DEFAULT_AZURE_OPENAI_ENDPOINT", "https://res.openai.azure.com"),
+            ("DEFAULT_OPENROUTER_API_KEY", "sk-or-SECRET"),
+        ]);
+        assert!(c.validate().is_ok());
+        let drivers: Vec<DriverId> = c.default_keys.by_driver().into_iter().map(|(d, _)| d).collect();
+        assert_eq!(drivers, [DriverId::OpenAi, DriverId::AzureOpenAi, DriverId::OpenRouter]);
+        assert!(c.default_keys.by_driver().contains(&(DriverId::OpenRouter, "sk-or-SECRET".to_owned())));
+        assert_eq!(c.default_keys.base_urls(), [(DriverId::AzureOpenAi, "https://res.openai.azure.com".to_owned())]);
+        let printed = format!("{c:?}");
+        assert!(!printed.contains("SECRET") && printed.contains("openrouter: true"), "{printed}");
+        assert!(config(&[("DEV_MODE", "1")]).default_keys.base_urls().is_empty());
+        for alone in [("DEFAULT_AZURE_OPENAI_API_KEY", "k"), ("DEFAULT_AZURE_OPENAI_ENDPOINT", "https://r")] {
+            let err = config(&[("DEV_MODE", "1"), alone]).validate().unwrap_err().to_string();
+            assert!(err.contains("must be set together"), "{err}");
+        }
+        let err = config(&[
+            ("DEV_MODE", "1"),
+            ("DEFAULT_AZURE_OPENAI_API_KEY", "k"),
+            ("DEFAULT_AZURE_OPENAI_ENDPOINT", "res.openai.azure.com"),
+        ])
+        .validate()
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("DEFAULT_AZURE_OPENAI_ENDPOINT must be an http(s) URL"), "{err}");
+    }
+
+    #[test]
+    fn a_default_bedrock_region_stands_in_for_a_key() {
+        let c = config(&[("DEV_MODE", "1"), ("DEFAULT_BEDROCK_REGION", "eu-west-3")]);
+        assert!(c.validate().is_ok());
+        assert_eq!(c.default_keys.by_driver(), [(DriverId::Bedrock, r#"{"region":"eu-west-3"}"#.to_owned())]);
+        let err = config(&[("DEV_MODE", "1"), ("DEFAULT_BEDROCK_REGION", "EU West")]).validate().unwrap_err();
+        assert!(err.to_string().contains("DEFAULT_BEDROCK_REGION must be an AWS region"), "{err}");
     }
 
     #[test]

@@ -1,4 +1,9 @@
 //! Providers (keys sealed by the secret cipher, never returned) and their models.
+//!
+//! A provider's secret is `api_key`, or `credentials`: an object of string fields for drivers
+//! with several secrets (Bedrock: `access_key_id`, `secret_access_key`, `session_token`, `region`,
+//! `role_arn`), stored as its JSON document exactly like a key (sealed, never returned,
+//! `api_key_set`) and taking precedence over `api_key`.
 
 use everruns_core::DriverId;
 use everruns_core::domain::{Model, ModelSource, Provider, ProviderStatus};
@@ -18,6 +23,9 @@ pub struct ProviderInput {
     pub provider_type: Option<String>,
     /// API key (write-only).
     pub api_key: Option<String>,
+    /// Typed credential fields (write-only): an object of strings, stored as a JSON document in
+    /// place of the key (`{}` removes it). Checked by [`credentials_document`].
+    pub credentials: Option<serde_json::Value>,
     /// Endpoint override.
     pub base_url: Option<String>,
     /// Status (PATCH only).
@@ -58,8 +66,34 @@ pub struct ModelInput {
     pub provider_id: Option<String>,
 }
 
+/// Active, and with a key unless the driver needs none (the simulator; Bedrock, which falls back
+/// to the process's AWS credential chain).
 fn healthy(provider: &Provider) -> bool {
-    provider.status == ProviderStatus::Active && (provider.api_key_set || provider.provider_type == DriverId::LlmSim)
+    provider.status == ProviderStatus::Active
+        && (provider.api_key_set || matches!(provider.provider_type, DriverId::LlmSim | DriverId::Bedrock))
+}
+
+/// The secret to store: `credentials` as a compact JSON document when given (an object whose
+/// fields are all strings; `{}` clears the secret like an empty `api_key`), else `api_key`. The
+/// error never quotes a value.
+pub fn credentials_document(
+    credentials: Option<serde_json::Value>,
+    api_key: Option<String>,
+) -> ServiceResult<Option<String>> {
+    match credentials {
+        None | Some(serde_json::Value::Null) => Ok(api_key),
+        Some(serde_json::Value::Object(fields)) => {
+            if let Some((name, _)) = fields.iter().find(|(_, value)| !value.is_string()) {
+                let name: String = name.chars().take(64).collect();
+                return Err(ServiceError::bad_request(format!("credentials.{name} must be a string")));
+            }
+            if fields.is_empty() {
+                return Ok(Some(String::new()));
+            }
+            serde_json::to_string(&fields).map(Some).map_err(|e| ServiceError::Internal(e.to_string()))
+        }
+        Some(_) => Err(ServiceError::bad_request("credentials must be an object of string fields")),
+    }
 }
 
 fn vendor(driver: &DriverId) -> Option<&'static str> {
@@ -114,7 +148,7 @@ pub async fn create_provider(state: &App, org: OrgId, input: ProviderInput) -> S
         created_at: now,
         updated_at: now,
     };
-    set_key(state, &mut provider, input.api_key)?;
+    set_key(state, &mut provider, credentials_document(input.credentials, input.api_key)?)?;
     state.stores.providers.insert_provider(&provider).await?;
     Ok(provider)
 }
@@ -152,7 +186,7 @@ pub async fn patch_provider(state: &App, org: OrgId, id: &str, input: ProviderIn
     if let Some(status) = input.status {
         provider.status = status;
     }
-    set_key(state, &mut provider, input.api_key)?;
+    set_key(state, &mut provider, credentials_document(input.credentials, input.api_key)?)?;
     provider.updated_at = Timestamp::now();
     state.stores.providers.update_provider(&provider).await?;
     Ok(provider)
@@ -245,4 +279,25 @@ pub async fn patch_model(state: &App, org: OrgId, id: &str, input: ModelInput) -
     model.updated_at = Timestamp::now();
     state.stores.providers.update_model(org, &model).await?;
     Ok(model)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn credentials_become_the_stored_document_and_win_over_the_key() {
+        let fields = json!({"access_key_id": "AKID", "secret_access_key": "s", "region": "eu-west-3"});
+        let stored = credentials_document(Some(fields.clone()), Some("ignored".into())).ok().flatten();
+        assert_eq!(stored.and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok()), Some(fields));
+        assert_eq!(credentials_document(None, Some("sk".into())).ok().flatten().as_deref(), Some("sk"));
+        assert_eq!(credentials_document(Some(json!(null)), None).ok(), Some(None));
+        assert_eq!(credentials_document(Some(json!({})), None).ok().flatten().as_deref(), Some(""));
+        for bad in [json!("AKID"), json!(["a"]), json!({"secret_access_key": 12345}), json!({"a": {"b": "c"}})] {
+            let error = credentials_document(Some(bad), None).err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(error.contains("credentials") && !error.contains("12345"), "{error}");
+        }
+    }
 }

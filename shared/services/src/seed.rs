@@ -1,7 +1,9 @@
 //! Startup seeding, filtered by the platform definition: built-in harnesses reconciled by role;
 //! providers only when their driver exists; models only when their provider exists. In the `dev`
 //! grade the llmsim provider and its models are seeded so a newcomer needs no key; the real
-//! providers are seeded (without a key) in the `dev` grade or when their `DEFAULT_*_API_KEY` is set.
+//! providers are seeded (without a key) in the `dev` grade or when their `DEFAULT_*_API_KEY` is set;
+//! [`apply_default_base_urls`] then gives the Azure OpenAI one its `DEFAULT_AZURE_OPENAI_ENDPOINT`.
+//! The keyless AWS Bedrock provider is seeded only when `DEFAULT_BEDROCK_REGION` is set.
 //! The llmsim provider carries the deployment's simulator pace in its metadata (reconciled at
 //! every seeding), and so does the deployment default model: the seeded models answer like a
 //! provider in time, except `llmsim-echo-instant`.
@@ -34,7 +36,7 @@ pub const LLMSIM_MODELS: [ModelPreset; 5] = [
 const CHAT: &[&str] = &["text", "tools", "vision"];
 
 /// Real providers: (driver, provider name, models).
-pub const PROVIDER_PRESETS: [(DriverId, &str, &[ModelPreset]); 3] = [
+pub const PROVIDER_PRESETS: [(DriverId, &str, &[ModelPreset]); 6] = [
     (DriverId::OpenAi, "OpenAI", &[("gpt-4.1", "GPT-4.1", CHAT), ("gpt-4.1-mini", "GPT-4.1 mini", CHAT)]),
     (
         DriverId::Anthropic,
@@ -45,6 +47,30 @@ pub const PROVIDER_PRESETS: [(DriverId, &str, &[ModelPreset]); 3] = [
         DriverId::Gemini,
         "Google Gemini",
         &[("gemini-2.5-flash", "Gemini 2.5 Flash", CHAT), ("gemini-2.5-pro", "Gemini 2.5 Pro", CHAT)],
+    ),
+    // Azure model ids are deployment names; these are the customary ones.
+    (
+        DriverId::AzureOpenAi,
+        "Azure OpenAI",
+        &[("gpt-4o", "GPT-4o (Azure)", CHAT), ("gpt-4o-mini", "GPT-4o mini (Azure)", CHAT)],
+    ),
+    (
+        DriverId::OpenRouter,
+        "OpenRouter",
+        &[
+            ("anthropic/claude-sonnet-4", "Claude Sonnet 4 (OpenRouter)", CHAT),
+            ("openai/gpt-4.1-mini", "GPT-4.1 mini (OpenRouter)", CHAT),
+        ],
+    ),
+    // Bedrock needs no key (the AWS credential chain signs): seeded only when the deployment
+    // configures it (`DEFAULT_BEDROCK_REGION`), never merely for the `dev` grade.
+    (
+        DriverId::Bedrock,
+        "AWS Bedrock",
+        &[
+            ("anthropic.claude-3-5-haiku-20241022-v1:0", "Claude 3.5 Haiku (Bedrock)", &["text", "tools"]),
+            ("amazon.nova-lite-v1:0", "Amazon Nova Lite (Bedrock)", CHAT),
+        ],
     ),
 ];
 
@@ -62,7 +88,8 @@ pub async fn seed_org(
     reconcile_built_in_harnesses(stores.harnesses.as_ref(), org, platform, grade).await?;
     let dev = grade == DeploymentGrade::Dev;
     for (driver, name, presets) in PROVIDER_PRESETS {
-        if platform.driver_registry().contains(&driver) && (dev || keyed.contains(&driver)) {
+        let wanted = (dev && driver != DriverId::Bedrock) || keyed.contains(&driver);
+        if platform.driver_registry().contains(&driver) && wanted {
             let provider = provider(stores, org, driver, name).await?;
             models(stores, org, &provider, presets).await?;
         }
@@ -93,6 +120,31 @@ pub fn default_model(
         base_url: None,
         provider_metadata: llmsim.apply_to(None),
     })
+}
+
+/// Gives the org's seeded providers of these drivers the deployment's base URL when they have
+/// none (the Azure OpenAI resource endpoint, `DEFAULT_AZURE_OPENAI_ENDPOINT`, from
+/// `DefaultProviderKeys::base_urls`); a base URL set over the API is kept. Run after [`seed_org`].
+pub async fn apply_default_base_urls(
+    stores: &Stores,
+    org: OrgId,
+    base_urls: &[(DriverId, String)],
+) -> anyhow::Result<()> {
+    if base_urls.is_empty() {
+        return Ok(());
+    }
+    let providers = stores.providers.list_providers(org).await?;
+    for (driver, url) in base_urls {
+        let Some((_, name, _)) = PROVIDER_PRESETS.iter().find(|(d, ..)| d == driver) else { continue };
+        for provider in providers.iter().filter(|p| p.name == *name && p.provider_type == *driver) {
+            if provider.base_url.is_none() {
+                let provider =
+                    Provider { base_url: Some(url.clone()), updated_at: Timestamp::now(), ..provider.clone() };
+                stores.providers.update_provider(&provider).await?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Finds the org's provider by name and driver, or creates it (without a key).

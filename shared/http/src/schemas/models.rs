@@ -44,6 +44,12 @@ pub struct CreateProviderRequest {
     /// Encrypted at rest, never returned.
     #[schema(write_only)]
     pub api_key: Option<String>,
+    /// Typed credential fields for drivers with several secrets (Bedrock: `access_key_id`,
+    /// `secret_access_key`, `session_token`, `region`, `role_arn`). Stored as one JSON document like
+    /// `api_key` (encrypted, never returned, `api_key_set`), and taking precedence over it; `{}`
+    /// removes the stored secret.
+    #[schema(write_only)]
+    pub credentials: Option<std::collections::BTreeMap<String, String>>,
     pub base_url: Option<String>,
 }
 
@@ -55,6 +61,12 @@ pub struct UpdateProviderRequest {
     /// Encrypted at rest, never returned.
     #[schema(write_only)]
     pub api_key: Option<String>,
+    /// Typed credential fields for drivers with several secrets (Bedrock: `access_key_id`,
+    /// `secret_access_key`, `session_token`, `region`, `role_arn`). Stored as one JSON document like
+    /// `api_key` (encrypted, never returned, `api_key_set`), and taking precedence over it; `{}`
+    /// removes the stored secret.
+    #[schema(write_only)]
+    pub credentials: Option<std::collections::BTreeMap<String, String>>,
     pub base_url: Option<String>,
     pub status: Option<ProviderStatus>,
 }
@@ -90,7 +102,7 @@ pub struct ModelWithProvider {
     pub updated_at: Timestamp,
     pub provider_name: String,
     pub provider_type: String,
-    /// Active, with a key (or the simulator).
+    /// Active, with a key (or the simulator, or Bedrock on the AWS credential chain).
     pub healthy: bool,
     /// `openai`, `anthropic` or `google` where known.
     #[serde(default)]

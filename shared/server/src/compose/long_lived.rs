@@ -179,6 +179,7 @@ async fn seed(base: &Base<'_>, stores: &Stores) -> anyhow::Result<Option<Resolve
         config.llmsim_pacing,
     )
     .await?;
+    everruns_services::seed::apply_default_base_urls(stores, OrgId::DEFAULT, &config.default_keys.base_urls()).await?;
     if let Some(secret) = &config.auth_bootstrap_api_key {
         everruns_services::auth::bootstrap(stores, secret).await?;
     } else if config.auth_mode == AuthMode::ApiKey && !config.auth_signup_enabled {
