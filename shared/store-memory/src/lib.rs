@@ -1,7 +1,8 @@
 //! # everruns-store-memory
 //!
 //! The in-memory adapter set: one honest implementation of every port of `everruns-core`
-//! (agents, harnesses, sessions, the event log, organizations and API keys, providers and models, session files and values, the live
+//! (agents, harnesses, sessions, the event log, organizations and API keys, OAuth clients, codes and
+//! tokens, providers and models, session files and values, the live
 //! event bus and the task delivery).
 //!
 //! "Honest" means these adapters enforce the same rules a real database would (org scoping,
@@ -20,6 +21,7 @@ mod delivery;
 mod events;
 mod files;
 mod harnesses;
+mod oauth;
 mod providers;
 mod sessions;
 mod support;
@@ -28,7 +30,7 @@ mod values;
 
 use std::sync::Arc;
 
-use everruns_core::ports::Stores;
+use everruns_core::ports::{AuthStore, Stores};
 
 pub use agents::MemoryAgentStore;
 pub use auth::MemoryAuthStore;
@@ -38,14 +40,17 @@ pub use events::MemoryEventStore;
 pub use everruns_core::ports::normalize_file_path as normalize_path;
 pub use files::MemoryFileStore;
 pub use harnesses::MemoryHarnessStore;
+pub use oauth::MemoryOAuthStore;
 pub use providers::MemoryProviderStore;
 pub use sessions::MemorySessionStore;
 pub use tasks::MemoryTaskStore;
 pub use values::MemoryValueStore;
 
 /// Builds one in-memory store of each kind. The session store shares the event and file stores,
-/// so deleting a session also deletes its events and files.
+/// so deleting a session also deletes its events and files; the OAuth store knows the
+/// organizations of the auth store, so a code or token of an unknown organization is refused.
 pub fn memory_stores() -> Stores {
+    let auth: Arc<dyn AuthStore> = Arc::new(MemoryAuthStore::new());
     let events = MemoryEventStore::new();
     let files = MemoryFileStore::new();
     let values = MemoryValueStore::new();
@@ -57,6 +62,7 @@ pub fn memory_stores() -> Stores {
         providers: Arc::new(MemoryProviderStore::new()),
         files: Arc::new(files),
         values: Arc::new(values),
-        auth: Arc::new(MemoryAuthStore::new()),
+        oauth: Arc::new(MemoryOAuthStore::new().with_organizations(auth.clone())),
+        auth,
     }
 }

@@ -95,3 +95,8 @@ async fn concurrent_task_claims() {
 async fn auth_store() {
     contract::auth_store_contract(&everruns_store_memory::MemoryAuthStore::new()).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn oauth_store() {
+    contract::oauth_contract(&memory_stores()).await;
+}

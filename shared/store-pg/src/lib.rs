@@ -1,11 +1,12 @@
 //! # everruns-store-pg
 //!
 //! The PostgreSQL adapters of the store ports of `everruns-core`: [`PgAgentStore`],
-//! [`PgHarnessStore`], [`PgSessionStore`], [`PgEventStore`], [`PgProviderStore`] and
-//! [`PgFileStore`], all on one [`PgPool`]. Their semantics are those of the in-memory adapters
-//! (`everruns-store-memory`), and both pass the one contract suite (`everruns-store-contract`):
-//! org scoping, `Conflict` on a duplicate id or name, gap-free per-session event sequences under
-//! concurrency, idempotency keys, atomic conditional status changes, cascading deletes.
+//! [`PgHarnessStore`], [`PgSessionStore`], [`PgEventStore`], [`PgProviderStore`],
+//! [`PgFileStore`], [`PgValueStore`], [`PgAuthStore`] and [`PgOAuthStore`], all on one
+//! [`PgPool`]. Their semantics are those of the in-memory adapters (`everruns-store-memory`),
+//! and both pass the one contract suite (`everruns-store-contract`): org scoping, `Conflict` on
+//! a duplicate id or name, gap-free per-session event sequences under concurrency, idempotency
+//! keys, atomic conditional status changes and single-use codes and tokens, cascading deletes.
 //!
 //! The durable iteration queue is [`PgTaskStore`] (leases on the database clock, `SKIP LOCKED`
 //! claims, exactly-once terminal outcomes), with [`PgTaskNotifier`] waking workers through
@@ -41,6 +42,7 @@ mod files;
 mod generations;
 mod harnesses;
 mod notify;
+mod oauth;
 mod providers;
 mod sessions;
 mod tasks;
@@ -59,6 +61,7 @@ pub use events::PgEventStore;
 pub use files::PgFileStore;
 pub use harnesses::PgHarnessStore;
 pub use notify::{Appended, EVENT_APPENDED_CHANNEL, PgEventListener, PgTaskNotifier, TASK_AVAILABLE_CHANNEL, TaskWake};
+pub use oauth::PgOAuthStore;
 pub use providers::PgProviderStore;
 pub use sessions::PgSessionStore;
 pub use sqlx::PgPool;
@@ -146,7 +149,8 @@ pub fn pg_stores(pool: PgPool) -> Stores {
         providers: Arc::new(PgProviderStore::new(pool.clone())),
         files: Arc::new(PgFileStore::new(pool.clone())),
         values: Arc::new(PgValueStore::new(pool.clone())),
-        auth: Arc::new(PgAuthStore::new(pool)),
+        auth: Arc::new(PgAuthStore::new(pool.clone())),
+        oauth: Arc::new(PgOAuthStore::new(pool)),
     }
 }
 

@@ -74,6 +74,11 @@ async fn auth_store() {
     with_database(|stores, _| async move { contract::auth_store_contract(stores.auth.as_ref()).await }).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn oauth_store() {
+    with_database(|stores, _| async move { contract::oauth_contract(&stores).await }).await;
+}
+
 #[tokio::test]
 async fn file_store() {
     with_database(|stores, _| async move { contract::file_store_contract(&stores).await }).await;

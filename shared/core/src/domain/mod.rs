@@ -8,6 +8,7 @@ mod common;
 mod conversation;
 mod message;
 mod model;
+mod oauth;
 mod session;
 
 pub use agent::{Agent, EntityStatus, Harness};
@@ -19,4 +20,5 @@ pub use common::{
 pub use conversation::Conversation;
 pub use message::{ContentPart, Message, MessagePhase, MessageRole};
 pub use model::{Model, ModelSource, Provider, ProviderStatus};
+pub use oauth::{AuthorizationCode, CodeRedemption, Grant, OAuthClient, OAuthToken, TokenKind};
 pub use session::{Session, SessionStatus, StatusTransitionError};

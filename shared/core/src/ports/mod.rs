@@ -5,6 +5,7 @@
 mod auth;
 mod bus;
 mod limits;
+mod oauth;
 mod queue;
 mod secrets;
 mod stores;
@@ -14,6 +15,7 @@ mod workspace;
 pub use auth::AuthStore;
 pub use bus::{EventBus, EventEmitter, EventSubscription};
 pub use limits::{RateDecision, RateLimiter};
+pub use oauth::OAuthStore;
 pub use queue::{IterationTask, TaskDelivery};
 pub use secrets::{CipherError, SecretCipher};
 pub use stores::{

@@ -314,4 +314,6 @@ pub struct Stores {
     pub values: Arc<dyn ValueStore>,
     /// Organizations and API keys.
     pub auth: Arc<dyn super::AuthStore>,
+    /// OAuth clients, codes and tokens.
+    pub oauth: Arc<dyn super::OAuthStore>,
 }
