@@ -34,10 +34,16 @@ impl std::fmt::Debug for GeneratedKey {
 
 /// Generates a new secret.
 pub fn generate() -> Result<GeneratedKey, CipherError> {
+    generate_with_prefix(API_KEY_PREFIX)
+}
+
+/// Generates a secret of the same strength under another prefix (OAuth codes and tokens:
+/// `evr_ac_`, `evr_at_`, `evr_rt_`; client secrets `evr_cs_`).
+pub fn generate_with_prefix(prefix: &str) -> Result<GeneratedKey, CipherError> {
     let bytes = <[u8; 32]>::try_generate()
         .map_err(|error| CipherError(format!("system random number generator failed: {error}")))?;
-    let mut secret = String::with_capacity(API_KEY_PREFIX.len() + 64);
-    secret.push_str(API_KEY_PREFIX);
+    let mut secret = String::with_capacity(prefix.len() + 64);
+    secret.push_str(prefix);
     for byte in bytes {
         secret.push_str(&format!("{byte:02x}"));
     }

@@ -3,7 +3,8 @@
 //! up by its SHA-256 digest and answers its organization, or 401.
 //!
 //! Accepted forms of the `Authorization` header: the raw key (what the SDKs send), `Bearer <key>`
-//! and `ApiKey <key>`. An optional `X-Org-Id` must name the key's organization (403 otherwise).
+//! and `ApiKey <key>`; an OAuth access token (`evr_at_…`, see [`crate::oauth`]) acts for the
+//! organization it was granted for. An optional `X-Org-Id` must name the key's organization (403 otherwise).
 
 use everruns_core::domain::{ApiKey, Organization};
 use everruns_core::ids::{ApiKeyId, OrgId};
@@ -66,6 +67,15 @@ pub async fn authenticate(state: &App, authorization: Option<&str>, org_header: 
     let presented = authorization.map(presented_key).filter(|k| !k.is_empty()).ok_or_else(|| {
         unauthorized("missing credentials: send an API key in the Authorization header (Authorization: evr_…)")
     })?;
+    if presented.starts_with(crate::oauth::ACCESS_PREFIX) {
+        let caller = Caller { org: crate::oauth::tokens::authenticate_access(state, presented).await?, key: None };
+        if let Some(org) = requested
+            && org != caller.org
+        {
+            return Err(ServiceError::Forbidden(format!("the access token does not act for organization '{org}'")));
+        }
+        return Ok(caller);
+    }
     if !api_key::is_well_formed(presented) {
         return Err(unauthorized("invalid API key"));
     }

@@ -150,6 +150,12 @@ pub struct ServerConfig {
     pub auth_bootstrap_api_key: Option<String>,
     /// `AUTH_SIGNUP_ENABLED` (false): `POST /v1/auth/register` creates organizations.
     pub auth_signup_enabled: bool,
+    /// `AUTH_BASE_URL`: the public URL of the API, its prefix included (`https://host/api`).
+    /// OAuth's issuer and endpoints are its origin's (the prefix removed). Unset: derived from
+    /// each request's `Host` (and `X-Forwarded-Proto`).
+    pub auth_base_url: Option<String>,
+    /// `OAUTH_ACCESS_TOKEN_TTL_SECS` (3600): how long an OAuth access token works.
+    pub oauth_access_ttl: Duration,
     /// SSE settings.
     pub sse: SseConfig,
     /// Connection timeouts of both listeners.
@@ -214,6 +220,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("api_prefix", &self.api_prefix)
             .field("http_addr", &self.http_addr)
             .field("cors_allowed_origins", &self.cors_allowed_origins)
+            .field("auth_base_url", &self.auth_base_url)
             .field("rate_limit_per_minute", &self.rate_limit_per_minute)
             .field("sse", &self.sse)
             .field("default_keys", &self.default_keys)
@@ -275,6 +282,13 @@ impl ServerConfig {
                 "/api".to_owned()
             }
         };
+        let auth_base_url =
+            get("AUTH_BASE_URL").map(|v| v.trim().trim_end_matches('/').to_owned()).filter(|v| !v.is_empty());
+        if let Some(url) = &auth_base_url
+            && !is_base_url(url)
+        {
+            problems.push(format!("AUTH_BASE_URL must be an http(s) URL without query or fragment (got '{url}')"));
+        }
         let cors_allowed_origins: Vec<String> = get("CORS_ALLOWED_ORIGINS")
             .map(|v| v.split(',').map(|o| o.trim().to_owned()).filter(|o| !o.is_empty()).collect())
             .unwrap_or_default();
@@ -293,6 +307,7 @@ impl ServerConfig {
                 }),
             }
         };
+        let oauth_access_ttl = Duration::from_secs(number("OAUTH_ACCESS_TOKEN_TTL_SECS", 3600).clamp(1, 86_400));
         let rate_limit_per_minute = number("RATE_LIMIT_API_REQUESTS_PER_MINUTE", 1200).min(u64::from(u32::MAX)) as u32;
         let sse = SseConfig {
             realtime_cycle: Duration::from_secs(number("SSE_REALTIME_CYCLE_SECS", 300).max(1)),
@@ -409,6 +424,8 @@ impl ServerConfig {
             grade,
             api_prefix,
             cors_allowed_origins,
+            auth_base_url,
+            oauth_access_ttl,
             http_addr,
             rate_limit_per_minute,
             auth_mode,
@@ -469,6 +486,17 @@ impl ServerConfig {
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.problems.is_empty() { Ok(()) } else { Err(ConfigError(self.problems.clone())) }
     }
+}
+
+/// Whether `url` is `http(s)://host[:port][/path]` with no query, fragment or whitespace.
+fn is_base_url(url: &str) -> bool {
+    let Some((scheme, rest)) = url.split_once("://") else { return false };
+    let host = rest.split('/').next().unwrap_or_default();
+    matches!(scheme.to_ascii_lowercase().as_str(), "http" | "https")
+        && !host.is_empty()
+        && !host.contains('@')
+        && !url.contains(['?', '#'])
+        && !url.contains(char::is_whitespace)
 }
 
 /// The shape of `NATS_URL`: one URL or a comma-separated list, each `nats://`, `tls://`, `ws://`
@@ -625,6 +653,12 @@ mod tests {
         let err =
             config(&[("DEV_MODE", "true"), ("AUTH_BOOTSTRAP_API_KEY", "hunter2")]).validate().unwrap_err().to_string();
         assert!(err.contains("AUTH_BOOTSTRAP_API_KEY must be 'evr_'") && !err.contains("hunter2"), "{err}");
+        let c = config(&[("DEV_MODE", "true"), ("AUTH_BASE_URL", "https://everruns.example.com/api/")]);
+        assert_eq!(c.auth_base_url.as_deref(), Some("https://everruns.example.com/api"));
+        for bad in ["everruns.example.com/api", "ftp://x/api", "https:///api", "https://x/api?a=1"] {
+            let err = config(&[("DEV_MODE", "true"), ("AUTH_BASE_URL", bad)]).validate().unwrap_err().to_string();
+            assert!(err.contains("AUTH_BASE_URL must be an http(s) URL"), "{bad}: {err}");
+        }
     }
 
     #[test]

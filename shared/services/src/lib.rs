@@ -20,6 +20,7 @@ pub mod harnesses;
 pub mod idle;
 mod input;
 pub mod models;
+pub mod oauth;
 pub mod seed;
 pub mod sessions;
 pub mod settings;
