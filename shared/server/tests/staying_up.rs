@@ -13,7 +13,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 
 async fn start(config: ServerConfig) -> (u16, oneshot::Sender<()>) {
-    let (port, stop, _) = start_with_state(config).await;
+    let (port, stop, _) = Box::pin(start_with_state(config)).await;
     (port, stop)
 }
 

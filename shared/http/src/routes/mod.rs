@@ -1,5 +1,6 @@
 //! The HTTP surface: REST routes under `API_PREFIX` (and, for SDK compatibility, at the root),
-//! root routes (`/health`, `/api-doc/openapi.json`), and the middleware every request passes:
+//! root routes (`/health`, `/api-doc/openapi.json`, OAuth's `/oauth/*`, `/.well-known/*` and
+//! `/cli/login-success`, the MCP endpoint `/mcp`), and the middleware every request passes:
 //! `X-Request-Id`, per-IP rate limiting, CORS, the body limit, authentication (REST routes), and
 //! JSON 404/405 answers.
 
@@ -12,6 +13,7 @@ mod harnesses;
 pub mod limits;
 mod middleware;
 mod models;
+mod oauth;
 pub mod openapi;
 mod sessions;
 mod settings;
@@ -76,6 +78,8 @@ pub fn router(state: AppState, custom: Router) -> Router {
         .route("/health", get(health))
         .route("/api-doc/openapi.json", get(openapi::document))
         .merge(ui::routes())
+        .merge(oauth::routes(&state))
+        .merge(mcp_routes(&state))
         .with_state(state.clone());
     if prefix.is_empty() {
         app = app.merge(prefixed(""));
@@ -86,6 +90,29 @@ pub fn router(state: AppState, custom: Router) -> Router {
     middleware::wrap(app, &state)
         .layer(DefaultBodyLimit::max(state.config.body_limit_bytes))
         .layer(axum::Extension(extract::BodyLimit(state.config.body_limit_bytes)))
+}
+
+/// `/mcp` where this build serves it; elsewhere (the split's API function) a JSON 404 that says
+/// where it is.
+fn mcp_routes(state: &AppState) -> Router<AppState> {
+    #[cfg(feature = "mcp")]
+    {
+        crate::mcp::routes(state)
+    }
+    #[cfg(not(feature = "mcp"))]
+    {
+        let _ = state;
+        Router::new().route(
+            "/mcp",
+            axum::routing::any(|| async {
+                ApiError::NotFound {
+                    code: "mcp_not_served_here".into(),
+                    message: "this function does not serve /mcp: the split routes it to the SSE bridge".into(),
+                }
+                .into_response()
+            }),
+        )
+    }
 }
 
 /// `GET /health`.
