@@ -1,6 +1,8 @@
 """The local stand-in for the load balancer of the split (scripts/split-up): one 127.0.0.1 port
-where SSE paths (`/api/v1/sessions/{id}/sse`) reach the bridge and everything else reaches the API
-function served by cargo lambda watch (under `/lambda-url/<function>`). One request per
+where SSE paths (`/api/v1/sessions/{id}/sse`) and the MCP endpoint (`/mcp`) reach the bridge and
+everything else reaches the API function served by cargo lambda watch (under
+`/lambda-url/<function>`). Like the deployed edge, it tells both the public host in
+`X-Forwarded-Host` (OAuth's issuer is built from it). One request per
 connection (`Connection: close`), bytes piped both ways, so SSE streams flow unbuffered.
 
 cargo lambda watch (1.9) sometimes answers a function's perfectly good response with its own
@@ -20,6 +22,7 @@ import asyncio
 import re
 
 SSE = re.compile(rb"^/(api/)?v1/sessions/[^/?]+/sse(\?|$)")
+MCP = re.compile(rb"^/mcp/?(\?|$)")
 IDEMPOTENT = {b"GET", b"HEAD", b"PUT", b"DELETE"}
 EMULATOR_FAILURE = b"httpstatuses.com/500"
 RETRIES = 3
@@ -48,12 +51,15 @@ async def handle(client_r, client_w, bridge: tuple[str, int], api: tuple[str, in
         return
     lines = head[:-4].split(b"\r\n")
     method, target, version = lines[0].split(b" ", 2)
-    if SSE.match(target):
+    if SSE.match(target) or MCP.match(target):
         upstream, path = bridge, target
     else:
         upstream, path = api, api_prefix + target
-    headers = [l for l in lines[1:] if not l.lower().startswith((b"connection:", b"host:"))]
+    public_host = next((l.split(b":", 1)[1].strip() for l in lines[1:] if l.lower().startswith(b"host:")), None)
+    headers = [l for l in lines[1:] if not l.lower().startswith((b"connection:", b"host:", b"x-forwarded-host:"))]
     headers += [b"Host: %s:%d" % (upstream[0].encode(), upstream[1]), b"Connection: close"]
+    if public_host:
+        headers.append(b"X-Forwarded-Host: " + public_host)
     request_head = b" ".join([method, path, version]) + b"\r\n" + b"\r\n".join(headers) + b"\r\n\r\n"
     length = content_length(lines)
     if upstream == api and method in IDEMPOTENT and length is not None:

@@ -12,6 +12,7 @@ Helpers used by the test modules live here too (``from conftest import ...``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import json
 import logging
@@ -113,6 +114,38 @@ def _stop(proc: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def extra_server(prefix: str, **overrides: str):
+    """Another server process beside the suite's (its own settings, e.g. AUTH_MODE=api_key): DEV_MODE,
+    or in durable mode on the suite's database (the suite's workers run its turns). Yields its root
+    URL (``http://127.0.0.1:<port>``)."""
+    env = dict(DURABLE["server_env"]) if DURABLE else dict(os.environ, DEV_MODE="true", RUST_LOG="warn")
+    for inherited in ("API_PREFIX", "AUTH_MODE", "AUTH_BASE_URL", "LLMSIM_DEMO"):
+        env.pop(inherited, None)
+    port = _free_port()
+    env.update(HTTP_ADDR=f"127.0.0.1:{port}", WORKER_GRPC_ADDR=f"127.0.0.1:{_free_port()}", **overrides)
+    binary = DURABLE["server_bin"] if DURABLE else os.environ["EVERRUNS_SERVER_BIN"]
+    log = tempfile.NamedTemporaryFile(prefix=f"everruns-{prefix}-", suffix=".log", delete=False)
+    proc = subprocess.Popen([binary], env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+    log.close()
+    root = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    try:
+        while True:
+            assert proc.poll() is None, open(log.name).read()[-4000:]
+            try:
+                if httpx.get(f"{root}/health", timeout=2.0, trust_env=False).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, f"the {prefix} server did not start"
+            time.sleep(0.1)
+        yield root
+    finally:
+        _stop(proc)
+        os.unlink(log.name)
 
 
 def _durable_setup(env: dict) -> Optional[dict]:

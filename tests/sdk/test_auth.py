@@ -7,9 +7,6 @@ suite's PostgreSQL database (the suite's workers, attached to the first server, 
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import tempfile
 import time
 
 import httpx
@@ -24,30 +21,9 @@ BOOTSTRAP = "evr_" + "5a" * 32
 
 @pytest.fixture(scope="module")
 def auth_server(server):
-    env = dict(conftest.DURABLE["server_env"]) if conftest.DURABLE else dict(os.environ, DEV_MODE="true", RUST_LOG="warn")
-    port = conftest._free_port()
-    env.update(HTTP_ADDR=f"127.0.0.1:{port}", AUTH_MODE="api_key", AUTH_SIGNUP_ENABLED="true",
-               AUTH_BOOTSTRAP_API_KEY=BOOTSTRAP, WORKER_GRPC_ADDR=f"127.0.0.1:{conftest._free_port()}")
-    binary = conftest.DURABLE["server_bin"] if conftest.DURABLE else os.environ["EVERRUNS_SERVER_BIN"]
-    log = tempfile.NamedTemporaryFile(prefix="everruns-auth-", suffix=".log", delete=False)
-    proc = subprocess.Popen([binary], env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
-    log.close()
-    root = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + conftest.STARTUP_TIMEOUT
-    while True:
-        assert proc.poll() is None, open(log.name).read()[-4000:]
-        try:
-            if httpx.get(f"{root}/health", timeout=2.0, trust_env=False).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        assert time.monotonic() < deadline, "the api_key server did not start"
-        time.sleep(0.1)
-    try:
+    with conftest.extra_server("auth", AUTH_MODE="api_key", AUTH_SIGNUP_ENABLED="true",
+                              AUTH_BOOTSTRAP_API_KEY=BOOTSTRAP) as root:
         yield f"{root}/api"
-    finally:
-        conftest._stop(proc)
-        os.unlink(log.name)
 
 
 def register(base: str, name: str) -> tuple[str, str]:
