@@ -1,4 +1,4 @@
-// The SSE bridge (`everruns-server`) on ECS Fargate: the public ALB (SSE path to the bridge,
+// The SSE bridge (`everruns-server`) on ECS Fargate: the public ALB (SSE and `/mcp` to the bridge,
 // everything else to the API function), the internal NLB carrying the workers' gRPC (TCP 9001,
 // worker function only), and the one-off migration task definition (`everruns-server migrate`).
 import * as fs from 'node:fs';
@@ -20,6 +20,8 @@ import { Network } from './network';
 import { TaskQueue } from './queue';
 
 export const SSE_PATH = '/api/v1/sessions/*/sse';
+/** The MCP endpoint: served by the bridge (a tool call can wait on a turn). */
+export const MCP_PATH = '/mcp';
 export const HTTP_PORT = 9000;
 export const GRPC_PORT = 9001;
 
@@ -116,6 +118,7 @@ export function bridgeEnvironment(props: BridgeEnvironmentProps): Record<string,
   if (s.databaseIdleReleaseSecs > 0) environment.DATABASE_IDLE_RELEASE_SECS = String(s.databaseIdleReleaseSecs);
   if (props.natsUrl) environment.NATS_URL = props.natsUrl;
   if (props.valkeyUrl) environment.VALKEY_URL = props.valkeyUrl;
+  if (s.authBaseUrl) environment.AUTH_BASE_URL = s.authBaseUrl;
   // Seeds the keyless Bedrock provider; its turns (run by the worker function) resolve here.
   if (s.bedrock) environment.DEFAULT_BEDROCK_REGION = s.bedrockRegion ?? cdk.Aws.REGION;
   return environment;
@@ -173,7 +176,7 @@ export class Bridge extends Construct {
       circuitBreaker: { rollback: true },
     });
 
-    // Public ALB: default to the API function, SSE streams to the bridge.
+    // Public ALB: default to the API function, SSE streams and MCP to the bridge.
     const alb = props.balancers.alb;
     this.listener = s.certificateArn
       ? alb.addListener('Https', { port: 443, certificates: [elbv2.ListenerCertificate.fromArn(s.certificateArn)] })
@@ -191,7 +194,7 @@ export class Bridge extends Construct {
     });
     this.listener.addAction('Sse', {
       priority: 10,
-      conditions: [elbv2.ListenerCondition.pathPatterns([SSE_PATH])],
+      conditions: [elbv2.ListenerCondition.pathPatterns([SSE_PATH, MCP_PATH])],
       action: elbv2.ListenerAction.forward([sse]),
     });
     network.bridgeSg.addIngressRule(network.albSg, ec2.Port.tcp(HTTP_PORT), 'ALB to bridge HTTP/SSE');

@@ -60,6 +60,9 @@ export interface EverrunsSettings {
   readonly authMode: AuthMode;
   /** Plain `AUTH_BOOTSTRAP_API_KEY` (`evr_...`); optional, visible in the function configuration. */
   readonly authBootstrapApiKey?: string;
+  /** `AUTH_BASE_URL`: the public API URL with its prefix (`https://everruns.example.com/api`), when
+   * a custom domain fronts the stack; OAuth's issuer is its origin. Unset: each request's host. */
+  readonly authBaseUrl?: string;
   /** A Function URL on the API function besides the ALB: off, IAM-signed, or public. */
   readonly apiFunctionUrl: FunctionUrlMode;
   /** An ACM certificate for an HTTPS listener (443); without it the ALB listens on HTTP 80. */
@@ -210,6 +213,9 @@ export function problems(s: EverrunsSettings): string[] {
   if (s.authBootstrapApiKey !== undefined && !/^evr_[A-Za-z0-9]{32,}$/.test(s.authBootstrapApiKey)) {
     out.push("authBootstrapApiKey must be 'evr_' followed by at least 32 letters or digits");
   }
+  if (s.authBaseUrl !== undefined && !/^https?:\/\/[^/?#@\s]+(\/[^?#\s]*)?$/.test(s.authBaseUrl)) {
+    out.push(`authBaseUrl must be an http(s) URL like https://everruns.example.com/api (got '${s.authBaseUrl}')`);
+  }
   return out;
 }
 
@@ -230,7 +236,7 @@ export function settingsFromContext(get: (key: string) => unknown, root: string 
     if (raw === undefined || key === 'profile') continue;
     merged[key] = coerce(raw, fallback);
   }
-  const optional = ['apiCodePath', 'workerCodePath', 'bridgeImageUri', 'authBootstrapApiKey', 'certificateArn',
+  const optional = ['apiCodePath', 'workerCodePath', 'bridgeImageUri', 'authBootstrapApiKey', 'authBaseUrl', 'certificateArn',
     'otlpEndpoint', 'otelServiceName', 'otelEnvironment', 'previousEncryptionKeySecretArn', 'bedrockRegion'];
   for (const key of optional) {
     const raw = get(key);

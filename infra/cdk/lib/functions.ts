@@ -109,6 +109,7 @@ export class Functions extends Construct {
       ...otelEnv(s, 'api'),
     };
     if (s.authBootstrapApiKey) apiEnv.AUTH_BOOTSTRAP_API_KEY = s.authBootstrapApiKey;
+    if (s.authBaseUrl) apiEnv.AUTH_BASE_URL = s.authBaseUrl;
     if (props.valkeyUrl) apiEnv.VALKEY_URL = props.valkeyUrl;
     if (props.previousEncryptionKey) {
       // During a rotation only: the previous key as a deploy-time resolved value.

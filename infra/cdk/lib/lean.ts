@@ -12,7 +12,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import {
-  bridgeEnvironment, BridgeEnvironmentProps, bridgeImageAsset, grantBridge, GRPC_PORT, HTTP_PORT, SSE_PATH,
+  bridgeEnvironment, BridgeEnvironmentProps, bridgeImageAsset, grantBridge, GRPC_PORT, HTTP_PORT, MCP_PATH, SSE_PATH,
 } from './bridge';
 import { CLOUDFRONT_READ_TIMEOUT_SECS } from './config';
 import { amazonLinuxFor, Network } from './network';
@@ -135,6 +135,15 @@ export class Edge extends Construct {
     super(scope, id);
     const readTimeout = cdk.Duration.seconds(CLOUDFRONT_READ_TIMEOUT_SECS);
     const api = new origins.FunctionUrlOrigin(props.apiUrl, { readTimeout });
+    // The function URL sees its own host, not the distribution's: the viewer's host rides along
+    // in X-Forwarded-Host, so OAuth's issuer and metadata name the public origin.
+    const forwardHost = new cloudfront.Function(this, 'ForwardHost', {
+      comment: 'Everruns: pass the viewer Host as X-Forwarded-Host',
+      runtime: cloudfront.FunctionRuntime.JS_2_0,
+      code: cloudfront.FunctionCode.fromInline(
+        "function handler(event) { var r = event.request; if (r.headers.host) { r.headers['x-forwarded-host'] = { value: r.headers.host.value }; } return r; }",
+      ),
+    });
     const sse = origins.VpcOrigin.withEc2Instance(props.bridge.instance, {
       httpPort: HTTP_PORT,
       protocolPolicy: cloudfront.OriginProtocolPolicy.HTTP_ONLY,
@@ -151,6 +160,7 @@ export class Edge extends Construct {
         allowedMethods: cloudfront.AllowedMethods.ALLOW_ALL,
         cachePolicy: cloudfront.CachePolicy.CACHING_DISABLED,
         originRequestPolicy: cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
+        functionAssociations: [{ function: forwardHost, eventType: cloudfront.FunctionEventType.VIEWER_REQUEST }],
         compress: false,
       },
       additionalBehaviors: {
@@ -161,6 +171,15 @@ export class Edge extends Construct {
           cachePolicy: cloudfront.CachePolicy.CACHING_DISABLED,
           originRequestPolicy: cloudfront.OriginRequestPolicy.ALL_VIEWER,
           // A compressing edge may hold back small SSE frames.
+          compress: false,
+        },
+        // MCP: JSON-RPC posts whose answers may stream while a turn runs.
+        [MCP_PATH]: {
+          origin: sse,
+          viewerProtocolPolicy: cloudfront.ViewerProtocolPolicy.HTTPS_ONLY,
+          allowedMethods: cloudfront.AllowedMethods.ALLOW_ALL,
+          cachePolicy: cloudfront.CachePolicy.CACHING_DISABLED,
+          originRequestPolicy: cloudfront.OriginRequestPolicy.ALL_VIEWER,
           compress: false,
         },
       },

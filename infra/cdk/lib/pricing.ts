@@ -39,6 +39,8 @@ export const PRICES = {
   dataOutGb: 0.09,
   /** CloudFront HTTPS requests, North America/Europe. */
   cloudfrontRequestMillion: 1.0,
+  /** CloudFront Functions invocations (the API requests' X-Forwarded-Host). */
+  cloudfrontFunctionMillion: 0.1,
 } as const;
 
 /** The root volume an AMI brings when the template states none (Amazon Linux 2023: 8 GB gp3). */
@@ -198,6 +200,9 @@ export function costPer1000Turns(s: EverrunsSettings): CostLine[] {
     const requests = 1000 * (m.apiRequestsPerTurn + m.sseRequestsPerTurn);
     lines.push({ item: 'CloudFront requests', price: `${requests} × $${PRICES.cloudfrontRequestMillion}/M`,
       monthly: requests * PRICES.cloudfrontRequestMillion / 1e6 });
+    const invocations = 1000 * m.apiRequestsPerTurn;
+    lines.push({ item: 'CloudFront Function (API requests)', price: `${invocations} × $${PRICES.cloudfrontFunctionMillion}/M`,
+      monthly: invocations * PRICES.cloudfrontFunctionMillion / 1e6 });
     const conversations = 1000 / m.turnsPerConversation;
     const awakeSecs = m.turnsPerConversation * m.iterationsPerTurn * m.workerSecondsPerIteration + s.dbAutoPauseSecs;
     const acuHours = Math.round(conversations * awakeSecs / 3600 * m.awakeAcu * 1000) / 1000;

@@ -31,13 +31,13 @@ test('the ALB idle timeout exceeds the SSE heartbeat, which the bridge is given'
   assert.equal(alb.Scheme, 'internet-facing');
 });
 
-test('SSE paths go to the bridge (health /health), everything else to the API function', () => {
+test('SSE paths and /mcp go to the bridge (health /health), everything else to the API function', () => {
   const t = defaultTemplate();
   const [sseTg, sse] = one(t, 'AWS::ElasticLoadBalancingV2::TargetGroup', (p) => p.Port === 9000);
   assert.equal(sse.HealthCheckPath, '/health');
   assert.equal(sse.TargetType, 'ip');
   t.hasResourceProperties('AWS::ElasticLoadBalancingV2::ListenerRule', {
-    Conditions: [{ Field: 'path-pattern', PathPatternConfig: { Values: ['/api/v1/sessions/*/sse'] } }],
+    Conditions: [{ Field: 'path-pattern', PathPatternConfig: { Values: ['/api/v1/sessions/*/sse', '/mcp'] } }],
     Actions: [{ Type: 'forward', TargetGroupArn: { Ref: sseTg } }],
   });
   const [apiTg, apiGroup] = one(t, 'AWS::ElasticLoadBalancingV2::TargetGroup', (p) => p.TargetType === 'lambda');

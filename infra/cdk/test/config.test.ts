@@ -54,6 +54,7 @@ const bad: [string, Record<string, unknown>, RegExp][] = [
   ['idle timeout not above the heartbeat', { sseHeartbeatSecs: 60, albIdleTimeoutSecs: 60 },
     /albIdleTimeoutSecs \(60\) must exceed sseHeartbeatSecs \(60\)/],
   ['malformed bootstrap key', { authBootstrapApiKey: 'secret' }, /authBootstrapApiKey must be 'evr_'/],
+  ['malformed auth base URL', { authBaseUrl: 'everruns.example.com/api' }, /authBaseUrl must be an http\(s\) URL/],
   ['standard at 0 ACU (its proxy keeps the database awake)', { dbMinAcu: 0 }, /dbMinAcu\/dbMaxAcu must satisfy 0.5 <= min/],
   ['lean with an IAM function URL', { profile: 'lean', apiFunctionUrl: 'iam' }, /apiFunctionUrl must be none in the lean profile/],
   ['lean heartbeat at the CloudFront read timeout', { profile: 'lean', sseHeartbeatSecs: 60 },

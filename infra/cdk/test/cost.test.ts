@@ -31,8 +31,9 @@ const FREE_AT_IDLE = new Set([
   'AWS::ElasticLoadBalancingV2::ListenerRule', 'AWS::Lambda::Url', 'AWS::Lambda::Permission',
   'AWS::Lambda::EventSourceMapping', 'AWS::ECS::Cluster', 'AWS::Logs::LogGroup', 'AWS::ECS::TaskDefinition',
   'AWS::CDK::Metadata', 'AWS::IAM::InstanceProfile', 'AWS::EC2::LaunchTemplate', 'AWS::RDS::DBClusterParameterGroup',
-  // CloudFront bills requests and data only; VPC origins cost nothing of their own.
-  'AWS::CloudFront::Distribution', 'AWS::CloudFront::VpcOrigin',
+  // CloudFront bills requests and data only; VPC origins cost nothing of their own; a function
+  // is billed per invocation (priced with the requests).
+  'AWS::CloudFront::Distribution', 'AWS::CloudFront::VpcOrigin', 'AWS::CloudFront::Function',
 ]);
 
 const DEPLOY_MD = path.join(repoRoot(), 'docs', 'deploy.md');

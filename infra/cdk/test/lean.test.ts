@@ -53,7 +53,7 @@ test('the bridge runs on a private Graviton instance and releases its database w
   });
 });
 
-test('CloudFront sends SSE to the bridge through a VPC origin and the rest to the function URL', () => {
+test('CloudFront sends SSE and /mcp to the bridge through a VPC origin and the rest to the function URL', () => {
   const t = leanTemplate();
   t.resourceCountIs('AWS::CloudFront::VpcOrigin', 1);
   t.hasResourceProperties('AWS::CloudFront::VpcOrigin', {
@@ -61,9 +61,13 @@ test('CloudFront sends SSE to the bridge through a VPC origin and the rest to th
   });
   const [, dist] = one(t, 'AWS::CloudFront::Distribution');
   const config = dist.DistributionConfig;
-  assert.equal(config.CacheBehaviors.length, 1);
-  assert.equal(config.CacheBehaviors[0].PathPattern, '/api/v1/sessions/*/sse');
-  assert.equal(config.CacheBehaviors[0].Compress, false);
+  assert.deepEqual(config.CacheBehaviors.map((b: any) => b.PathPattern), ['/api/v1/sessions/*/sse', '/mcp']);
+  for (const behavior of config.CacheBehaviors) assert.equal(behavior.Compress, false);
+  assert.deepEqual(config.CacheBehaviors[1].AllowedMethods.length, 7, 'MCP posts');
+  // The function URL learns the public host from X-Forwarded-Host (OAuth's issuer).
+  assert.equal(config.DefaultCacheBehavior.FunctionAssociations[0].EventType, 'viewer-request');
+  const [, fn] = one(t, 'AWS::CloudFront::Function');
+  assert.match(fn.FunctionCode, /x-forwarded-host/);
   assert.equal(config.DefaultCacheBehavior.ViewerProtocolPolicy, 'https-only');
   for (const origin of config.Origins) {
     assert.equal((origin.CustomOriginConfig ?? origin.VpcOriginConfig).OriginReadTimeout, 60, 'heartbeat 20 s < 60 s');
