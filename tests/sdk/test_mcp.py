@@ -118,6 +118,24 @@ async def test_mcp_bad_arguments_are_tool_errors(server):
         assert "unknown tool" in str(unknown.value)
 
 
+@pytest.mark.asyncio
+async def test_send_message_reports_a_turn_waiting_on_a_client_tool(server, client):
+    """An agent with a client-side tool: the call returns when the turn hands the call over."""
+    from test_tools import LOOKUP_ORDER
+
+    tools_model = await conftest.model_id_for(client, "llmsim-tools")
+    agent = await client.agents.create(f"mcp-client-tool-{secrets.token_hex(4)}", "You look up orders.",
+                                       default_model_id=tools_model, tools=[LOOKUP_ORDER])
+    async with Client(f"{mcp_root(server)}/mcp") as mcp:
+        session = await mcp.call_tool("create_session", {"agent_id": agent.id})
+        assert not session.is_error, session.content
+        waiting = await mcp.call_tool("send_message", {"session_id": session.structured_content["id"],
+                                                        "text": "Where is order 42? Call lookup_order please.",
+                                                        "timeout_seconds": 60})
+        assert waiting.structured_content["status"] == "waiting_for_tool_results", waiting.structured_content
+        await mcp.call_tool("cancel_turn", {"session_id": session.structured_content["id"]})
+
+
 def test_mcp_refuses_malformed_requests(server):
     with http(mcp_root(server)) as api:
         bad = api.post("/mcp", content=b"{not json", headers={"content-type": "application/json",

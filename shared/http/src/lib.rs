@@ -6,6 +6,7 @@
 //! connection front that serves them lean, the OpenAPI document, OAuth 2.1 sign-in for MCP
 //! clients (`/oauth/*`, `/.well-known/*`) and, with the `mcp` feature, the MCP server (`/mcp`).
 
+mod body;
 pub mod error;
 mod front;
 mod hub;

@@ -87,6 +87,7 @@ async fn authenticate(State(state): State<AppState>, mut req: Request, next: Nex
         }
         Err(ServiceError::Unauthorized(message)) => {
             let issuer = crate::origin::issuer(&state, req.headers());
+            crate::body::drain(req).await;
             let mut challenge = format!("Bearer resource_metadata=\"{}\"", issuer.resource_metadata_url());
             if authorization.is_some() {
                 let description = message.replace(['"', '\\'], "'");
@@ -99,6 +100,9 @@ async fn authenticate(State(state): State<AppState>, mut req: Request, next: Nex
             }
             response
         }
-        Err(other) => ApiError::from(other).into_response(),
+        Err(other) => {
+            crate::body::drain(req).await;
+            ApiError::from(other).into_response()
+        }
     }
 }

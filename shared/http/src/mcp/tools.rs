@@ -61,7 +61,7 @@ pub(super) fn definitions() -> Vec<Tool> {
         ),
         Tool::new(
             "send_message",
-            "Send a user message to a session and wait for the agent's turn to end. Progress notifications carry the answer as it streams. Returns the final answer and how the turn ended (completed, failed, cancelled, or still running after timeout_seconds).",
+            "Send a user message to a session and wait for the agent's turn to end. Progress notifications carry the answer as it streams. Returns the final answer and how the turn ended (completed, failed, cancelled, waiting_for_tool_results when the agent called a client-side tool, or running when timeout_seconds passed first).",
             schema(json!({"type": "object", "properties": {
                 "session_id": id_property("session", "session"),
                 "text": {"type": "string", "minLength": 1, "description": "The message."},

@@ -61,6 +61,11 @@ impl Follow {
             EventPayload::TurnCompleted(d) => (d.turn_id, ("completed", None)),
             EventPayload::TurnFailed(d) => (d.turn_id, ("failed", Some(d.error.clone()))),
             EventPayload::TurnCancelled(d) => (d.turn_id, ("cancelled", d.reason.clone())),
+            // The agent handed calls to the client (client-side tools): the turn waits for results
+            // that only `POST /v1/sessions/{id}/tool-results` can give.
+            EventPayload::ToolCallRequested(_) if event.context.turn_id == Some(turn) => {
+                (turn, ("waiting_for_tool_results", None))
+            }
             _ => return,
         };
         if event_turn == turn {
@@ -86,9 +91,16 @@ impl Follow {
 /// Replays the session's latest stored events into `follow` (the fallback path).
 async fn settle(state: &AppState, session: SessionId, message: MessageId, follow: &mut Follow) -> Result<(), Refusal> {
     let filter = EventFilter {
-        types: ["input.message", "output.message.completed", "turn.completed", "turn.failed", "turn.cancelled"]
-            .map(str::to_owned)
-            .to_vec(),
+        types: [
+            "input.message",
+            "output.message.completed",
+            "tool.call_requested",
+            "turn.completed",
+            "turn.failed",
+            "turn.cancelled",
+        ]
+        .map(str::to_owned)
+        .to_vec(),
         limit: Some(200),
         ..EventFilter::default()
     };

@@ -127,6 +127,9 @@ pub async fn authenticate(
             req.extensions_mut().insert(caller);
             next.run(req).await
         }
-        Err(error) => ApiError::from(error).into_response(),
+        Err(error) => {
+            crate::body::drain(req).await;
+            ApiError::from(error).into_response()
+        }
     }
 }
