@@ -1,6 +1,6 @@
 //! The `OAuthStore` contract: clients round-trip (public or with a secret digest, metadata kept)
 //! and are registered once; codes are stored once, redeemed once (concurrent redemptions have
-//! one winner) and a replay answers the code; tokens are stored in all-or-none batches, found by
+//! one winner) and a replay answers the code; expired ones are purged; tokens are stored in all-or-none batches, found by
 //! digest in any state, rotated once (concurrent rotations have one winner, a refused rotation
 //! stores nothing) and revoked one by one or by grant. Codes and tokens need an existing
 //! organization. Run on a multi-threaded runtime (the concurrency checks spawn tasks).
@@ -81,6 +81,30 @@ pub async fn oauth_contract(stores: &Stores) {
     rotation(stores.oauth.as_ref()).await;
     concurrent_rotation(stores).await;
     revocation(stores.oauth.as_ref()).await;
+    purge(stores.oauth.as_ref(), org.id).await;
+}
+
+/// Expired codes and tokens go, whatever their state; the rest stay.
+async fn purge(store: &dyn OAuthStore, org: OrgId) {
+    // Far in the past, so no other check's rows expire before `before`.
+    let base = 946_684_800_000;
+    let family = grant(org);
+    let old_code = code(&family, base);
+    store.insert_code(&old_code).await.unwrap();
+    store.redeem_code(&old_code.digest, Timestamp::from_millis(base + 1)).await.unwrap();
+    let [access, refresh] = pair(&family, base);
+    let mut kept = token(TokenKind::Refresh, &family, base);
+    kept.expires_at = Timestamp::from_millis(base + 7_200_000);
+    store.insert_tokens(&[access.clone(), refresh.clone(), kept.clone()]).await.unwrap();
+    store.revoke_token(&access.digest, Timestamp::from_millis(base + 2)).await.unwrap();
+    let purged = store.purge_expired(Timestamp::from_millis(base + 3_600_001)).await.unwrap();
+    assert!(purged >= 3, "the code and both expired tokens: {purged}");
+    assert_eq!(
+        store.redeem_code(&old_code.digest, Timestamp::from_millis(base + 2)).await.unwrap(),
+        CodeRedemption::Unknown
+    );
+    assert!(find(store, &access).await.is_none() && find(store, &refresh).await.is_none());
+    assert_eq!(find(store, &kept).await.as_ref(), Some(&kept), "a live token stays");
 }
 
 async fn clients(store: &dyn OAuthStore) {

@@ -177,4 +177,12 @@ impl OAuthStore for MemoryOAuthStore {
         }
         Ok(())
     }
+
+    async fn purge_expired(&self, before: Timestamp) -> PortResult<u64> {
+        let mut state = lock(&self.state)?;
+        let (codes, tokens) = (state.codes.len(), state.tokens.len());
+        state.codes.retain(|_, stored| stored.code.expires_at.millis() >= before.millis());
+        state.tokens.retain(|_, token| token.expires_at.millis() >= before.millis());
+        Ok((codes - state.codes.len() + tokens - state.tokens.len()) as u64)
+    }
 }

@@ -302,4 +302,17 @@ impl OAuthStore for PgOAuthStore {
             .map_err(|err| port_error("revoke_grant", err))?;
         Ok(())
     }
+
+    async fn purge_expired(&self, before: Timestamp) -> PortResult<u64> {
+        let row: (i64,) = sqlx::query_as(
+            "WITH codes AS (DELETE FROM oauth_codes WHERE expires_at < $1 RETURNING 1), \
+             tokens AS (DELETE FROM oauth_tokens WHERE expires_at < $1 RETURNING 1) \
+             SELECT (SELECT count(*) FROM codes) + (SELECT count(*) FROM tokens)",
+        )
+        .bind(before.as_datetime())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|err| port_error("purge_expired", err))?;
+        Ok(row.0.max(0) as u64)
+    }
 }

@@ -29,4 +29,8 @@ pub trait OAuthStore: Send + Sync {
     async fn revoke_token(&self, digest: &KeyDigest, now: Timestamp) -> PortResult<bool>;
     /// Revokes every token of a grant (a replayed code or refresh token, a revoked refresh token).
     async fn revoke_grant(&self, grant_id: &str, now: Timestamp) -> PortResult<()>;
+    /// Deletes codes and tokens that expired before `before`, whatever their state; answers how
+    /// many rows went. Keeps the tables bounded; callers pass a margin so a replay shortly after
+    /// expiry is still recognised.
+    async fn purge_expired(&self, before: Timestamp) -> PortResult<u64>;
 }

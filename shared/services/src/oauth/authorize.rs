@@ -174,6 +174,12 @@ pub async fn approve(app: &App, issuer: &Issuer, request: &AuthorizeRequest, org
         expires_at: Timestamp::from_millis(now.millis() + super::CODE_TTL.as_millis() as i64),
     };
     app.stores.oauth.insert_code(&stored).await?;
+    // New grants are rare: each sweeps what expired over a day ago (a day keeps replays of
+    // recently expired codes and tokens recognisable).
+    let horizon = Timestamp::from_millis(now.millis() - 24 * 3600 * 1000);
+    if let Err(error) = app.stores.oauth.purge_expired(horizon).await {
+        tracing::warn!("oauth: purging expired codes and tokens failed: {error}");
+    }
     let mut pairs = vec![("code", code.secret.as_str())];
     if let Some(state) = request.state.as_deref() {
         pairs.push(("state", state));
