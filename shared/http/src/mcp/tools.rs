@@ -120,7 +120,7 @@ pub(super) struct Args<'a>(pub(super) &'a JsonObject);
 
 impl Args<'_> {
     /// Refuses arguments the tool does not take.
-    fn only(&self, known: &[&str]) -> Result<(), Refusal> {
+    pub(super) fn only(&self, known: &[&str]) -> Result<(), Refusal> {
         match self.0.keys().find(|k| !known.contains(&k.as_str())) {
             Some(key) => Err(Refusal(format!("unknown argument '{key}' (expected: {})", known.join(", ")))),
             None => Ok(()),

@@ -117,9 +117,7 @@ pub(super) async fn send_message(
     args: &Args<'_>,
     context: &RequestContext<RoleServer>,
 ) -> Result<CallToolResult, Refusal> {
-    if let Some(key) = args.0.keys().find(|k| !["session_id", "text", "timeout_seconds"].contains(&k.as_str())) {
-        return Err(Refusal(format!("unknown argument '{key}' (expected: session_id, text, timeout_seconds)")));
-    }
+    args.only(&["session_id", "text", "timeout_seconds"])?;
     let session = args.session()?;
     let text = args.required("text")?;
     if text.len() > MAX_TEXT_BYTES {
