@@ -48,11 +48,11 @@ impl ServerHandler for EverrunsMcp {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, McpError> {
-        Ok(ListToolsResult::with_all_items(super::tools::definitions()))
+        Ok(ListToolsResult::with_all_items(super::tools::definitions().to_vec()))
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {
-        super::tools::definitions().into_iter().find(|t| t.name == name)
+        super::tools::definitions().iter().find(|t| t.name == name).cloned()
     }
 
     async fn call_tool(

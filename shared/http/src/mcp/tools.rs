@@ -31,8 +31,13 @@ fn id_property(prefix: &str, what: &str) -> Value {
     json!({"type": "string", "description": format!("The {what}'s id ({prefix}_<32 hex>)."), "pattern": format!("^{prefix}_[0-9a-f]{{32}}$")})
 }
 
-/// Every tool, in a stable order.
-pub(super) fn definitions() -> Vec<Tool> {
+/// Every tool, in a stable order (built once per process: listing and each call's lookup read it).
+pub(super) fn definitions() -> &'static [Tool] {
+    static TOOLS: std::sync::LazyLock<Vec<Tool>> = std::sync::LazyLock::new(build_definitions);
+    &TOOLS
+}
+
+fn build_definitions() -> Vec<Tool> {
     vec![
         Tool::new(
             "list_agents",
