@@ -102,6 +102,19 @@ impl TaskDelivery for SqsTaskDelivery {
     fn retry_later(&self, _task_id: TaskId, _delay: Duration) {
         // The worker reports the record as failed: SQS redelivers it after its visibility timeout.
     }
+
+    fn queues_with_turn(&self) -> bool {
+        true
+    }
+
+    /// Sends a task committed with its turn's start (a failure leaves it to the sweeper, like
+    /// a completion's next task: the turn has started either way).
+    async fn announce(&self, task: IterationTask) -> PortResult<()> {
+        if let Err(error) = self.publish(&task).await {
+            tracing::warn!(task = %task.task_id, "publishing a turn's first task failed (the sweeper retries): {error}");
+        }
+        Ok(())
+    }
 }
 
 /// Carries one trace field: `x-amzn-trace-id` as the `AWSTraceHeader` system attribute (what

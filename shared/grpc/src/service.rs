@@ -10,7 +10,7 @@ use everruns_core::engine::{IterationHost, TurnEnd};
 use everruns_core::events::{EventPayload, NewEvent};
 use everruns_core::ids::{MessageId, OrgId, SessionId, TaskId, TurnId};
 use everruns_core::ports::{ClaimOutcome, FailOutcome, TaskDelivery, TaskLease, TaskStore};
-use everruns_core::turns::{TurnService, end_turn_holding, record_event, record_events, store_events};
+use everruns_core::turns::{TurnService, finish_turn, record_event, record_events};
 use everruns_internal_protocol::v1::worker_service_server::WorkerService;
 use everruns_internal_protocol::v1::*;
 use everruns_internal_protocol::wire::{self, KeyedEvent, WireError};
@@ -336,8 +336,7 @@ impl WorkerGrpcService {
             record_events(stores, bus, run).await.map_err(status)?;
             return Ok(count);
         };
-        let (_, held) = store_events(stores, run).await.map_err(status)?;
-        end_turn_holding(stores, bus, org, &end, held).await.map_err(status)?;
+        finish_turn(stores, bus, org, &end, run).await.map_err(status)?;
         Ok(count)
     }
 }

@@ -60,4 +60,13 @@ impl TaskDelivery for TableTaskDelivery {
         // An idle worker looks now; the task becomes claimable once its delay has passed.
         let _ = self.wake.send(task_id);
     }
+
+    fn queues_with_turn(&self) -> bool {
+        true
+    }
+
+    async fn announce(&self, task: IterationTask) -> PortResult<()> {
+        self.wake(task.task_id);
+        Ok(())
+    }
 }

@@ -54,6 +54,19 @@ impl Fabric {
         }
     }
 
+    /// The stores on `pool`; with NATS their turn ledger does not NOTIFY the tasks it queues
+    /// (like [`task_store`](Self::task_store)).
+    pub fn stores(&self, pool: &PgPool) -> everruns_core::ports::Stores {
+        let stores = everruns_store_pg::pg_stores(pool.clone());
+        match self.nats {
+            Some(_) => everruns_core::ports::Stores {
+                turns: Arc::new(everruns_store_pg::PgTurnLedger::new(pool.clone()).without_task_notify()),
+                ..stores
+            },
+            None => stores,
+        }
+    }
+
     /// Who tells the other instances about dispatched tasks (NATS only; NOTIFY needs nobody).
     pub fn announcer(&self) -> Option<NatsTaskAnnouncer> {
         self.nats.as_ref().map(|link| NatsTaskAnnouncer::new(link.clone()))

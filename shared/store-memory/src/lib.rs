@@ -21,6 +21,7 @@ mod delivery;
 mod events;
 mod files;
 mod harnesses;
+mod ledger;
 mod oauth;
 mod providers;
 mod sessions;
@@ -30,7 +31,7 @@ mod values;
 
 use std::sync::Arc;
 
-use everruns_core::ports::{AuthStore, Stores};
+use everruns_core::ports::{AuthStore, EventStore, SessionStore, Stores};
 
 pub use agents::MemoryAgentStore;
 pub use auth::MemoryAuthStore;
@@ -40,6 +41,7 @@ pub use events::MemoryEventStore;
 pub use everruns_core::ports::normalize_file_path as normalize_path;
 pub use files::MemoryFileStore;
 pub use harnesses::MemoryHarnessStore;
+pub use ledger::MemoryTurnLedger;
 pub use oauth::MemoryOAuthStore;
 pub use providers::MemoryProviderStore;
 pub use sessions::MemorySessionStore;
@@ -47,18 +49,23 @@ pub use tasks::MemoryTaskStore;
 pub use values::MemoryValueStore;
 
 /// Builds one in-memory store of each kind. The session store shares the event and file stores,
-/// so deleting a session also deletes its events and files; the OAuth store knows the
+/// so deleting a session also deletes its events and files; the turn ledger writes through the
+/// session and event stores (it has no task store: DEV_MODE delivers tasks over a channel); the OAuth store knows the
 /// organizations of the auth store, so a code or token of an unknown organization is refused.
 pub fn memory_stores() -> Stores {
     let auth: Arc<dyn AuthStore> = Arc::new(MemoryAuthStore::new());
     let events = MemoryEventStore::new();
     let files = MemoryFileStore::new();
     let values = MemoryValueStore::new();
+    let sessions: Arc<dyn SessionStore> =
+        Arc::new(MemorySessionStore::new(events.clone(), files.clone()).with_values(values.clone()));
+    let events: Arc<dyn EventStore> = Arc::new(events);
     Stores {
         agents: Arc::new(MemoryAgentStore::new()),
         harnesses: Arc::new(MemoryHarnessStore::new()),
-        sessions: Arc::new(MemorySessionStore::new(events.clone(), files.clone()).with_values(values.clone())),
-        events: Arc::new(events),
+        turns: Arc::new(MemoryTurnLedger::new(sessions.clone(), events.clone())),
+        sessions,
+        events,
         providers: Arc::new(MemoryProviderStore::new()),
         files: Arc::new(files),
         values: Arc::new(values),

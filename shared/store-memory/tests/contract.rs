@@ -1,8 +1,11 @@
 //! Runs the `everruns-store-contract` suite against the in-memory adapters: one test per store,
 //! the concurrency checks on a multi-threaded runtime, and the whole suite on one shared set.
 
+use everruns_core::ports::TurnLedger;
 use everruns_store_contract as contract;
-use everruns_store_memory::{MemoryHarnessStore, MemoryProviderStore, memory_stores};
+use everruns_store_memory::{
+    MemoryHarnessStore, MemoryProviderStore, MemoryTaskStore, MemoryTurnLedger, memory_stores,
+};
 
 #[tokio::test]
 async fn agent_store() {
@@ -32,6 +35,46 @@ async fn generation_store() {
 #[tokio::test]
 async fn turn_fence() {
     contract::turn_fence_contract(&memory_stores()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn turn_ledger() {
+    contract::turn_ledger_contract(&memory_stores()).await;
+}
+
+/// A ledger asked to queue a task without a task store refuses before it changes anything; with
+/// one, the task is queued.
+#[tokio::test]
+async fn a_turn_start_queues_its_task_only_where_a_task_store_is() {
+    use everruns_core::domain::SessionStatus;
+    use everruns_core::ids::{MessageId, TaskId, TurnId};
+    use everruns_core::ports::{IterationTask, QueuedTask, TaskStore};
+    use std::sync::Arc;
+
+    let stores = memory_stores();
+    let session = contract::fixtures::seed_session(&stores).await;
+    let turn = TurnId::new();
+    let task = IterationTask {
+        task_id: TaskId::new(),
+        org_id: session.organization_id,
+        session_id: session.id,
+        turn_id: turn,
+        input_message_id: MessageId::new(),
+        iteration: 1,
+    };
+    let mut start = contract::turn_start(session.id, turn);
+    start.task = Some(QueuedTask { task: task.clone(), max_attempts: 2 });
+    let bare = MemoryTurnLedger::new(stores.sessions.clone(), stores.events.clone());
+    assert!(bare.start_turn(session.organization_id, session.id, start.clone()).await.is_err());
+    let now = stores.sessions.get_session(session.organization_id, session.id).await.unwrap().unwrap();
+    assert_eq!(now.status, SessionStatus::Started, "nothing changed");
+
+    let tasks = Arc::new(MemoryTaskStore::new());
+    let ledger = bare.with_tasks(tasks.clone());
+    assert!(ledger.start_turn(session.organization_id, session.id, start).await.unwrap().is_some());
+    let claimed = tasks.claim_next("worker", std::time::Duration::from_secs(30), 5).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!((claimed[0].task.clone(), claimed[0].max_attempts), (task, 2));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 8)]

@@ -94,15 +94,46 @@ impl EventRow {
     }
 }
 
+/// Events as the column arrays of one multi-row insert (`unnest($ids, $types, $data, $contexts,
+/// $ts, $metadata, $tags, $keys, $turns)`).
+pub(crate) struct EventColumns<'a> {
+    pub ids: Vec<Uuid>,
+    pub types: Vec<String>,
+    pub data: Vec<Json<StoredData<'a>>>,
+    pub contexts: Vec<Value>,
+    pub ts: Vec<DateTime<Utc>>,
+    pub metadata: Vec<Option<Value>>,
+    pub tags: Vec<Value>,
+    pub keys: Vec<Option<String>>,
+    pub turns: Vec<Option<Uuid>>,
+}
+
+impl<'a> EventColumns<'a> {
+    pub(crate) fn of(events: &'a [Event]) -> Self {
+        let column = |f: &dyn Fn(&Event) -> Value| events.iter().map(f).collect::<Vec<Value>>();
+        Self {
+            ids: events.iter().map(|e| e.id.uuid()).collect(),
+            types: events.iter().map(|e| e.event_type().to_owned()).collect(),
+            data: events.iter().map(|e| Json(StoredData::of(e))).collect(),
+            contexts: column(&|e| serde_json::to_value(&e.context).unwrap_or(Value::Null)),
+            ts: events.iter().map(|e| e.ts.as_datetime()).collect(),
+            metadata: events.iter().map(|e| e.metadata.as_ref().and_then(|m| serde_json::to_value(m).ok())).collect(),
+            tags: column(&|e| serde_json::to_value(&e.tags).unwrap_or(Value::Null)),
+            keys: events.iter().map(|e| e.idempotency_key.clone()).collect(),
+            turns: events.iter().map(|e| e.context.turn_id.map(|t| t.uuid())).collect(),
+        }
+    }
+}
+
 /// The fence condition of an append: the turn, the stages that admit it and the stage it moves to.
-struct Fence {
-    turn: Option<Uuid>,
-    admitted: Vec<i16>,
-    target: i16,
+pub(crate) struct Fence {
+    pub turn: Option<Uuid>,
+    pub admitted: Vec<i16>,
+    pub target: i16,
 }
 
 impl Fence {
-    fn of(event: &Event) -> Self {
+    pub(crate) fn of(event: &Event) -> Self {
         match (FenceClass::of(event), event.context.turn_id) {
             (Some(class), Some(turn)) => Self {
                 turn: Some(turn.uuid()),
@@ -176,7 +207,7 @@ impl PgEventStore {
     async fn insert_all(&self, events: &[Event], fence: &Fence) -> Result<i64, AppendFailure> {
         let session = events[0].session_id;
         let count = i64::try_from(events.len()).unwrap_or(i64::MAX);
-        let column = |f: &dyn Fn(&Event) -> Value| events.iter().map(f).collect::<Vec<Value>>();
+        let columns = EventColumns::of(events);
         let first = sqlx::query_scalar::<_, Option<i64>>(concat!(
             "WITH session AS (SELECT id FROM sessions WHERE id = $1 FOR KEY SHARE), \
              fence AS (INSERT INTO turn_fences (turn_id, session_id, stage) SELECT $15::uuid, id, $16 FROM session \
@@ -200,15 +231,15 @@ impl PgEventStore {
         ))
         .bind(session.uuid())
         .bind(count)
-        .bind(events.iter().map(|e| e.id.uuid()).collect::<Vec<_>>())
-        .bind(events.iter().map(|e| e.event_type().to_owned()).collect::<Vec<_>>())
-        .bind(events.iter().map(|e| Json(StoredData::of(e))).collect::<Vec<_>>())
-        .bind(column(&|e| serde_json::to_value(&e.context).unwrap_or(Value::Null)))
-        .bind(events.iter().map(|e| e.ts.as_datetime()).collect::<Vec<_>>())
-        .bind(events.iter().map(|e| e.metadata.as_ref().and_then(|m| serde_json::to_value(m).ok())).collect::<Vec<_>>())
-        .bind(column(&|e| serde_json::to_value(&e.tags).unwrap_or(Value::Null)))
-        .bind(events.iter().map(|e| e.idempotency_key.clone()).collect::<Vec<_>>())
-        .bind(events.iter().map(|e| e.context.turn_id.map(|t| t.uuid())).collect::<Vec<_>>())
+        .bind(columns.ids)
+        .bind(columns.types)
+        .bind(columns.data)
+        .bind(columns.contexts)
+        .bind(columns.ts)
+        .bind(columns.metadata)
+        .bind(columns.tags)
+        .bind(columns.keys)
+        .bind(columns.turns)
         .bind(session.to_string())
         .bind(self.notify)
         .bind(crate::EVENT_APPENDED_CHANNEL)

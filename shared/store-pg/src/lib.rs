@@ -41,6 +41,7 @@ mod events;
 mod files;
 mod generations;
 mod harnesses;
+mod ledger;
 mod notify;
 mod oauth;
 mod providers;
@@ -60,6 +61,7 @@ pub use auth::PgAuthStore;
 pub use events::PgEventStore;
 pub use files::PgFileStore;
 pub use harnesses::PgHarnessStore;
+pub use ledger::PgTurnLedger;
 pub use notify::{Appended, EVENT_APPENDED_CHANNEL, PgEventListener, PgTaskNotifier, TASK_AVAILABLE_CHANNEL, TaskWake};
 pub use oauth::PgOAuthStore;
 pub use providers::PgProviderStore;
@@ -136,7 +138,11 @@ pub async fn migrate(pool: &PgPool) -> PortResult<()> {
 
 /// [`pg_stores`] whose event store announces appended events (see [`PgEventStore::notifying`]).
 pub fn pg_stores_notifying(pool: PgPool) -> Stores {
-    Stores { events: Arc::new(PgEventStore::notifying(pool.clone())), ..pg_stores(pool) }
+    Stores {
+        events: Arc::new(PgEventStore::notifying(pool.clone())),
+        turns: Arc::new(PgTurnLedger::new(pool.clone()).notifying_events()),
+        ..pg_stores(pool)
+    }
 }
 
 /// One Postgres store of each kind, sharing `pool`.
@@ -150,7 +156,8 @@ pub fn pg_stores(pool: PgPool) -> Stores {
         files: Arc::new(PgFileStore::new(pool.clone())),
         values: Arc::new(PgValueStore::new(pool.clone())),
         auth: Arc::new(PgAuthStore::new(pool.clone())),
-        oauth: Arc::new(PgOAuthStore::new(pool)),
+        oauth: Arc::new(PgOAuthStore::new(pool.clone())),
+        turns: Arc::new(PgTurnLedger::new(pool)),
     }
 }
 

@@ -13,8 +13,9 @@ use everruns_core::ids::{AgentId, HarnessId, ModelId, OrgId, SessionId, TurnId};
 use everruns_core::ports::{Page, PortError, PortResult, SessionFilter, SessionStore, StatusChange};
 use everruns_core::time::Timestamp;
 use serde_json::Value;
-use sqlx::PgPool;
+use sqlx::postgres::PgArguments;
 use sqlx::types::Json;
+use sqlx::{Arguments, PgPool};
 use uuid::Uuid;
 
 use crate::codec::{capabilities_json, column_u32, needle, u32_column};
@@ -131,6 +132,57 @@ macro_rules! add_usage {
              THEN NULL ELSE COALESCE((usage->>'cache_creation_tokens')::numeric, 0) \
              + COALESCE(($6->>'cache_creation_tokens')::numeric, 0) END)) END"
     };
+}
+
+/// The conditional status change (parameters `$1`–`$10`, see [`change_arguments`]), without
+/// its `RETURNING`: `change_status` returns the row, a turn's start goes on in the same statement.
+macro_rules! status_update {
+    () => {
+        concat!(
+            "UPDATE sessions SET status = $3, current_turn_id = $4, \
+             started_at = CASE WHEN $3 = 'active' AND started_at IS NULL THEN $5 ELSE started_at END, \
+             finished_at = CASE WHEN $3 = 'idle' THEN $5 ELSE finished_at END, \
+             usage = ",
+            add_usage!(),
+            ", preview = COALESCE(preview, $7), output_preview = COALESCE($8, output_preview), updated_at = $5 \
+             WHERE id = $1 AND org_id = $2 \
+             AND (cardinality($9::text[]) = 0 OR status = ANY($9)) \
+             AND ($10::uuid IS NULL OR current_turn_id = $10)"
+        )
+    };
+}
+pub(crate) use {add_usage, status_update};
+
+/// The arguments `$1`–`$10` of [`status_update`].
+pub(crate) fn change_arguments(org: OrgId, id: SessionId, change: &StatusChange) -> PortResult<PgArguments> {
+    let expect: Vec<&str> = change.expect.iter().map(|s| s.as_str()).collect();
+    let mut arguments = PgArguments::default();
+    let add = |result: Result<(), sqlx::error::BoxDynError>| {
+        result.map_err(|err| PortError::Internal(format!("encode a status change: {err}")))
+    };
+    add(arguments.add(id.uuid()))?;
+    add(arguments.add(org.uuid()))?;
+    add(arguments.add(change.to.as_str()))?;
+    add(arguments.add(change.turn.map(|t| t.uuid())))?;
+    add(arguments.add(Timestamp::now().as_datetime()))?;
+    add(arguments.add(change.add_usage.as_ref().map(Json)))?;
+    add(arguments.add(change.preview.as_deref()))?;
+    add(arguments.add(change.output_preview.as_deref()))?;
+    add(arguments.add(expect))?;
+    add(arguments.add(change.expect_turn.map(|t| t.uuid())))?;
+    Ok(arguments)
+}
+
+/// Why a conditional change matched no row: `NotFound` when the session does not exist, else
+/// `Ok` (its expectations did not hold).
+pub(crate) async fn unchanged(pool: &PgPool, org: OrgId, id: SessionId) -> PortResult<()> {
+    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM sessions WHERE id = $1 AND org_id = $2)")
+        .bind(id.uuid())
+        .bind(org.uuid())
+        .fetch_one(pool)
+        .await
+        .map_err(|err| port_error("change_status", err))?;
+    if exists { Ok(()) } else { Err(PortError::not_found("session", id)) }
 }
 
 #[async_trait::async_trait]
@@ -273,42 +325,16 @@ impl SessionStore for PgSessionStore {
     }
 
     async fn change_status(&self, org: OrgId, id: SessionId, change: StatusChange) -> PortResult<Option<Session>> {
-        let expect: Vec<&str> = change.expect.iter().map(|s| s.as_str()).collect();
-        let row = sqlx::query_as::<_, SessionRow>(concat!(
-            "UPDATE sessions SET status = $3, current_turn_id = $4, \
-             started_at = CASE WHEN $3 = 'active' AND started_at IS NULL THEN $5 ELSE started_at END, \
-             finished_at = CASE WHEN $3 = 'idle' THEN $5 ELSE finished_at END, \
-             usage = ",
-            add_usage!(),
-            ", preview = COALESCE(preview, $7), output_preview = COALESCE($8, output_preview), updated_at = $5 \
-             WHERE id = $1 AND org_id = $2 \
-             AND (cardinality($9::text[]) = 0 OR status = ANY($9)) \
-             AND ($10::uuid IS NULL OR current_turn_id = $10) \
-             RETURNING ",
-            session_columns!()
-        ))
-        .bind(id.uuid())
-        .bind(org.uuid())
-        .bind(change.to.as_str())
-        .bind(change.turn.map(|t| t.uuid()))
-        .bind(Timestamp::now().as_datetime())
-        .bind(change.add_usage.as_ref().map(Json))
-        .bind(change.preview.as_deref())
-        .bind(change.output_preview.as_deref())
-        .bind(expect)
-        .bind(change.expect_turn.map(|t| t.uuid()))
+        let row = sqlx::query_as_with::<_, SessionRow, _>(
+            concat!(status_update!(), " RETURNING ", session_columns!()),
+            change_arguments(org, id, &change)?,
+        )
         .fetch_optional(&self.pool)
         .await
         .map_err(|err| port_error("change_status", err))?;
         if let Some(row) = row {
             return row.into_session().map(Some);
         }
-        let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM sessions WHERE id = $1 AND org_id = $2)")
-            .bind(id.uuid())
-            .bind(org.uuid())
-            .fetch_one(&self.pool)
-            .await
-            .map_err(|err| port_error("change_status", err))?;
-        if exists { Ok(None) } else { Err(PortError::not_found("session", id)) }
+        unchanged(&self.pool, org, id).await.map(|()| None)
     }
 }

@@ -60,6 +60,11 @@ async fn turn_fence() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn turn_ledger() {
+    with_database(|stores, _| async move { contract::turn_ledger_contract(&stores).await }).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
 async fn concurrent_turn_outcomes() {
     with_database(|stores, _| async move { contract::concurrent_fence_contract(&stores).await }).await;
 }

@@ -4,6 +4,7 @@
 
 mod auth;
 mod bus;
+mod ledger;
 mod limits;
 mod oauth;
 mod queue;
@@ -14,6 +15,7 @@ mod workspace;
 
 pub use auth::AuthStore;
 pub use bus::{EventBus, EventEmitter, EventSubscription};
+pub use ledger::{Finished, QueuedTask, TurnFinish, TurnLedger, TurnStart};
 pub use limits::{RateDecision, RateLimiter};
 pub use oauth::OAuthStore;
 pub use queue::{IterationTask, TaskDelivery};

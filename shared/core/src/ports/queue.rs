@@ -50,4 +50,17 @@ pub trait TaskDelivery: Send + Sync {
     /// A failed attempt of `task_id` will be retried after `delay`. Transports that redeliver by
     /// themselves ignore it.
     fn retry_later(&self, task_id: TaskId, delay: Duration);
+
+    /// Whether a new turn's first task is a row of the stores' task table, so the turn's start
+    /// commits it (see [`TurnLedger::start_turn`](super::TurnLedger::start_turn)) and
+    /// [`announce`](Self::announce) then tells the workers. `false`: the task is
+    /// [`deliver`](Self::deliver)ed after the start.
+    fn queues_with_turn(&self) -> bool {
+        false
+    }
+
+    /// Tells the workers of a task committed with the write that created it.
+    async fn announce(&self, task: IterationTask) -> PortResult<()> {
+        self.deliver(task).await
+    }
 }

@@ -316,4 +316,6 @@ pub struct Stores {
     pub auth: Arc<dyn super::AuthStore>,
     /// OAuth clients, codes and tokens.
     pub oauth: Arc<dyn super::OAuthStore>,
+    /// The writes that move a session between turns (status with events, and a task).
+    pub turns: Arc<dyn super::TurnLedger>,
 }

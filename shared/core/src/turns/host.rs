@@ -8,7 +8,8 @@ use crate::engine::{IterationHost, TurnEnd};
 use crate::events::{Event, EventContext, EventPayload, NewEvent, SessionIdledData};
 use crate::ids::{OrgId, SessionId, TurnId};
 use crate::ports::{
-    EventBus, PortError, PortResult, SecretCipher, SessionWorkspace, StatusChange, StoreWorkspace, Stores,
+    EventBus, Finished, PortError, PortResult, SecretCipher, SessionWorkspace, StatusChange, StoreWorkspace, Stores,
+    TurnFinish,
 };
 
 /// Runs an iteration's effects against the stores and the bus of this process.
@@ -102,7 +103,47 @@ impl IterationHost for StoreIterationHost {
 /// that has read `turn.completed` can post at once. Idempotent: the event is keyed and a repeat
 /// finds the session idle already.
 pub async fn end_turn(stores: &Stores, bus: &dyn EventBus, org: OrgId, end: &TurnEnd) -> PortResult<()> {
-    end_turn_holding(stores, bus, org, end, Vec::new()).await
+    finish_turn(stores, bus, org, end, Vec::new()).await
+}
+
+/// Ends a turn whose last events (`run`, persisted ones, not stored yet) come with its end: one
+/// write where the stores' [`TurnLedger`](crate::ports::TurnLedger) can (the run, `session.idled`
+/// and the session idle together, then all published), else the run stored and
+/// [`end_turn_holding`].
+pub async fn finish_turn(
+    stores: &Stores,
+    bus: &dyn EventBus,
+    org: OrgId,
+    end: &TurnEnd,
+    run: Vec<NewEvent>,
+) -> PortResult<()> {
+    let idled = idled_event(end, None);
+    let run = if bus.is_live_only(&idled.event) {
+        run
+    } else {
+        match stores.turns.finish_turn(org, TurnFinish { events: run, idled, end: end.clone() }).await? {
+            Finished::Done(stored) => {
+                for event in stored {
+                    bus.emit(Arc::new(event));
+                }
+                return Ok(());
+            }
+            Finished::Declined(run) => run,
+        }
+    };
+    let (_, held) = store_events(stores, run).await?;
+    end_turn_holding(stores, bus, org, end, held).await
+}
+
+/// `session.idled` of a turn's end, carrying `usage` (the session's total).
+pub fn idled_event(end: &TurnEnd, usage: Option<crate::domain::TokenUsage>) -> NewEvent {
+    let idled = SessionIdledData { turn_id: end.turn, iterations: Some(end.iterations), usage };
+    NewEvent::new(
+        end.session,
+        EventContext::for_turn(end.turn, Some(end.input_message_id)),
+        EventPayload::SessionIdled(idled),
+    )
+    .with_key(format!("{}/session.idled", end.turn))
 }
 
 /// [`end_turn`] for a turn whose last events are stored but not yet published (`held`, in order):
@@ -141,13 +182,7 @@ async fn idle_after(
     if running {
         total.add(&end.usage);
     }
-    let idled = SessionIdledData { turn_id: end.turn, iterations: Some(end.iterations), usage: Some(total) };
-    let event = NewEvent::new(
-        end.session,
-        EventContext::for_turn(end.turn, Some(end.input_message_id)),
-        EventPayload::SessionIdled(idled),
-    )
-    .with_key(format!("{}/session.idled", end.turn));
+    let event = idled_event(end, Some(total));
     let mut stored_idled = Vec::new();
     if bus.is_live_only(&event.event) {
         stored_idled.push(event.event);

@@ -10,7 +10,9 @@ mod org_defaults;
 
 pub use cancel::CancellationRegistry;
 pub use history_cache::{HISTORY_CACHE_MAX_AGE, HISTORY_CACHE_SESSIONS, HistoryCache};
-pub use host::{StoreIterationHost, end_turn, end_turn_holding, record_event, record_events, store_events};
+pub use host::{
+    StoreIterationHost, end_turn, end_turn_holding, finish_turn, idled_event, record_event, record_events, store_events,
+};
 pub use load::TurnLoader;
 pub use org_defaults::{ORG_DEFAULT_TTL, OrgDefaults};
 
@@ -26,7 +28,10 @@ use crate::engine::{EngineConfig, EngineError, IterationEngine, IterationOutcome
 use crate::events::*;
 use crate::ids::{HarnessId, MessageId, OrgId, SessionId, TaskId, TurnId};
 use crate::platform::PlatformDefinition;
-use crate::ports::{EventBus, EventFilter, IterationTask, PortError, SecretCipher, StatusChange, Stores, TaskDelivery};
+use crate::ports::{
+    DEFAULT_MAX_ATTEMPTS, EventBus, EventFilter, IterationTask, PortError, QueuedTask, SecretCipher, StatusChange,
+    Stores, TaskDelivery, TurnStart,
+};
 
 /// The largest accepted client tool result, in bytes of JSON.
 pub const MAX_TOOL_RESULT_BYTES: usize = 100 * 1024;
@@ -333,9 +338,6 @@ impl TurnService {
             preview: Some(message.text().chars().take(200).collect()).filter(|p: &String| !p.is_empty()),
             ..StatusChange::default()
         };
-        if self.loader.stores.sessions.change_status(org, session_id, change).await?.is_none() {
-            return Ok(None);
-        }
         message.created_at = crate::time::Timestamp::now();
         let context = EventContext::for_turn(turn_id, Some(message.id));
         let event = |step: &str, payload| {
@@ -356,7 +358,6 @@ impl TurnService {
                 }),
             ),
         ];
-        host::record_events(&self.loader.stores, self.bus.as_ref(), events).await?;
         let task = IterationTask {
             task_id: TaskId::new(),
             org_id: org,
@@ -365,7 +366,25 @@ impl TurnService {
             input_message_id: message.id,
             iteration: 1,
         };
-        self.publish(&task).await?;
+        // The status change, the events and (where tasks are rows of the stores) the task are
+        // one write; workers hear of the task, and clients of the events, once it is committed.
+        let queued = self.delivery.as_ref().is_some_and(|d| d.queues_with_turn());
+        let (live, events): (Vec<_>, Vec<_>) = events.into_iter().partition(|e| self.bus.is_live_only(&e.event));
+        let start = TurnStart {
+            change,
+            events,
+            task: queued.then(|| QueuedTask { task: task.clone(), max_attempts: DEFAULT_MAX_ATTEMPTS }),
+        };
+        let Some(stored) = self.loader.stores.turns.start_turn(org, session_id, start).await? else {
+            return Ok(None);
+        };
+        for event in live.into_iter().map(|e| e.event).chain(stored) {
+            self.bus.emit(Arc::new(event));
+        }
+        match &self.delivery {
+            Some(delivery) if queued => delivery.announce(task.clone()).await?,
+            _ => self.publish(&task).await?,
+        }
         Ok(Some(task))
     }
 

@@ -86,7 +86,7 @@ impl Durable {
         let dormancy = Dormancy::after(base.config.database_idle_release);
         let pool = crate::database::connect_database(base.config, base.config.database_idle_release).await?;
         let tasks = fabric.task_store(&pool);
-        let stores = everruns_store_pg::pg_stores(pool.clone());
+        let stores = fabric.stores(&pool);
         let default_model = seed(base, &stores).await?;
         let (wake, _) = broadcast::channel::<TaskId>(1024);
         Ok(Self { fabric, dormancy, pool, tasks, stores, default_model, wake })

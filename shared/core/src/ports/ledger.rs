@@ -1,0 +1,70 @@
+//! The turn ledger port: the writes that move a session between turns, each as one unit where
+//! the store can — a status change with the events (and the task) that go with it. A turn's start
+//! is one PostgreSQL statement instead of three; a store that cannot write across tables at once
+//! applies the parts in order, which is what the turn services did before.
+
+use super::{IterationTask, PortResult, StatusChange};
+use crate::engine::TurnEnd;
+use crate::events::{Event, NewEvent};
+use crate::ids::{OrgId, SessionId};
+
+/// A turn's start: the status change, then — only if it applied — the turn's first events and,
+/// where tasks are rows of the same store, its first task.
+#[derive(Debug, Clone)]
+pub struct TurnStart {
+    /// The conditional status change (idle → active with the new turn).
+    pub change: StatusChange,
+    /// The turn's first events, in order (persisted ones only).
+    pub events: Vec<NewEvent>,
+    /// The first task, queued with the start (see [`TaskDelivery::queues_with_turn`](super::TaskDelivery::queues_with_turn)).
+    pub task: Option<QueuedTask>,
+}
+
+/// A task queued together with the write that creates it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueuedTask {
+    /// The task.
+    pub task: IterationTask,
+    /// Attempts before it is given up.
+    pub max_attempts: u32,
+}
+
+/// A turn's end: its last events, then `session.idled`, and the session back to idle with the
+/// turn's usage added — what [`end_turn_holding`](crate::turns::end_turn_holding) does in turn.
+#[derive(Debug, Clone)]
+pub struct TurnFinish {
+    /// The turn's last events, not stored yet (persisted ones of the turn only).
+    pub events: Vec<NewEvent>,
+    /// `session.idled`, whose usage the ledger sets to the session's new total.
+    pub idled: NewEvent,
+    /// The end.
+    pub end: TurnEnd,
+}
+
+/// What became of a [`TurnFinish`].
+#[derive(Debug)]
+pub enum Finished {
+    /// All of it is stored and the session is idle: the stored events, `session.idled` last.
+    Done(Vec<Event>),
+    /// Nothing was written: the store cannot do it as one write, or not this time (the session
+    /// no longer runs the turn, the turn's fence or a stored key is in the way). The caller
+    /// applies the parts in turn; here are its events back.
+    Declined(Vec<NewEvent>),
+}
+
+/// Writes that change a session's status together with what goes with the change.
+#[async_trait::async_trait]
+pub trait TurnLedger: Send + Sync {
+    /// Applies `start.change` and, only if it applied, appends `start.events` (consecutive
+    /// sequences, fences honoured) and queues `start.task`. `Ok(None)` when the change's
+    /// expectations do not hold (nothing is written); `NotFound` when the session does not exist.
+    /// Returns the stored events.
+    async fn start_turn(&self, org: OrgId, session: SessionId, start: TurnStart) -> PortResult<Option<Vec<Event>>>;
+
+    /// Ends a turn as one write when the session still runs it and its fence admits the events
+    /// and `session.idled` after them; otherwise (and by default) declines, writing nothing.
+    async fn finish_turn(&self, org: OrgId, finish: TurnFinish) -> PortResult<Finished> {
+        let _ = org;
+        Ok(Finished::Declined(finish.events))
+    }
+}

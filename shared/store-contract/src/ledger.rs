@@ -1,0 +1,97 @@
+//! The turn-ledger contract ([`everruns_core::ports::TurnLedger`]): a turn's start changes the
+//! session and stores its first events only together — applied on an idle session with
+//! consecutive sequences after what the session already has, nothing written when the change's
+//! expectations do not hold, `NotFound` for a session that does not exist (or is another
+//! organization's) — and of two starts racing on one session exactly one applies. The task part
+//! is checked by the adapters that queue tasks (their own tests).
+
+use everruns_core::domain::SessionStatus;
+use everruns_core::events::*;
+use everruns_core::ids::{MessageId, SessionId, TurnId};
+use everruns_core::ports::{EventFilter, StatusChange, Stores, TurnStart};
+
+use crate::fixtures::{assert_invalid, assert_not_found, compacting, fresh_org, seed_session};
+
+/// A start of `turn` on a started or idle session, with its three first events.
+pub fn start(session: SessionId, turn: TurnId) -> TurnStart {
+    let input = MessageId::new();
+    let context = EventContext::for_turn(turn, Some(input));
+    let event =
+        |step: &str, payload| NewEvent::new(session, context.clone(), payload).with_key(format!("{turn}/{step}"));
+    TurnStart {
+        change: StatusChange {
+            expect: vec![SessionStatus::Started, SessionStatus::Idle],
+            to: SessionStatus::Active,
+            turn: Some(turn),
+            preview: Some("hello".into()),
+            ..StatusChange::default()
+        },
+        events: vec![
+            event(
+                "session.activated",
+                EventPayload::SessionActivated(SessionActivatedData { turn_id: turn, input_message_id: input }),
+            ),
+            event(
+                "turn.started",
+                EventPayload::TurnStarted(TurnStartedData {
+                    turn_id: turn,
+                    input_message_id: input,
+                    input_content: None,
+                }),
+            ),
+        ],
+        task: None,
+    }
+}
+
+/// The ledger, step by step, then two racing starts.
+pub async fn turn_ledger_contract(stores: &Stores) {
+    let ledger = stores.turns.as_ref();
+    let session = seed_session(stores).await;
+    let (org, id) = (session.organization_id, session.id);
+    let before = stores.events.append(compacting(id)).await.unwrap().sequence.unwrap();
+
+    let turn = TurnId::new();
+    let stored = ledger.start_turn(org, id, start(id, turn)).await.unwrap().expect("an idle session starts a turn");
+    let sequences: Vec<_> = stored.iter().map(|e| e.sequence.unwrap()).collect();
+    assert_eq!(sequences, vec![before + 1, before + 2], "the start's events follow the session's");
+    assert_eq!(stored[1].event_type(), "turn.started");
+    assert_eq!(stored[1].idempotency_key.as_deref(), Some(format!("{turn}/turn.started").as_str()));
+    let now = stores.sessions.get_session(org, id).await.unwrap().unwrap();
+    assert_eq!((now.status, now.current_turn_id), (SessionStatus::Active, Some(turn)));
+    assert_eq!(now.preview.as_deref(), Some("hello"));
+    let listed = stores.events.list_events(id, &EventFilter { turn_id: Some(turn), ..EventFilter::default() }).await;
+    assert_eq!(listed.unwrap(), stored, "what the start returns is what was stored");
+    assert_eq!(stores.events.turn_stage(id, turn).await.unwrap(), TurnStage::Open);
+
+    // The session is active now: a second start changes nothing and stores nothing.
+    let other = TurnId::new();
+    assert!(ledger.start_turn(org, id, start(id, other)).await.unwrap().is_none());
+    let all = stores.events.list_events(id, &EventFilter::default()).await.unwrap();
+    assert_eq!(all.last().and_then(|e| e.sequence), Some(before + 2), "a start that did not apply stored nothing");
+    assert_eq!(stores.sessions.get_session(org, id).await.unwrap().unwrap().current_turn_id, Some(turn));
+
+    // No such session, or another organization's.
+    let missing = SessionId::new();
+    assert_not_found(ledger.start_turn(org, missing, start(missing, TurnId::new())).await, "session");
+    assert_not_found(ledger.start_turn(fresh_org(), id, start(id, TurnId::new())).await, "session");
+
+    // Events of another session are refused (nothing changes).
+    let second = seed_session(stores).await;
+    let foreign = start(id, TurnId::new());
+    assert_invalid(ledger.start_turn(second.organization_id, second.id, foreign).await);
+
+    // Two starts racing on one idle session: exactly one applies, and only its events are stored.
+    let racing = seed_session(stores).await;
+    let (a, b) = (TurnId::new(), TurnId::new());
+    let (left, right) = tokio::join!(
+        ledger.start_turn(racing.organization_id, racing.id, start(racing.id, a)),
+        ledger.start_turn(racing.organization_id, racing.id, start(racing.id, b)),
+    );
+    let (left, right) = (left.unwrap(), right.unwrap());
+    assert!(left.is_some() != right.is_some(), "exactly one of two racing starts applies");
+    let winner = if left.is_some() { a } else { b };
+    let events = stores.events.list_events(racing.id, &EventFilter::default()).await.unwrap();
+    let turns: Vec<_> = events.iter().filter_map(|e| e.context.turn_id).collect();
+    assert_eq!(turns, vec![winner, winner], "only the winner's events are stored");
+}

@@ -1,0 +1,158 @@
+//! `PgTurnLedger` on a fresh database (see `tests/support`): a turn's start queues its first task
+//! in the same statement — claimable at once, announced on `LISTEN`/`NOTIFY` with its events when
+//! the ledger notifies, and not queued when the start does not apply — and a turn's end in one
+//! statement, declined (nothing written) when the session no longer runs the turn or the fence
+//! refuses the run.
+
+mod support;
+
+use std::time::Duration;
+
+use everruns_core::domain::{SessionStatus, TokenUsage};
+use everruns_core::engine::TurnEnd;
+use everruns_core::events::*;
+use everruns_core::ids::{MessageId, SessionId, TaskId, TurnId};
+use everruns_core::ports::{EventFilter, Finished, IterationTask, QueuedTask, TaskStore, TurnFinish, TurnLedger};
+use everruns_core::turns::idled_event;
+use everruns_store_contract::fixtures::seed_session;
+use everruns_store_contract::turn_start;
+use everruns_store_pg::{Appended, PgEventListener, PgTaskNotifier, PgTaskStore, PgTurnLedger, TaskWake};
+use support::with_database;
+
+const WAIT: Duration = Duration::from_secs(5);
+
+#[tokio::test]
+async fn a_start_queues_its_task_and_announces_it_with_its_events() {
+    with_database(|stores, pool| async move {
+        let ledger = PgTurnLedger::new(pool.clone()).notifying_events();
+        let tasks = PgTaskStore::new(pool.clone());
+        let mut notifier = PgTaskNotifier::listen(&pool).await.unwrap();
+        let mut events = PgEventListener::listen(&pool).await.unwrap();
+        let session = seed_session(&stores).await;
+        let turn = TurnId::new();
+        let mut start = turn_start(session.id, turn);
+        let task = IterationTask {
+            task_id: TaskId::new(),
+            org_id: session.organization_id,
+            session_id: session.id,
+            turn_id: turn,
+            input_message_id: MessageId::new(),
+            iteration: 1,
+        };
+        start.task = Some(QueuedTask { task: task.clone(), max_attempts: 3 });
+        let stored = ledger.start_turn(session.organization_id, session.id, start).await.unwrap().unwrap();
+        assert_eq!(stored.len(), 2);
+
+        let claimed = tasks.claim_next("worker-a", Duration::from_secs(30), 10).await.unwrap();
+        assert_eq!(claimed.iter().map(|l| l.task.clone()).collect::<Vec<_>>(), vec![task.clone()]);
+        assert_eq!(claimed[0].max_attempts, 3);
+        let woke = tokio::time::timeout(WAIT, async {
+            loop {
+                if let TaskWake::Task(id) = notifier.recv().await.expect("recv") {
+                    return id;
+                }
+            }
+        })
+        .await
+        .expect("a task notification");
+        assert_eq!(woke, task.task_id);
+        let appended = tokio::time::timeout(WAIT, events.recv()).await.unwrap().unwrap().unwrap();
+        assert_eq!(appended, (session.id, Appended::Sequences(1, 2)));
+
+        // The session is active: a second start queues nothing.
+        let mut again = turn_start(session.id, TurnId::new());
+        let other = IterationTask { task_id: TaskId::new(), turn_id: TurnId::new(), ..task.clone() };
+        again.task = Some(QueuedTask { task: other, max_attempts: 3 });
+        assert!(ledger.start_turn(session.organization_id, session.id, again).await.unwrap().is_none());
+        assert!(tasks.claim_next("worker-b", Duration::from_secs(30), 10).await.unwrap().is_empty());
+    })
+    .await;
+}
+
+/// A turn's work and outcome, as a worker's last burst carries them.
+fn last_burst(session: SessionId, turn: TurnId) -> Vec<NewEvent> {
+    let event = |step: &str, payload| {
+        NewEvent::new(session, EventContext::for_turn(turn, None), payload).with_key(format!("{turn}/{step}"))
+    };
+    let done = TurnCompletedData { turn_id: turn, iterations: 1, ..TurnCompletedData::default() };
+    vec![
+        everruns_store_contract::fixtures::activated(session, turn).with_key(format!("{turn}/work")),
+        event("turn.completed", EventPayload::TurnCompleted(done)),
+    ]
+}
+
+fn end_of(session: SessionId, turn: TurnId, input: MessageId) -> TurnEnd {
+    TurnEnd {
+        session,
+        turn,
+        input_message_id: input,
+        iterations: 1,
+        usage: TokenUsage { input_tokens: 10, output_tokens: 3, ..TokenUsage::default() },
+        output_preview: Some("hi".into()),
+    }
+}
+
+#[tokio::test]
+async fn a_turn_ends_in_one_write_or_declines_having_written_nothing() {
+    with_database(|stores, pool| async move {
+        let ledger = PgTurnLedger::new(pool.clone());
+        let session = seed_session(&stores).await;
+        let (org, id) = (session.organization_id, session.id);
+        let turn = TurnId::new();
+        let started = ledger.start_turn(org, id, turn_start(id, turn)).await.unwrap().unwrap();
+        let input = MessageId::new();
+        let end = end_of(id, turn, input);
+        let finish = TurnFinish { events: last_burst(id, turn), idled: idled_event(&end, None), end: end.clone() };
+        let Finished::Done(stored) = ledger.finish_turn(org, finish).await.unwrap() else {
+            panic!("a running turn ends in one write");
+        };
+        let types: Vec<_> = stored.iter().map(|e| e.event_type()).collect();
+        assert_eq!(types, ["session.activated", "turn.completed", "session.idled"]);
+        let after = started.last().unwrap().sequence.unwrap();
+        assert_eq!(stored.iter().map(|e| e.sequence.unwrap()).collect::<Vec<_>>(), [after + 1, after + 2, after + 3]);
+        let filter = EventFilter { after_sequence: Some(after), ..Default::default() };
+        assert_eq!(
+            stores.events.list_events(id, &filter).await.unwrap(),
+            stored,
+            "what is returned is what was stored (session.idled's usage too)"
+        );
+        let EventPayload::SessionIdled(idled) = &stored[2].payload else { panic!("session.idled last") };
+        assert_eq!(idled.usage, Some(end.usage));
+        assert_eq!(idled.iterations, Some(1));
+        let now = stores.sessions.get_session(org, id).await.unwrap().unwrap();
+        assert_eq!((now.status, now.current_turn_id), (SessionStatus::Idle, None));
+        assert_eq!((now.usage, now.output_preview.as_deref()), (Some(end.usage), Some("hi")));
+        assert_eq!(stores.events.turn_stage(id, turn).await.unwrap(), TurnStage::Idled);
+
+        // The same end again (a redelivery): the session no longer runs the turn.
+        let again = TurnFinish { events: last_burst(id, turn), idled: idled_event(&end, None), end: end.clone() };
+        assert!(
+            matches!(ledger.finish_turn(org, again).await.unwrap(), Finished::Declined(events) if events.len() == 2)
+        );
+
+        // A second turn, cancelled first: its outcome is refused by the fence, nothing is written.
+        let second = TurnId::new();
+        ledger.start_turn(org, id, turn_start(id, second)).await.unwrap().unwrap();
+        let cancel = TurnCancelledData { turn_id: second, reason: None, usage: None };
+        let cancelled = NewEvent::new(id, EventContext::for_turn(second, None), EventPayload::TurnCancelled(cancel))
+            .with_key(format!("{second}/turn.cancelled"));
+        let cancelled = stores.events.append(cancelled).await.unwrap();
+        let end = end_of(id, second, input);
+        let refused = TurnFinish { events: last_burst(id, second), idled: idled_event(&end, None), end: end.clone() };
+        assert!(matches!(ledger.finish_turn(org, refused).await.unwrap(), Finished::Declined(_)));
+        let last = stores.events.list_events(id, &EventFilter::default()).await.unwrap();
+        assert_eq!(last.last().map(|e| e.id), Some(cancelled.id), "nothing was written");
+        assert_eq!(stores.sessions.get_session(org, id).await.unwrap().unwrap().status, SessionStatus::Active);
+        // session.idled alone is admitted after the cancel: one write.
+        let alone = TurnFinish { events: Vec::new(), idled: idled_event(&end, None), end };
+        let Finished::Done(stored) = ledger.finish_turn(org, alone).await.unwrap() else {
+            panic!("session.idled after a cancel ends the turn in one write");
+        };
+        assert_eq!(stored.len(), 1);
+        let EventPayload::SessionIdled(idled) = &stored[0].payload else { panic!("session.idled") };
+        let total = TokenUsage { input_tokens: 20, output_tokens: 6, ..TokenUsage::default() };
+        assert_eq!(idled.usage, Some(total), "the session's usage, both turns added");
+        assert_eq!(stores.sessions.get_session(org, id).await.unwrap().unwrap().usage, Some(total));
+    })
+    .await;
+}
