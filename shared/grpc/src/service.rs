@@ -211,7 +211,7 @@ impl WorkerService for WorkerGrpcService {
         request: Request<Streaming<EmitEventRequest>>,
     ) -> Result<Response<EmitEventStreamResponse>, Status> {
         let mut stream = request.into_inner();
-        let mut accepted = 0;
+        let (mut accepted, mut task_completed) = (0, false);
         while let Some(message) = stream.next().await {
             // Whatever else has already arrived is stored with it: one statement for a burst
             // (an iteration's events come together when the model answers fast), no added wait.
@@ -221,9 +221,11 @@ impl WorkerService for WorkerGrpcService {
             {
                 batch.push(message?);
             }
-            accepted += self.emit_batch(batch).await?;
+            let (count, completed) = self.emit_batch(batch).await?;
+            accepted += count;
+            task_completed |= completed;
         }
-        Ok(Response::new(EmitEventStreamResponse { accepted }))
+        Ok(Response::new(EmitEventStreamResponse { accepted, task_completed }))
     }
 
     async fn await_tool_results(&self, request: Request<TurnRef>) -> Result<Response<Empty>, Status> {
@@ -233,9 +235,10 @@ impl WorkerService for WorkerGrpcService {
     }
 
     async fn end_turn(&self, request: Request<EndTurnRequest>) -> Result<Response<EndTurnResponse>, Status> {
-        let (org, end) = turn_end(request.into_inner())?;
-        self.turns.host(org).end_turn(end).await.map_err(status)?;
-        Ok(Response::new(EndTurnResponse {}))
+        let (org, end, task) = turn_end(request.into_inner())?;
+        let (stores, bus) = (self.turns.stores(), self.turns.bus().as_ref());
+        let task_completed = finish_turn(stores, bus, org, &end, Vec::new(), task).await.map_err(status)?;
+        Ok(Response::new(EndTurnResponse { task_completed }))
     }
 
     async fn workspace(&self, request: Request<WorkspaceRequest>) -> Result<Response<WorkspaceResponse>, Status> {
@@ -307,9 +310,9 @@ impl WorkerGrpcService {
 
     /// Records streamed events in order: each run of persisted ones together, each live-only one
     /// published where it stands. A turn's end (the stream's last message) comes after the run
-    /// before it is stored and before that run is published (`end_turn_holding`). Returns how many
-    /// events were recorded.
-    async fn emit_batch(&self, mut batch: Vec<EmitEventRequest>) -> Result<u64, Status> {
+    /// before it is stored and before that run is published (`finish_turn`). Returns how many
+    /// events were recorded, and whether the end completed the task it named.
+    async fn emit_batch(&self, mut batch: Vec<EmitEventRequest>) -> Result<(u64, bool), Status> {
         let (stores, bus) = (self.turns.stores(), self.turns.bus().as_ref());
         let end = match batch.last_mut().and_then(|last| last.end_turn.take()) {
             Some(end) => {
@@ -332,18 +335,25 @@ impl WorkerGrpcService {
                 run.push(event);
             }
         }
-        let Some((org, end)) = end else {
+        let Some((org, end, task)) = end else {
             record_events(stores, bus, run).await.map_err(status)?;
-            return Ok(count);
+            return Ok((count, false));
         };
-        finish_turn(stores, bus, org, &end, run).await.map_err(status)?;
-        Ok(count)
+        let completed = finish_turn(stores, bus, org, &end, run, task).await.map_err(status)?;
+        Ok((count, completed))
     }
 }
 
-/// A turn's end as a worker sends it.
-fn turn_end(r: EndTurnRequest) -> Result<(OrgId, TurnEnd), Status> {
+/// A claimed task and its lease's owner.
+type HeldTask = (TaskId, String);
+
+/// A turn's end as a worker sends it, with the task it may complete (and that task's owner).
+fn turn_end(r: EndTurnRequest) -> Result<(OrgId, TurnEnd, Option<HeldTask>), Status> {
     let (org, session, turn_id) = turn_ref(r.turn.as_ref())?;
+    let task = match r.task_id.as_str() {
+        "" => None,
+        id => Some((TaskId::parse(id).map_err(invalid)?, owner(&r.owner)?.to_owned())),
+    };
     let end = TurnEnd {
         session,
         turn: turn_id,
@@ -352,7 +362,7 @@ fn turn_end(r: EndTurnRequest) -> Result<(OrgId, TurnEnd), Status> {
         usage: wire::from_json("usage", &r.usage_json).map_err(wire_err)?,
         output_preview: (!r.output_preview.is_empty()).then_some(r.output_preview),
     };
-    Ok((org, end))
+    Ok((org, end, task))
 }
 
 /// Most events stored by one statement from a worker's stream.

@@ -13,8 +13,9 @@
 //! The end: the session row is locked while it still runs the turn, the turn's fence moves to
 //! `Idled` if it admits the whole run (its last events, then `session.idled`), the session goes
 //! idle with the turn's usage added, and the events are stored — `session.idled` carrying the new
-//! usage, built in the statement from the updated row. Four statements (the run, a session read,
-//! `session.idled`, the status change) became one. When any condition fails nothing is written
+//! usage, built in the statement from the updated row — and the claimed task of the ending
+//! iteration completed. Five statements (the run, a session read, `session.idled`, the status
+//! change, the task's completion) became one. When any condition fails nothing is written
 //! and the caller takes the long way, which knows every special case.
 
 use everruns_core::domain::TokenUsage;
@@ -95,7 +96,8 @@ const START_TURN: &str = concat!(
 /// `$5` now, `$6` the turn's usage (added by [`add_usage`]), `$7` the output preview, `$8` the
 /// event count (`session.idled` last), `$9`–`$17` the event columns, `$18`–`$19` `session.idled`'s
 /// turn and iterations (its data is built here, with the session's new usage), `$20`–`$22` the
-/// events' notification. A row only when all of it was written: the first sequence and the usage.
+/// events' notification, `$23`–`$24` the task to complete and its lease's owner (NULL: none). A row
+/// only when all of it was written: the first sequence, the usage, whether the task was completed.
 const FINISH_TURN: &str = concat!(
     "WITH running AS (SELECT id FROM sessions WHERE id = $1 AND org_id = $2 \
        AND status IN ('active', 'waitingfortoolresults') AND current_turn_id = $3 FOR NO KEY UPDATE), \
@@ -115,8 +117,10 @@ const FINISH_TURN: &str = concat!(
        idempotency_key, turn_id) SELECT r.id, $1, allocated.first + r.n - 1, r.event_type, \
        CASE WHEN r.n = $8 THEN jsonb_build_object('turn_id', $18::text, 'iterations', $19::bigint, \
          'usage', (SELECT usage FROM idle)) ELSE r.data END, \
-       r.context, r.ts, r.metadata, r.tags, r.idempotency_key, r.turn_id FROM allocated, rows r RETURNING id) \
-     SELECT allocated.first, (SELECT usage FROM idle), \
+       r.context, r.ts, r.metadata, r.tags, r.idempotency_key, r.turn_id FROM allocated, rows r RETURNING id), \
+     settled AS (UPDATE iteration_tasks SET status = 'completed', lease_owner = NULL, updated_at = now() \
+       WHERE id = $23 AND status = 'claimed' AND lease_owner = $24 AND EXISTS (SELECT 1 FROM idle) RETURNING id) \
+     SELECT allocated.first, (SELECT usage FROM idle), EXISTS (SELECT 1 FROM settled), \
        CASE WHEN $20 AND EXISTS (SELECT 1 FROM stored) THEN pg_notify($21, $22 || ' ' || allocated.first || '..' \
          || (allocated.first + $8 - 1)) END IS NULL \
      FROM allocated"
@@ -145,7 +149,7 @@ fn admitting_stages(events: &[Event]) -> Vec<i16> {
 #[async_trait::async_trait]
 impl TurnLedger for PgTurnLedger {
     async fn finish_turn(&self, org: OrgId, finish: TurnFinish) -> PortResult<Finished> {
-        let TurnFinish { events: run, idled, end } = finish;
+        let TurnFinish { events: run, idled, end, task } = finish;
         let session = end.session;
         let ours = |e: &NewEvent| {
             e.event.session_id == session && e.event.context.turn_id == Some(end.turn) && !e.event.is_ephemeral()
@@ -175,14 +179,16 @@ impl TurnLedger for PgTurnLedger {
         arguments.add(self.notify_events).map_err(encode)?;
         arguments.add(crate::EVENT_APPENDED_CHANNEL).map_err(encode)?;
         arguments.add(session.to_string()).map_err(encode)?;
-        let row: Option<(i64, Json<TokenUsage>, bool)> =
+        arguments.add(task.as_ref().map(|(id, _)| id.uuid())).map_err(encode)?;
+        arguments.add(task.as_ref().map(|(_, owner)| owner.as_str())).map_err(encode)?;
+        let row: Option<(i64, Json<TokenUsage>, bool, bool)> =
             match sqlx::query_as_with(FINISH_TURN, arguments).fetch_optional(&self.pool).await {
                 Ok(row) => row,
                 // A key stored before (a redelivered end): the parts in turn answer each event.
                 Err(err) if matches!(violation(&err), Some(Violation::Unique(_))) => None,
                 Err(err) => return Err(port_error("finish_turn", err)),
             };
-        let Some((first, Json(total), _)) = row else {
+        let Some((first, Json(total), task_completed, _)) = row else {
             return Ok(Finished::Declined(run));
         };
         if let Some(EventPayload::SessionIdled(data)) = events.last_mut().map(|e| &mut e.payload) {
@@ -191,7 +197,7 @@ impl TurnLedger for PgTurnLedger {
         for (event, sequence) in events.iter_mut().zip(first..) {
             event.sequence = Some(sequence);
         }
-        Ok(Finished::Done(events))
+        Ok(Finished::Done { events, task_completed })
     }
 
     async fn start_turn(&self, org: OrgId, session: SessionId, start: TurnStart) -> PortResult<Option<Vec<Event>>> {

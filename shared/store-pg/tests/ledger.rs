@@ -102,8 +102,9 @@ async fn a_turn_ends_in_one_write_or_declines_having_written_nothing() {
         let started = ledger.start_turn(org, id, turn_start(id, turn)).await.unwrap().unwrap();
         let input = MessageId::new();
         let end = end_of(id, turn, input);
-        let finish = TurnFinish { events: last_burst(id, turn), idled: idled_event(&end, None), end: end.clone() };
-        let Finished::Done(stored) = ledger.finish_turn(org, finish).await.unwrap() else {
+        let finish =
+            TurnFinish { events: last_burst(id, turn), idled: idled_event(&end, None), end: end.clone(), task: None };
+        let Finished::Done { events: stored, .. } = ledger.finish_turn(org, finish).await.unwrap() else {
             panic!("a running turn ends in one write");
         };
         let types: Vec<_> = stored.iter().map(|e| e.event_type()).collect();
@@ -125,7 +126,8 @@ async fn a_turn_ends_in_one_write_or_declines_having_written_nothing() {
         assert_eq!(stores.events.turn_stage(id, turn).await.unwrap(), TurnStage::Idled);
 
         // The same end again (a redelivery): the session no longer runs the turn.
-        let again = TurnFinish { events: last_burst(id, turn), idled: idled_event(&end, None), end: end.clone() };
+        let again =
+            TurnFinish { events: last_burst(id, turn), idled: idled_event(&end, None), end: end.clone(), task: None };
         assert!(
             matches!(ledger.finish_turn(org, again).await.unwrap(), Finished::Declined(events) if events.len() == 2)
         );
@@ -138,14 +140,15 @@ async fn a_turn_ends_in_one_write_or_declines_having_written_nothing() {
             .with_key(format!("{second}/turn.cancelled"));
         let cancelled = stores.events.append(cancelled).await.unwrap();
         let end = end_of(id, second, input);
-        let refused = TurnFinish { events: last_burst(id, second), idled: idled_event(&end, None), end: end.clone() };
+        let refused =
+            TurnFinish { events: last_burst(id, second), idled: idled_event(&end, None), end: end.clone(), task: None };
         assert!(matches!(ledger.finish_turn(org, refused).await.unwrap(), Finished::Declined(_)));
         let last = stores.events.list_events(id, &EventFilter::default()).await.unwrap();
         assert_eq!(last.last().map(|e| e.id), Some(cancelled.id), "nothing was written");
         assert_eq!(stores.sessions.get_session(org, id).await.unwrap().unwrap().status, SessionStatus::Active);
         // session.idled alone is admitted after the cancel: one write.
-        let alone = TurnFinish { events: Vec::new(), idled: idled_event(&end, None), end };
-        let Finished::Done(stored) = ledger.finish_turn(org, alone).await.unwrap() else {
+        let alone = TurnFinish { events: Vec::new(), idled: idled_event(&end, None), end, task: None };
+        let Finished::Done { events: stored, .. } = ledger.finish_turn(org, alone).await.unwrap() else {
             panic!("session.idled after a cancel ends the turn in one write");
         };
         assert_eq!(stored.len(), 1);
@@ -153,6 +156,47 @@ async fn a_turn_ends_in_one_write_or_declines_having_written_nothing() {
         let total = TokenUsage { input_tokens: 20, output_tokens: 6, ..TokenUsage::default() };
         assert_eq!(idled.usage, Some(total), "the session's usage, both turns added");
         assert_eq!(stores.sessions.get_session(org, id).await.unwrap().unwrap().usage, Some(total));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_turn_end_completes_the_task_its_owner_still_holds() {
+    with_database(|stores, pool| async move {
+        let ledger = PgTurnLedger::new(pool.clone());
+        let tasks = PgTaskStore::new(pool.clone());
+        let session = seed_session(&stores).await;
+        let (org, id) = (session.organization_id, session.id);
+        for (owner, ending_owner, completes) in [("worker-a", "worker-a", true), ("worker-b", "worker-x", false)] {
+            let turn = TurnId::new();
+            let input = MessageId::new();
+            let task = IterationTask {
+                task_id: TaskId::new(),
+                org_id: org,
+                session_id: id,
+                turn_id: turn,
+                input_message_id: input,
+                iteration: 1,
+            };
+            let mut start = turn_start(id, turn);
+            start.task = Some(QueuedTask { task: task.clone(), max_attempts: 3 });
+            ledger.start_turn(org, id, start).await.unwrap().unwrap();
+            let leased = tasks.claim_next(owner, Duration::from_secs(30), 10).await.unwrap();
+            assert_eq!(leased.len(), 1);
+            let end = end_of(id, turn, input);
+            let finish = TurnFinish {
+                events: last_burst(id, turn),
+                idled: idled_event(&end, None),
+                end,
+                task: Some((task.task_id, ending_owner.to_owned())),
+            };
+            let Finished::Done { task_completed, .. } = ledger.finish_turn(org, finish).await.unwrap() else {
+                panic!("the turn ends in one write");
+            };
+            assert_eq!(task_completed, completes, "owner {owner}, named by the end as {ending_owner}");
+            // The owner's own completion finds the task completed already, or completes it now.
+            assert_eq!(tasks.complete(task.task_id, owner, None).await.unwrap(), !completes);
+        }
     })
     .await;
 }

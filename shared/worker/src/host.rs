@@ -4,6 +4,9 @@
 //! was stored. The engine flushes before running tools and at the end of the iteration; turn-state
 //! calls flush first, so they never overtake an event.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use everruns_core::engine::{IterationHost, TurnEnd};
 use everruns_core::events::{Event, EventPayload, NewEvent};
 use everruns_core::ids::{OrgId, SessionId, TurnId};
@@ -35,6 +38,10 @@ pub struct GrpcIterationHost {
     org: OrgId,
     pipeline: Mutex<Option<Pipeline>>,
     workspace: GrpcSessionWorkspace,
+    /// The claimed task and its lease's owner, named with the turn's end.
+    task: Option<(String, String)>,
+    /// Set when the control plane completed the task with the turn's end.
+    task_completed: Arc<AtomicBool>,
 }
 
 /// An open `EmitEventStream` call and how many events were written to it.
@@ -52,16 +59,17 @@ impl Pipeline {
         Self { events, call, sent: 0 }
     }
 
-    /// Ends the call: Ok once the control plane has stored every event written to it.
-    async fn finish(self) -> PortResult<()> {
+    /// Ends the call: Ok once the control plane has stored every event written to it; `true` when
+    /// a turn's end on it completed the task it named.
+    async fn finish(self) -> PortResult<bool> {
         let Self { events, call, sent } = self;
         drop(events);
         let response = call.await.map_err(|e| PortError::Internal(format!("event stream: {e}")))?.map_err(status)?;
-        let accepted = response.into_inner().accepted;
+        let EmitEventStreamResponse { accepted, task_completed } = response.into_inner();
         if accepted != sent {
             return Err(PortError::Unavailable(format!("control plane: stored {accepted} of {sent} events")));
         }
-        Ok(())
+        Ok(task_completed)
     }
 }
 
@@ -69,7 +77,23 @@ impl GrpcIterationHost {
     /// A host acting for `org`.
     pub fn new(client: WorkerClient, org: OrgId) -> Self {
         let workspace = GrpcSessionWorkspace::new(client.clone());
-        Self { client, org, pipeline: Mutex::new(None), workspace }
+        Self {
+            client,
+            org,
+            pipeline: Mutex::new(None),
+            workspace,
+            task: None,
+            task_completed: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// Names the claimed task (and its lease's owner) with the turn's end, so the control plane
+    /// can complete it then; `completed` is set if it did (the worker then sends no
+    /// `CompleteTask`).
+    pub fn with_task(mut self, task_id: String, owner: String, completed: Arc<AtomicBool>) -> Self {
+        self.task = Some((task_id, owner));
+        self.task_completed = completed;
+        self
     }
 
     fn turn(&self, session: SessionId, turn: TurnId) -> TurnRef {
@@ -122,7 +146,7 @@ impl IterationHost for GrpcIterationHost {
     async fn flush(&self) -> PortResult<()> {
         let open = self.pipeline.lock().await.take();
         match open {
-            Some(pipeline) => pipeline.finish().await,
+            Some(pipeline) => pipeline.finish().await.map(|_| ()),
             None => Ok(()),
         }
     }
@@ -137,22 +161,28 @@ impl IterationHost for GrpcIterationHost {
     /// travel together, and the control plane publishes them once the session is idle); otherwise
     /// with `EndTurn`.
     async fn end_turn(&self, end: TurnEnd) -> PortResult<()> {
+        let (task_id, owner) = self.task.clone().unwrap_or_default();
         let request = EndTurnRequest {
             turn: Some(self.turn(end.session, end.turn)),
             usage_json: wire::usage(&end.usage),
             output_preview: end.output_preview.unwrap_or_default(),
             input_message_id: end.input_message_id.to_string(),
             iterations: end.iterations,
+            task_id,
+            owner,
         };
         let open = self.pipeline.lock().await.take();
         if let Some(pipeline) = open {
             let on_stream = EmitEventRequest { end_turn: Some(request.clone()), ..EmitEventRequest::default() };
             if pipeline.events.unbounded_send(on_stream).is_ok() {
-                return pipeline.finish().await;
+                let completed = pipeline.finish().await?;
+                self.task_completed.store(completed, Ordering::Release);
+                return Ok(());
             }
             pipeline.finish().await?;
         }
-        self.client.clone().end_turn(request).await.map_err(status)?;
+        let completed = self.client.clone().end_turn(request).await.map_err(status)?.into_inner().task_completed;
+        self.task_completed.store(completed, Ordering::Release);
         Ok(())
     }
 }

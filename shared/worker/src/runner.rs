@@ -3,6 +3,7 @@
 //! cancellation), then complete or fail the task.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use everruns_core::capabilities::CapabilityRegistry;
 use everruns_core::context::inspect_turn_context;
@@ -89,8 +90,10 @@ impl TaskRunner {
         // not leave a heartbeat holding the lease).
         let heartbeat =
             AbortOnDrop(tokio::spawn(self.clone().heartbeat(task.clone(), owner.clone(), control.clone(), lost_tx)));
+        // The turn's end may complete the task with it (then no `CompleteTask` follows).
+        let settled = Arc::new(AtomicBool::new(false));
         let result = tokio::select! {
-            result = self.iterate(&task, context, &control, &cancel) => Some(result),
+            result = self.iterate(&task, context, &control, &cancel, (owner.clone(), settled.clone())) => Some(result),
             _ = lost.wait_for(|l| *l) => None,
         };
         drop(heartbeat);
@@ -111,6 +114,9 @@ impl TaskRunner {
                     }
                     Err(error) => return self.fail(&task, owner, lease.attempt, error).await,
                 };
+                if settled.load(Ordering::Acquire) && ends_turn(outcome) {
+                    return Ok(RunResult::Completed(outcome));
+                }
                 let request = CompleteTaskRequest {
                     task_id: task.task_id.to_string(),
                     owner,
@@ -177,6 +183,7 @@ impl TaskRunner {
         context: anyhow::Result<GetTurnContextResponse>,
         control: &TurnControl,
         cancel: &CancelSignal,
+        (owner, settled): (String, Arc<AtomicBool>),
     ) -> anyhow::Result<IterationOutcome> {
         let response = context?;
         let mut inputs = wire::parse_context(&response)?;
@@ -197,7 +204,11 @@ impl TaskRunner {
         known(&mut inputs.session.capabilities);
         let turn_events = std::mem::take(&mut inputs.turn_events);
         let context = inspect_turn_context(inputs, &self.capabilities, grade)?;
-        let host = GrpcIterationHost::new(self.client.clone(), task.org_id);
+        let host = GrpcIterationHost::new(self.client.clone(), task.org_id).with_task(
+            task.task_id.to_string(),
+            owner,
+            settled,
+        );
         Ok(self.engine.run_iteration(&context, task, &turn_events, &host, cancel).await?)
     }
 
@@ -247,6 +258,11 @@ impl TaskRunner {
         }
         true
     }
+}
+
+/// Whether an iteration with this outcome ended its turn (so the turn's end named its task).
+fn ends_turn(outcome: IterationOutcome) -> bool {
+    matches!(outcome, IterationOutcome::Completed | IterationOutcome::Failed | IterationOutcome::Cancelled)
 }
 
 /// Whether an iteration's failure is the store refusing a turn that already ended (or whose

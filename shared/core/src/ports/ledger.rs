@@ -6,7 +6,7 @@
 use super::{IterationTask, PortResult, StatusChange};
 use crate::engine::TurnEnd;
 use crate::events::{Event, NewEvent};
-use crate::ids::{OrgId, SessionId};
+use crate::ids::{OrgId, SessionId, TaskId};
 
 /// A turn's start: the status change, then — only if it applied — the turn's first events and,
 /// where tasks are rows of the same store, its first task.
@@ -39,13 +39,21 @@ pub struct TurnFinish {
     pub idled: NewEvent,
     /// The end.
     pub end: TurnEnd,
+    /// The claimed task whose iteration ends the turn, and its lease's owner: completed with the
+    /// end where the store can (a task no longer held is left alone).
+    pub task: Option<(TaskId, String)>,
 }
 
 /// What became of a [`TurnFinish`].
 #[derive(Debug)]
 pub enum Finished {
-    /// All of it is stored and the session is idle: the stored events, `session.idled` last.
-    Done(Vec<Event>),
+    /// All of it is stored and the session is idle.
+    Done {
+        /// The stored events, `session.idled` last.
+        events: Vec<Event>,
+        /// Whether the finish's task was completed with it.
+        task_completed: bool,
+    },
     /// Nothing was written: the store cannot do it as one write, or not this time (the session
     /// no longer runs the turn, the turn's fence or a stored key is in the way). The caller
     /// applies the parts in turn; here are its events back.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::domain::SessionStatus;
 use crate::engine::{IterationHost, TurnEnd};
 use crate::events::{Event, EventContext, EventPayload, NewEvent, SessionIdledData};
-use crate::ids::{OrgId, SessionId, TurnId};
+use crate::ids::{OrgId, SessionId, TaskId, TurnId};
 use crate::ports::{
     EventBus, Finished, PortError, PortResult, SecretCipher, SessionWorkspace, StatusChange, StoreWorkspace, Stores,
     TurnFinish,
@@ -103,36 +103,39 @@ impl IterationHost for StoreIterationHost {
 /// that has read `turn.completed` can post at once. Idempotent: the event is keyed and a repeat
 /// finds the session idle already.
 pub async fn end_turn(stores: &Stores, bus: &dyn EventBus, org: OrgId, end: &TurnEnd) -> PortResult<()> {
-    finish_turn(stores, bus, org, end, Vec::new()).await
+    finish_turn(stores, bus, org, end, Vec::new(), None).await.map(|_| ())
 }
 
 /// Ends a turn whose last events (`run`, persisted ones, not stored yet) come with its end: one
 /// write where the stores' [`TurnLedger`](crate::ports::TurnLedger) can (the run, `session.idled`
-/// and the session idle together, then all published), else the run stored and
-/// [`end_turn_holding`].
+/// and the session idle together — with `task`, the claimed task of the ending iteration, completed
+/// too — then all published), else the run stored and [`end_turn_holding`]. Returns whether
+/// `task` was completed.
 pub async fn finish_turn(
     stores: &Stores,
     bus: &dyn EventBus,
     org: OrgId,
     end: &TurnEnd,
     run: Vec<NewEvent>,
-) -> PortResult<()> {
+    task: Option<(TaskId, String)>,
+) -> PortResult<bool> {
     let idled = idled_event(end, None);
     let run = if bus.is_live_only(&idled.event) {
         run
     } else {
-        match stores.turns.finish_turn(org, TurnFinish { events: run, idled, end: end.clone() }).await? {
-            Finished::Done(stored) => {
-                for event in stored {
+        match stores.turns.finish_turn(org, TurnFinish { events: run, idled, end: end.clone(), task }).await? {
+            Finished::Done { events, task_completed } => {
+                for event in events {
                     bus.emit(Arc::new(event));
                 }
-                return Ok(());
+                return Ok(task_completed);
             }
             Finished::Declined(run) => run,
         }
     };
     let (_, held) = store_events(stores, run).await?;
-    end_turn_holding(stores, bus, org, end, held).await
+    end_turn_holding(stores, bus, org, end, held).await?;
+    Ok(false)
 }
 
 /// `session.idled` of a turn's end, carrying `usage` (the session's total).
