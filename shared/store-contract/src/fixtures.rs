@@ -5,8 +5,8 @@ use std::fmt::Debug;
 
 use everruns_core::domain::{Harness, Session};
 use everruns_core::events::{ContextCompactingData, EventContext, EventPayload, NewEvent, SessionActivatedData};
-use everruns_core::ids::{MessageId, OrgId, SessionId, TurnId};
-use everruns_core::ports::{PortError, PortResult, Stores};
+use everruns_core::ids::{MessageId, OrgId, SessionId, TaskId, TurnId};
+use everruns_core::ports::{IterationTask, PortError, PortResult, Stores};
 use everruns_core::time::Timestamp;
 
 /// A fresh organization no other test uses.
@@ -33,6 +33,18 @@ pub async fn seed_session(stores: &Stores) -> Session {
     let session = Session::new(org, harness.id);
     stores.sessions.insert_session(&session).await.unwrap();
     session
+}
+
+/// The first task of `turn` in `session` (a fresh id and input message).
+pub fn first_task(session: &Session, turn: TurnId) -> IterationTask {
+    IterationTask {
+        task_id: TaskId::new(),
+        org_id: session.organization_id,
+        session_id: session.id,
+        turn_id: turn,
+        input_message_id: MessageId::new(),
+        iteration: 1,
+    }
 }
 
 /// A stored-kind event (`session.activated`) of a turn.

@@ -47,21 +47,14 @@ async fn turn_ledger() {
 #[tokio::test]
 async fn a_turn_start_queues_its_task_only_where_a_task_store_is() {
     use everruns_core::domain::SessionStatus;
-    use everruns_core::ids::{MessageId, TaskId, TurnId};
-    use everruns_core::ports::{IterationTask, QueuedTask, TaskStore};
+    use everruns_core::ids::TurnId;
+    use everruns_core::ports::{QueuedTask, TaskStore};
     use std::sync::Arc;
 
     let stores = memory_stores();
     let session = contract::fixtures::seed_session(&stores).await;
     let turn = TurnId::new();
-    let task = IterationTask {
-        task_id: TaskId::new(),
-        org_id: session.organization_id,
-        session_id: session.id,
-        turn_id: turn,
-        input_message_id: MessageId::new(),
-        iteration: 1,
-    };
+    let task = contract::fixtures::first_task(&session, turn);
     let mut start = contract::turn_start(session.id, turn);
     start.task = Some(QueuedTask { task: task.clone(), max_attempts: 2 });
     let bare = MemoryTurnLedger::new(stores.sessions.clone(), stores.events.clone());

@@ -157,10 +157,10 @@ impl TurnLedger for PgTurnLedger {
         if !run.iter().all(ours) || !ours(&idled) || !matches!(idled.event.payload, EventPayload::SessionIdled(_)) {
             return Ok(Finished::Declined(run));
         }
-        let mut events = prepared(session, run.iter().cloned().chain([idled]).collect())?;
+        let mut events = prepared(session, run.into_iter().chain([idled]).collect())?;
         let admitted = admitting_stages(&events);
         if admitted.is_empty() {
-            return Ok(Finished::Declined(run));
+            return Ok(declined(events));
         }
         let encode = |err: sqlx::error::BoxDynError| PortError::Internal(format!("encode a turn's end: {err}"));
         let count = i64::try_from(events.len()).unwrap_or(i64::MAX);
@@ -189,7 +189,7 @@ impl TurnLedger for PgTurnLedger {
                 Err(err) => return Err(port_error("finish_turn", err)),
             };
         let Some((first, Json(total), task_completed, _)) = row else {
-            return Ok(Finished::Declined(run));
+            return Ok(declined(events));
         };
         if let Some(EventPayload::SessionIdled(data)) = events.last_mut().map(|e| &mut e.payload) {
             data.usage = Some(total);
@@ -235,6 +235,15 @@ impl TurnLedger for PgTurnLedger {
                 .collect(),
         ))
     }
+}
+
+/// A declined end: its run given back (the prepared events without `session.idled`, each with its
+/// key on the envelope too), not a copy kept aside for the case.
+fn declined(mut events: Vec<Event>) -> Finished {
+    events.pop();
+    Finished::Declined(
+        events.into_iter().map(|event| NewEvent { idempotency_key: event.idempotency_key.clone(), event }).collect(),
+    )
 }
 
 /// The events to store: all of one session, none ephemeral, each with its key.

@@ -14,7 +14,7 @@ use everruns_core::events::*;
 use everruns_core::ids::{MessageId, SessionId, TaskId, TurnId};
 use everruns_core::ports::{EventFilter, Finished, IterationTask, QueuedTask, TaskStore, TurnFinish, TurnLedger};
 use everruns_core::turns::idled_event;
-use everruns_store_contract::fixtures::seed_session;
+use everruns_store_contract::fixtures::{first_task, seed_session};
 use everruns_store_contract::turn_start;
 use everruns_store_pg::{Appended, PgEventListener, PgTaskNotifier, PgTaskStore, PgTurnLedger, TaskWake};
 use support::with_database;
@@ -31,14 +31,7 @@ async fn a_start_queues_its_task_and_announces_it_with_its_events() {
         let session = seed_session(&stores).await;
         let turn = TurnId::new();
         let mut start = turn_start(session.id, turn);
-        let task = IterationTask {
-            task_id: TaskId::new(),
-            org_id: session.organization_id,
-            session_id: session.id,
-            turn_id: turn,
-            input_message_id: MessageId::new(),
-            iteration: 1,
-        };
+        let task = first_task(&session, turn);
         start.task = Some(QueuedTask { task: task.clone(), max_attempts: 3 });
         let stored = ledger.start_turn(session.organization_id, session.id, start).await.unwrap().unwrap();
         assert_eq!(stored.len(), 2);
@@ -170,14 +163,7 @@ async fn a_turn_end_completes_the_task_its_owner_still_holds() {
         for (owner, ending_owner, completes) in [("worker-a", "worker-a", true), ("worker-b", "worker-x", false)] {
             let turn = TurnId::new();
             let input = MessageId::new();
-            let task = IterationTask {
-                task_id: TaskId::new(),
-                org_id: org,
-                session_id: id,
-                turn_id: turn,
-                input_message_id: input,
-                iteration: 1,
-            };
+            let task = first_task(&session, turn);
             let mut start = turn_start(id, turn);
             start.task = Some(QueuedTask { task: task.clone(), max_attempts: 3 });
             ledger.start_turn(org, id, start).await.unwrap().unwrap();
