@@ -119,10 +119,49 @@ async fn stream_turn_context_refuses_a_malformed_task() {
     let server = serve(&durable_vars(&database().await)).await;
     let mut client = grpc_client(&server).await;
     for task_json in ["", "{", r#"{"task_id":"task_nope"}"#] {
-        let status =
-            client.stream_turn_context(GetTurnContextRequest { task_json: task_json.into() }).await.unwrap_err();
-        assert_eq!(status.code(), tonic::Code::InvalidArgument, "{task_json}: {status:?}");
+        for watch in [false, true] {
+            let status = client
+                .stream_turn_context(GetTurnContextRequest { task_json: task_json.into(), watch })
+                .await
+                .unwrap_err();
+            assert_eq!(status.code(), tonic::Code::InvalidArgument, "{task_json}: {status:?}");
+        }
     }
+}
+
+/// A watched context stream: the context (its last part marked), then the turn's signals on the
+/// same stream — a cancel stored after the context was read arrives as `Cancelled`, and a stream
+/// opened after it shows the cancel in the context's turn events instead.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watched_context_stream_carries_the_turns_signals() {
+    use everruns_internal_protocol::v1::turn_signal::Kind;
+    use everruns_internal_protocol::v1::{ClaimNextTasksRequest, GetTurnContextRequest};
+    let server = serve(&durable_vars(&database().await)).await;
+    let api = Api::new(&server.api);
+    let session = api.session("llmsim-slow").await;
+    api.say(&session, "a long story").await;
+    let mut client = grpc_client(&server).await;
+    let claim = ClaimNextTasksRequest { owner: "test-worker".into(), lease_ms: 30_000, max: 1 };
+    let leases = client.claim_next_tasks(claim).await.unwrap().into_inner().leases;
+    let task_json = leases[0].task.as_ref().unwrap().task_json.clone();
+    let watched = GetTurnContextRequest { task_json: task_json.clone(), watch: true };
+    let mut stream = client.stream_turn_context(watched.clone()).await.unwrap().into_inner();
+    let mut parts = Vec::new();
+    while parts.last().is_none_or(|p: &everruns_internal_protocol::v1::GetTurnContextResponse| !p.last_part) {
+        parts.push(stream.message().await.unwrap().expect("the context's parts"));
+    }
+    let context = everruns_internal_protocol::wire::join_context(parts).unwrap();
+    assert!(context.turn_events_json.contains("turn.started"), "{}", context.turn_events_json);
+    assert!(!context.turn_events_json.contains("turn.cancelled"));
+
+    assert_eq!(api.post(&format!("/v1/sessions/{session}/cancel"), json!({})).await["status"], "cancelled");
+    let signal = tokio::time::timeout(Duration::from_secs(2), stream.message()).await.unwrap().unwrap().unwrap();
+    assert_eq!(signal.signal.map(|s| s.kind()), Some(Kind::Cancelled));
+    assert!(signal.session_json.is_empty() && signal.history_json.is_empty() && !signal.last_part);
+
+    let mut late = client.stream_turn_context(watched).await.unwrap().into_inner();
+    let first = late.message().await.unwrap().unwrap();
+    assert!(first.last_part && first.turn_events_json.contains("turn.cancelled"), "{}", first.turn_events_json);
 }
 
 /// The worker ends a turn on its event stream: the turn's last events are published only once the

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use everruns_core::context::TurnInputs;
 use everruns_core::engine::{IterationHost, TurnEnd};
-use everruns_core::events::{EventPayload, NewEvent};
+use everruns_core::events::{EventPayload, NewEvent, TurnStage};
 use everruns_core::ids::{MessageId, OrgId, SessionId, TaskId, TurnId};
 use everruns_core::ports::{ClaimOutcome, FailOutcome, TaskDelivery, TaskLease, TaskStore};
 use everruns_core::turns::{TurnService, finish_turn, record_event, record_events};
@@ -184,7 +184,7 @@ impl WorkerService for WorkerGrpcService {
         &self,
         request: Request<GetTurnContextRequest>,
     ) -> Result<Response<GetTurnContextResponse>, Status> {
-        let inputs = self.turn_inputs(request).await?;
+        let inputs = self.turn_inputs(&request).await?;
         Ok(Response::new(wire::context_response(&inputs)))
     }
 
@@ -194,9 +194,25 @@ impl WorkerService for WorkerGrpcService {
         &self,
         request: Request<GetTurnContextRequest>,
     ) -> Result<Response<Self::StreamTurnContextStream>, Status> {
-        let inputs = self.turn_inputs(request).await?;
-        let parts = wire::context_parts(&inputs);
-        Ok(Response::new(Box::pin(futures::stream::iter(parts.into_iter().map(Ok)))))
+        if !request.get_ref().watch {
+            let inputs = self.turn_inputs(&request).await?;
+            return Ok(Response::new(Box::pin(futures::stream::iter(
+                wire::context_parts(&inputs).into_iter().map(Ok),
+            ))));
+        }
+        // Subscribe first, then read: an event stored before the read is among the context's turn
+        // events (the worker judges the stage from them), one stored after it reaches the
+        // subscription. No read of the turn's fence is needed.
+        let task = request_task(&request)?;
+        let events = self.turns.bus().subscribe(task.session_id);
+        let inputs = self.task_inputs(&request, &task).await?;
+        let mut parts = wire::context_parts(&inputs);
+        if let Some(last) = parts.last_mut() {
+            last.last_part = true;
+        }
+        let signals = super::watch::turn_signals(task.turn_id, TurnStage::Open, events)
+            .map(|signal| signal.map(|signal| GetTurnContextResponse { signal: Some(signal), ..Default::default() }));
+        Ok(Response::new(Box::pin(futures::stream::iter(parts.into_iter().map(Ok)).chain(signals))))
     }
 
     async fn emit_event(&self, request: Request<EmitEventRequest>) -> Result<Response<EmitEventResponse>, Status> {
@@ -284,20 +300,32 @@ impl WorkerService for WorkerGrpcService {
     }
 }
 
+/// The task a context request names.
+fn request_task(request: &Request<GetTurnContextRequest>) -> Result<everruns_core::ports::IterationTask, Status> {
+    wire::from_json("task", &request.get_ref().task_json).map_err(wire_err)
+}
+
 impl WorkerGrpcService {
     /// The inputs of the requested task's iteration; continues the trace the request carries.
-    async fn turn_inputs(&self, request: Request<GetTurnContextRequest>) -> Result<TurnInputs, Status> {
+    async fn turn_inputs(&self, request: &Request<GetTurnContextRequest>) -> Result<TurnInputs, Status> {
+        self.task_inputs(request, &request_task(request)?).await
+    }
+
+    /// [`turn_inputs`](Self::turn_inputs) of a task already read from the request.
+    async fn task_inputs(
+        &self,
+        request: &Request<GetTurnContextRequest>,
+        task: &everruns_core::ports::IterationTask,
+    ) -> Result<TurnInputs, Status> {
         let carrier =
             everruns_core::trace_context::from_pairs(request.metadata().iter().filter_map(|entry| match entry {
                 tonic::metadata::KeyAndValueRef::Ascii(name, value) => Some((name.as_str(), value.to_str().ok()?)),
                 tonic::metadata::KeyAndValueRef::Binary(..) => None,
             }));
-        let task: everruns_core::ports::IterationTask =
-            wire::from_json("task", &request.into_inner().task_json).map_err(wire_err)?;
         if let Some(traces) = self.traces.as_ref().filter(|_| !carrier.is_empty()) {
             traces.continue_turn(task.turn_id, &carrier);
         }
-        self.turns.task_inputs(&task).await.map_err(status)
+        self.turns.task_inputs(task).await.map_err(status)
     }
 
     async fn emit(&self, request: EmitEventRequest) -> Result<Option<everruns_core::events::Event>, Status> {

@@ -187,6 +187,8 @@ fn context_fields(inputs: &TurnInputs) -> v1::GetTurnContextResponse {
                 })
             })
             .unwrap_or_default(),
+        last_part: false,
+        signal: None,
     }
 }
 

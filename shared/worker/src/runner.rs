@@ -13,10 +13,11 @@ use everruns_core::ports::IterationTask;
 use everruns_core::ports::PortError;
 use everruns_internal_protocol::v1::{
     CompleteTaskRequest, FailTaskRequest, GetTurnContextRequest, GetTurnContextResponse, HeartbeatTaskRequest, Lease,
-    TurnRef, turn_signal::Kind,
+    TurnRef, TurnSignal, turn_signal::Kind,
 };
 use everruns_internal_protocol::wire;
 use tokio::sync::watch;
+use tonic::Streaming;
 
 use crate::client::WorkerClient;
 use crate::config::DurableWorkerConfig;
@@ -72,12 +73,11 @@ impl TaskRunner {
         let owner = lease.owner.clone();
         let (control, cancel) = TurnControl::new();
         let (lost_tx, mut lost) = watch::channel(false);
-        // Cancel and steering are pushed while the iteration runs (the heartbeat is the fallback).
-        let _watch = AbortOnDrop(tokio::spawn(self.clone().watch(task.clone(), control.clone())));
         // The context request is the only call before the engine runs: the lease is fresh from
         // the claim, and a turn that ended while the task was queued shows in the context's turn
-        // events (see `iterate`); the watch covers anything later.
-        let mut request = tonic::Request::new(GetTurnContextRequest { task_json: wire::to_json(&task) });
+        // events (see `iterate`). The same stream then carries the turn's signals (cancel,
+        // steering) while the iteration runs; the heartbeat is the fallback.
+        let mut request = tonic::Request::new(GetTurnContextRequest { task_json: wire::to_json(&task), watch: true });
         // The trace the task carries (the request that started the turn) goes with the context
         // request: the control plane continues it.
         for (name, value) in everruns_core::trace_context::current().unwrap_or_default() {
@@ -85,7 +85,8 @@ impl TaskRunner {
                 request.metadata_mut().insert(tonic::metadata::MetadataKey::from_static(field), value);
             }
         }
-        let context = self.context(request).await;
+        let (context, signals) = self.context(request).await;
+        let _watch = AbortOnDrop(tokio::spawn(self.clone().watch(task.clone(), control.clone(), signals)));
         // Aborted when this run ends or is dropped (a host that gives up on the run mid-way must
         // not leave a heartbeat holding the lease).
         let heartbeat =
@@ -151,9 +152,25 @@ impl TaskRunner {
         Ok(RunResult::Failed { will_retry: failed.will_retry })
     }
 
-    /// Relays the turn's signals (`WatchTurn`) to the engine while the run lasts; a broken
-    /// stream is reopened (the task heartbeat still covers cancellation meanwhile).
-    async fn watch(self, task: IterationTask, control: TurnControl) {
+    /// Relays the turn's signals to the engine while the run lasts: first those that follow the
+    /// context on its stream, then, once that stream ends (a control plane that does not watch
+    /// there, or a broken stream), `WatchTurn`'s, reopened as often as it breaks (the task
+    /// heartbeat still covers cancellation meanwhile).
+    async fn watch(
+        self,
+        task: IterationTask,
+        control: TurnControl,
+        context: Option<Streaming<GetTurnContextResponse>>,
+    ) {
+        let pause = || tokio::time::sleep(std::time::Duration::from_millis(500));
+        if let Some(mut stream) = context {
+            while let Ok(Some(message)) = stream.message().await {
+                if let Some(signal) = message.signal {
+                    relay(&signal, &control);
+                }
+            }
+            pause().await;
+        }
         let turn = TurnRef {
             org_id: task.org_id.to_string(),
             session_id: task.session_id.to_string(),
@@ -164,16 +181,12 @@ impl TaskRunner {
                 Ok(response) => {
                     let mut signals = response.into_inner();
                     while let Ok(Some(signal)) = signals.message().await {
-                        match signal.kind() {
-                            Kind::Cancelled | Kind::Ended => control.cancel(),
-                            Kind::Steered => control.steer(),
-                            Kind::Heartbeat | Kind::Unspecified => {}
-                        }
+                        relay(&signal, &control);
                     }
                 }
                 Err(error) => tracing::debug!(task = %task.task_id, "turn watch unavailable: {error}"),
             }
-            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            pause().await;
         }
     }
 
@@ -212,14 +225,31 @@ impl TaskRunner {
         Ok(self.engine.run_iteration(&context, task, &turn_events, &host, cancel).await?)
     }
 
-    /// The task's context, streamed in parts (no message grows with the session) and joined.
-    async fn context(&self, request: tonic::Request<GetTurnContextRequest>) -> anyhow::Result<GetTurnContextResponse> {
-        let mut stream = self.client.clone().stream_turn_context(request).await?.into_inner();
+    /// The task's context, streamed in parts (no message grows with the session) and joined, and
+    /// the stream when it goes on with the turn's signals (a watched stream: its context ends at
+    /// the part marked last).
+    async fn context(
+        &self,
+        request: tonic::Request<GetTurnContextRequest>,
+    ) -> (anyhow::Result<GetTurnContextResponse>, Option<Streaming<GetTurnContextResponse>>) {
+        let mut stream = match self.client.clone().stream_turn_context(request).await {
+            Ok(response) => response.into_inner(),
+            Err(error) => return (Err(error.into()), None),
+        };
         let mut parts = Vec::new();
-        while let Some(part) = stream.message().await? {
-            parts.push(part);
+        loop {
+            match stream.message().await {
+                Ok(Some(part)) => {
+                    let last = part.last_part;
+                    parts.push(part);
+                    if last {
+                        return (wire::join_context(parts).map_err(Into::into), Some(stream));
+                    }
+                }
+                Ok(None) => return (wire::join_context(parts).map_err(Into::into), None),
+                Err(error) => return (Err(error.into()), None),
+            }
         }
-        Ok(wire::join_context(parts)?)
     }
 
     async fn heartbeat(self, task: IterationTask, owner: String, cancel: TurnControl, lost: watch::Sender<bool>) {
@@ -261,6 +291,15 @@ impl TaskRunner {
 }
 
 /// Whether an iteration with this outcome ended its turn (so the turn's end named its task).
+/// What a turn signal asks of the running engine.
+fn relay(signal: &TurnSignal, control: &TurnControl) {
+    match signal.kind() {
+        Kind::Cancelled | Kind::Ended => control.cancel(),
+        Kind::Steered => control.steer(),
+        Kind::Heartbeat | Kind::Unspecified => {}
+    }
+}
+
 fn ends_turn(outcome: IterationOutcome) -> bool {
     matches!(outcome, IterationOutcome::Completed | IterationOutcome::Failed | IterationOutcome::Cancelled)
 }
