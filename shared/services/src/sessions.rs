@@ -83,13 +83,22 @@ pub async fn create(state: &App, org: OrgId, input: SessionInput) -> ServiceResu
     let mut session = Session::new(org, harness);
     session.agent_id = agent.as_ref().map(|a| a.id);
     apply(state, org, &mut session, input).await?;
-    state.stores.sessions.insert_session(&session).await?;
-    state.turns.seed_workspace(&session, agent.as_ref()).await?;
     let started =
         SessionStartedData { harness_id: session.harness_id, agent_id: session.agent_id, model_id: session.model_id };
     let event = NewEvent::new(session.id, EventContext::default(), EventPayload::SessionStarted(started))
         .with_key(format!("{}/session.started", session.id));
-    record_event(&state.stores, state.turns.bus().as_ref(), event).await?;
+    // The session and `session.started` as one write where the store can; else one after the other.
+    match state.stores.turns.open_session(&session, &event).await? {
+        Some(stored) => {
+            state.turns.bus().emit(std::sync::Arc::new(stored));
+            state.turns.seed_workspace(&session, agent.as_ref()).await?;
+        }
+        None => {
+            state.stores.sessions.insert_session(&session).await?;
+            state.turns.seed_workspace(&session, agent.as_ref()).await?;
+            record_event(&state.stores, state.turns.bus().as_ref(), event).await?;
+        }
+    }
     Ok(session)
 }
 

@@ -3,14 +3,15 @@
 //! consecutive sequences after what the session already has, nothing written when the change's
 //! expectations do not hold, `NotFound` for a session that does not exist (or is another
 //! organization's) — and of two starts racing on one session exactly one applies. The task part
-//! is checked by the adapters that queue tasks (their own tests).
+//! is checked by the adapters that queue tasks (their own tests). A session opened with its first
+//! event stores both or neither.
 
-use everruns_core::domain::SessionStatus;
+use everruns_core::domain::{Session, SessionStatus};
 use everruns_core::events::*;
-use everruns_core::ids::{MessageId, SessionId, TurnId};
-use everruns_core::ports::{EventFilter, StatusChange, Stores, TurnStart};
+use everruns_core::ids::{HarnessId, MessageId, SessionId, TurnId};
+use everruns_core::ports::{EventFilter, PortError, StatusChange, Stores, TurnStart};
 
-use crate::fixtures::{assert_invalid, assert_not_found, compacting, fresh_org, seed_session};
+use crate::fixtures::{assert_invalid, assert_not_found, compacting, fresh_org, seed_harness, seed_session};
 
 /// A start of `turn` on a started or idle session, with its three first events.
 pub fn start(session: SessionId, turn: TurnId) -> TurnStart {
@@ -94,4 +95,47 @@ pub async fn turn_ledger_contract(stores: &Stores) {
     let events = stores.events.list_events(racing.id, &EventFilter::default()).await.unwrap();
     let turns: Vec<_> = events.iter().filter_map(|e| e.context.turn_id).collect();
     assert_eq!(turns, vec![winner, winner], "only the winner's events are stored");
+    session_opening_contract(stores).await;
+}
+
+/// `session.started` of `session`, keyed as the service keys it.
+fn started(session: &Session) -> NewEvent {
+    let data = SessionStartedData { harness_id: session.harness_id, agent_id: None, model_id: None };
+    NewEvent::new(session.id, EventContext::default(), EventPayload::SessionStarted(data))
+        .with_key(format!("{}/session.started", session.id))
+}
+
+/// A session opened with its first event: both stored together (or, by a ledger that declines,
+/// neither); a known id is a `Conflict` and a missing harness `NotFound`, writing nothing; an event
+/// of a turn or of another session is refused.
+async fn session_opening_contract(stores: &Stores) {
+    let ledger = stores.turns.as_ref();
+    let org = fresh_org();
+    let harness = seed_harness(stores, org, "opening").await;
+    let session = Session::new(org, harness.id);
+    let Some(stored) = ledger.open_session(&session, &started(&session)).await.unwrap() else {
+        assert!(
+            stores.sessions.get_session(org, session.id).await.unwrap().is_none(),
+            "a declined opening wrote nothing"
+        );
+        return;
+    };
+    assert_eq!((stored.sequence, stored.event_type()), (Some(1), "session.started"));
+    assert_eq!(stores.sessions.get_session(org, session.id).await.unwrap().as_ref(), Some(&session));
+    let listed = stores.events.list_events(session.id, &EventFilter::default()).await.unwrap();
+    assert_eq!(listed, vec![stored], "what the opening returns is what was stored");
+    let next = stores.events.append(compacting(session.id)).await.unwrap();
+    assert_eq!(next.sequence, Some(2), "the session's next event follows its first");
+
+    let again = ledger.open_session(&session, &started(&session)).await;
+    assert!(matches!(again, Err(PortError::Conflict(_))), "{again:?}");
+    let orphan = Session::new(org, HarnessId::new());
+    assert_not_found(ledger.open_session(&orphan, &started(&orphan)).await, "harness");
+    assert!(stores.events.list_events(orphan.id, &EventFilter::default()).await.unwrap().is_empty());
+    let fresh = Session::new(org, harness.id);
+    assert_invalid(ledger.open_session(&fresh, &started(&session)).await);
+    let mut of_a_turn = started(&fresh);
+    of_a_turn.event.context = EventContext::for_turn(TurnId::new(), None);
+    assert_invalid(ledger.open_session(&fresh, &of_a_turn).await);
+    assert!(stores.sessions.get_session(org, fresh.id).await.unwrap().is_none(), "a refused opening wrote nothing");
 }

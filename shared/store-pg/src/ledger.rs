@@ -18,7 +18,7 @@
 //! change, the task's completion) became one. When any condition fails nothing is written
 //! and the caller takes the long way, which knows every special case.
 
-use everruns_core::domain::TokenUsage;
+use everruns_core::domain::{Session, TokenUsage};
 use everruns_core::events::{Event, EventPayload, FenceClass, NewEvent, TurnStage};
 use everruns_core::ids::{OrgId, SessionId};
 use everruns_core::ports::{Finished, PortError, PortResult, QueuedTask, TurnFinish, TurnLedger, TurnStart};
@@ -198,6 +198,10 @@ impl TurnLedger for PgTurnLedger {
             event.sequence = Some(sequence);
         }
         Ok(Finished::Done { events, task_completed })
+    }
+
+    async fn open_session(&self, session: &Session, started: &NewEvent) -> PortResult<Option<Event>> {
+        crate::opening::open_session(&self.pool, self.notify_events, session, started).await.map(Some)
     }
 
     async fn start_turn(&self, org: OrgId, session: SessionId, start: TurnStart) -> PortResult<Option<Vec<Event>>> {

@@ -44,6 +44,7 @@ mod harnesses;
 mod ledger;
 mod notify;
 mod oauth;
+mod opening;
 mod providers;
 mod sessions;
 mod tasks;

@@ -29,6 +29,7 @@ macro_rules! session_columns {
          parallel_tool_calls, mcp_servers, usage, started_at, finished_at, created_at, updated_at"
     };
 }
+pub(crate) use session_columns;
 
 /// The filter of `list_sessions` (`$1` org, `$2` agent, `$3` needle).
 macro_rules! session_list_filter {
@@ -153,6 +154,65 @@ macro_rules! status_update {
 }
 pub(crate) use {add_usage, status_update};
 
+/// A session's row, `$1`–`$26` (see [`session_arguments`]).
+macro_rules! insert_session {
+    () => {
+        concat!(
+            "INSERT INTO sessions (",
+            $crate::sessions::session_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, \
+             $21, $22, $23, $24, $25, $26)"
+        )
+    };
+}
+pub(crate) use insert_session;
+
+/// The arguments `$1`–`$26` of `insert_session!`.
+pub(crate) fn session_arguments(session: &Session) -> PortResult<PgArguments> {
+    let mut arguments = PgArguments::default();
+    let add = |result: Result<(), sqlx::error::BoxDynError>| {
+        result.map_err(|err| PortError::Internal(format!("encode a session: {err}")))
+    };
+    add(arguments.add(session.id.uuid()))?;
+    add(arguments.add(session.organization_id.uuid()))?;
+    add(arguments.add(session.harness_id.uuid()))?;
+    add(arguments.add(session.agent_id.map(|a| a.uuid())))?;
+    add(arguments.add(session.status.as_str()))?;
+    add(arguments.add(session.current_turn_id.map(|t| t.uuid())))?;
+    add(arguments.add(session.title.as_deref()))?;
+    add(arguments.add(session.locale.as_deref()))?;
+    add(arguments.add(session.preview.as_deref()))?;
+    add(arguments.add(session.output_preview.as_deref()))?;
+    add(arguments.add(Json(&session.tags)))?;
+    add(arguments.add(session.model_id.map(|m| m.uuid())))?;
+    add(arguments.add(Json(capabilities_json(&session.capabilities))))?;
+    add(arguments.add(Json(&session.tools)))?;
+    add(arguments.add(Json(&session.initial_files)))?;
+    add(arguments.add(session.system_prompt.as_deref()))?;
+    add(arguments.add(session.hints.as_ref().map(Json)))?;
+    add(arguments.add(session.network_access.as_ref().map(Json)))?;
+    add(arguments.add(u32_column(session.max_iterations)))?;
+    add(arguments.add(session.parallel_tool_calls))?;
+    add(arguments.add(session.mcp_servers.as_ref().map(Json)))?;
+    add(arguments.add(session.usage.as_ref().map(Json)))?;
+    add(arguments.add(session.started_at.map(|t| t.as_datetime())))?;
+    add(arguments.add(session.finished_at.map(|t| t.as_datetime())))?;
+    add(arguments.add(session.created_at.as_datetime()))?;
+    add(arguments.add(session.updated_at.as_datetime()))?;
+    Ok(arguments)
+}
+
+/// An insert's failure: `Conflict` for a known id, `NotFound` for a missing harness.
+pub(crate) fn insert_error(session: &Session, err: sqlx::Error) -> PortError {
+    match violation(&err) {
+        Some(Violation::Unique("sessions_pkey")) => {
+            PortError::Conflict(format!("session '{}' already exists", session.id))
+        }
+        Some(Violation::ForeignKey("sessions_harness_id_fkey")) => PortError::not_found("harness", session.harness_id),
+        _ => port_error("insert_session", err),
+    }
+}
+
 /// The arguments `$1`–`$10` of [`status_update`].
 pub(crate) fn change_arguments(org: OrgId, id: SessionId, change: &StatusChange) -> PortResult<PgArguments> {
     let expect: Vec<&str> = change.expect.iter().map(|s| s.as_str()).collect();
@@ -188,49 +248,10 @@ pub(crate) async fn unchanged(pool: &PgPool, org: OrgId, id: SessionId) -> PortR
 #[async_trait::async_trait]
 impl SessionStore for PgSessionStore {
     async fn insert_session(&self, session: &Session) -> PortResult<()> {
-        sqlx::query(concat!(
-            "INSERT INTO sessions (",
-            session_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, \
-             $21, $22, $23, $24, $25, $26)"
-        ))
-        .bind(session.id.uuid())
-        .bind(session.organization_id.uuid())
-        .bind(session.harness_id.uuid())
-        .bind(session.agent_id.map(|a| a.uuid()))
-        .bind(session.status.as_str())
-        .bind(session.current_turn_id.map(|t| t.uuid()))
-        .bind(session.title.as_deref())
-        .bind(session.locale.as_deref())
-        .bind(session.preview.as_deref())
-        .bind(session.output_preview.as_deref())
-        .bind(Json(&session.tags))
-        .bind(session.model_id.map(|m| m.uuid()))
-        .bind(Json(capabilities_json(&session.capabilities)))
-        .bind(Json(&session.tools))
-        .bind(Json(&session.initial_files))
-        .bind(session.system_prompt.as_deref())
-        .bind(session.hints.as_ref().map(Json))
-        .bind(session.network_access.as_ref().map(Json))
-        .bind(u32_column(session.max_iterations))
-        .bind(session.parallel_tool_calls)
-        .bind(session.mcp_servers.as_ref().map(Json))
-        .bind(session.usage.as_ref().map(Json))
-        .bind(session.started_at.map(|t| t.as_datetime()))
-        .bind(session.finished_at.map(|t| t.as_datetime()))
-        .bind(session.created_at.as_datetime())
-        .bind(session.updated_at.as_datetime())
-        .execute(&self.pool)
-        .await
-        .map_err(|err| match violation(&err) {
-            Some(Violation::Unique("sessions_pkey")) => {
-                PortError::Conflict(format!("session '{}' already exists", session.id))
-            }
-            Some(Violation::ForeignKey("sessions_harness_id_fkey")) => {
-                PortError::not_found("harness", session.harness_id)
-            }
-            _ => port_error("insert_session", err),
-        })?;
+        sqlx::query_with(insert_session!(), session_arguments(session)?)
+            .execute(&self.pool)
+            .await
+            .map_err(|err| insert_error(session, err))?;
         Ok(())
     }
 

@@ -1,9 +1,11 @@
 //! The turn ledger port: the writes that move a session between turns, each as one unit where
 //! the store can — a status change with the events (and the task) that go with it. A turn's start
 //! is one PostgreSQL statement instead of three; a store that cannot write across tables at once
-//! applies the parts in order, which is what the turn services did before.
+//! applies the parts in order, which is what the turn services did before. A session's creation
+//! with its `session.started` is the first such write.
 
 use super::{IterationTask, PortResult, StatusChange};
+use crate::domain::Session;
 use crate::engine::TurnEnd;
 use crate::events::{Event, NewEvent};
 use crate::ids::{OrgId, SessionId, TaskId};
@@ -74,5 +76,15 @@ pub trait TurnLedger: Send + Sync {
     async fn finish_turn(&self, org: OrgId, finish: TurnFinish) -> PortResult<Finished> {
         let _ = org;
         Ok(Finished::Declined(finish.events))
+    }
+
+    /// Creates `session` together with its first event (`session.started`, of no turn) as one
+    /// write, and returns the stored event. Fails as
+    /// [`insert_session`](super::SessionStore::insert_session) does (`Conflict` for a known id,
+    /// `NotFound` for a missing harness). `Ok(None)` (the default): nothing was written, and the
+    /// caller inserts the session and appends the event in turn.
+    async fn open_session(&self, session: &Session, started: &NewEvent) -> PortResult<Option<Event>> {
+        let _ = (session, started);
+        Ok(None)
     }
 }
