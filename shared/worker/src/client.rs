@@ -90,7 +90,15 @@ fn endpoint(config: &DurableWorkerConfig) -> Result<(Endpoint, String), ConnectE
         .map_err(|e| ConnectError::Config(format!("WORKER_GRPC_ADDRESS '{address}': {e}")))?
         .connect_timeout(config.connect_timeout)
         .tcp_nodelay(true)
-        .http2_keep_alive_interval(Duration::from_secs(20));
+        .http2_keep_alive_interval(Duration::from_secs(20))
+        // No cap on the streams this side resets over the connection's life. A run drops its
+        // context stream (the turn's signals) when it ends, often while the control plane is
+        // still sending its last signal; each such frame for a forgotten stream counts as a
+        // local reset, and at hyper's default cap (1,024 per connection, never decaying) the
+        // worker's own h2 would close the connection with GOAWAY `too_many_internal_resets`,
+        // failing every call in flight. The cap guards against a hostile peer; this one is the
+        // worker's own control plane.
+        .http2_max_local_error_reset_streams(None);
     if let Some(ca) = &config.tls_ca_cert {
         let read = |path: &std::path::PathBuf, what: &str| {
             std::fs::read(path).map_err(|e| ConnectError::Config(format!("cannot read {what} {}: {e}", path.display())))
