@@ -1,6 +1,7 @@
 //! Server-sent events for one session: `connected` first, replay after `since_id`, then live
 //! events with no gap and no duplicate, `: heartbeat` comments on a fixed interval, connection
-//! cycling with `disconnecting`, and a goodbye on shutdown.
+//! cycling with `disconnecting`, and a goodbye on shutdown. While a turn runs, each beat also
+//! reads the store for events stored but never published, so none waits longer than a beat.
 //!
 //! Each connection holds a slot of the hub ([`crate::hub`]: limits and the shared per-session
 //! fan-out) that frees when the stream drops.
@@ -34,6 +35,8 @@ pub enum Resume {
 
 const CONNECTED: &[u8] = b"event: connected\nretry: 100\ndata: {\"status\":\"connected\"}\n\n";
 const HEARTBEAT: &[u8] = b": heartbeat\n\n";
+/// The event after which a session has no turn running.
+const SETTLED: &str = "session.idled";
 
 /// A lifetime of `cycle` ±20%.
 fn jittered(cycle: Duration) -> Duration {
@@ -56,6 +59,9 @@ struct Connection {
     pulse: watch::Receiver<Pulse>,
     cycle_at: Instant,
     last_sequence: i64,
+    /// The last persisted event seen was `session.idled`: the session's turn is over, so the beat
+    /// need not look for events whose publication went missing.
+    settled: bool,
     finished: bool,
     /// When the connection opened (ms since the epoch).
     opened_ms: i64,
@@ -80,6 +86,7 @@ impl Connection {
             let sequence = event.sequence.unwrap_or(0);
             if sequence > self.last_sequence {
                 self.last_sequence = sequence;
+                self.settled = event.event_type() == SETTLED;
                 if self.filter.admits(event.event_type()) {
                     self.pending.push_back(record(&event));
                 }
@@ -134,6 +141,17 @@ impl Connection {
                         self.finished = true;
                         return Some(disconnecting("session_deleted"));
                     }
+                    // While a turn runs, events stored but never published (their publisher's
+                    // call was dropped between the commit and the publish, or the process died
+                    // there) are read from the store: such an event waits one beat at most
+                    // instead of until a later event shows the gap.
+                    if self.last_sequence > 0
+                        && !self.settled
+                        && self.replay(None).await.is_ok()
+                        && !self.pending.is_empty()
+                    {
+                        continue;
+                    }
                     return Some(Bytes::from_static(HEARTBEAT));
                 }
                 Wake::Frame(Ok(frame)) => {
@@ -162,6 +180,7 @@ impl Connection {
                             continue;
                         }
                         self.last_sequence = sequence;
+                        self.settled = frame.event_type == SETTLED;
                     }
                     if self.filter.admits(frame.event_type) {
                         return Some(frame.bytes());
@@ -204,6 +223,7 @@ pub fn session_stream(
         pulse,
         cycle_at: Instant::now() + jittered(config.realtime_cycle),
         last_sequence: 0,
+        settled: false,
         finished: false,
         opened_ms: everruns_core::time::Timestamp::now().millis(),
         _slot: slot,

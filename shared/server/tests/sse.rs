@@ -89,6 +89,62 @@ async fn stream_starts_connected_beats_and_cycles() {
     tokio::time::timeout(Duration::from_secs(5), sse.read_to_string(&mut rest)).await.unwrap().unwrap();
 }
 
+/// An event stored while a turn runs but never published (its publisher's call dropped between
+/// the commit and the publish) reaches the stream at the next beat; after `session.idled` the
+/// beat reads nothing.
+#[tokio::test]
+async fn a_stored_event_that_was_never_published_arrives_with_the_next_beat() {
+    use everruns_core::events::{EventContext, EventPayload, NewEvent, SessionActivatedData, SessionIdledData};
+    use everruns_core::ids::{MessageId, SessionId, TurnId};
+    let mut config = config();
+    config.sse.heartbeat_interval = Duration::from_millis(400);
+    let app = ServerAppBuilder::new(config).build().await.unwrap();
+    let state = app.state.clone();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(app.serve(listener, std::future::pending()));
+    let session = create_session(port).await;
+    let id = SessionId::parse(&session).unwrap();
+    let mut sse = send(port, &format!("GET /v1/sessions/{session}/sse HTTP/1.1\r\nHost: x\r\n\r\n")).await;
+    wait_line(&mut sse, |l| l == "event: connected").await;
+
+    let turn = TurnId::new();
+    let activated = |input| {
+        let data = SessionActivatedData { turn_id: turn, input_message_id: input };
+        NewEvent::new(id, EventContext::for_turn(turn, Some(input)), EventPayload::SessionActivated(data))
+    };
+    // Published: the stream has seen the turn running.
+    everruns_core::turns::record_event(&state.stores, state.turns.bus().as_ref(), activated(MessageId::new()))
+        .await
+        .unwrap();
+    wait_line(&mut sse, |l| l == "event: session.activated").await;
+    // Stored only.
+    let lost = state.stores.events.append(activated(MessageId::new())).await.unwrap();
+    let at = std::time::Instant::now();
+    wait_line(&mut sse, |l| l == "event: session.activated").await;
+    assert_eq!(next_line(&mut sse).await, format!("id: {}", lost.id), "the stored event, read at the beat");
+    assert!(at.elapsed() < Duration::from_millis(1500), "{:?}", at.elapsed());
+
+    // After `session.idled` (also stored only) the beats read nothing more: a later unpublished
+    // event waits for the next published one.
+    let idled = SessionIdledData { turn_id: turn, iterations: None, usage: None };
+    state
+        .stores
+        .events
+        .append(NewEvent::new(id, EventContext::for_turn(turn, None), EventPayload::SessionIdled(idled)))
+        .await
+        .unwrap();
+    wait_line(&mut sse, |l| l == "event: session.idled").await;
+    let after = activated(MessageId::new());
+    let mut other = after.clone();
+    other.event.context.turn_id = Some(TurnId::new());
+    state.stores.events.append(other).await.unwrap();
+    for _ in 0..3 {
+        let line = wait_line(&mut sse, |l| l.starts_with("event:") || l.starts_with(':')).await;
+        assert_eq!(line, ": heartbeat", "nothing is read once the session is idle");
+    }
+}
+
 #[tokio::test]
 async fn shutdown_says_goodbye() {
     let (port, stop) = start(config()).await;
