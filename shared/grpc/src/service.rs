@@ -25,7 +25,8 @@ const DEFAULT_LEASE: Duration = Duration::from_secs(30);
 /// The worker service.
 #[derive(Clone)]
 pub struct WorkerGrpcService {
-    turns: TurnService,
+    /// Shared: every call that must outlive its connection takes a clone of the service.
+    turns: Arc<TurnService>,
     tasks: Arc<dyn TaskStore>,
     notify: broadcast::Sender<TaskId>,
     delivery: Arc<dyn TaskDelivery>,
@@ -42,7 +43,7 @@ impl WorkerGrpcService {
         notify: broadcast::Sender<TaskId>,
         delivery: Arc<dyn TaskDelivery>,
     ) -> Self {
-        Self { turns, tasks, notify, delivery, traces: None }
+        Self { turns: Arc::new(turns), tasks, notify, delivery, traces: None }
     }
 
     /// Continues each turn's trace from the context its worker brings (`traceparent` /
@@ -159,7 +160,10 @@ impl WorkerService for WorkerGrpcService {
             "waiting_for_tool_results" | "completed" | "failed" | "cancelled" => None,
             other => return Err(invalid(format!("unknown outcome '{other}'"))),
         };
-        let success = self.delivery.complete(id, owner(&r.owner)?, next.as_ref()).await.map_err(status)?;
+        let (delivery, owner) = (self.delivery.clone(), owner(&r.owner)?.to_owned());
+        let task = next.clone();
+        let success =
+            detached(async move { delivery.complete(id, &owner, task.as_ref()).await.map_err(status) }).await?;
         Ok(Response::new(CompleteTaskResponse { success, next: next.filter(|_| success).as_ref().map(wire::task) }))
     }
 
@@ -167,13 +171,18 @@ impl WorkerService for WorkerGrpcService {
         let r = request.into_inner();
         let id = TaskId::parse(&r.task_id).map_err(invalid)?;
         let retry = Duration::from_millis(u64::from(r.retry_after_ms));
-        let outcome = self.tasks.fail(id, owner(&r.owner)?, &r.error, retry).await.map_err(status)?;
-        if outcome == FailOutcome::Terminal {
-            let task = wire::parse_task(r.task.as_ref()).map_err(wire_err)?;
-            self.turns.terminalise(&task).await.map_err(status)?;
-        } else if outcome == FailOutcome::WillRetry {
-            self.delivery.retry_later(id, retry);
-        }
+        let task = wire::parse_task(r.task.as_ref());
+        let (this, owner) = (self.clone(), owner(&r.owner)?.to_owned());
+        let outcome = detached(async move {
+            let outcome = this.tasks.fail(id, &owner, &r.error, retry).await.map_err(status)?;
+            if outcome == FailOutcome::Terminal {
+                this.turns.terminalise(&task.map_err(wire_err)?).await.map_err(status)?;
+            } else if outcome == FailOutcome::WillRetry {
+                this.delivery.retry_later(id, retry);
+            }
+            Ok(outcome)
+        })
+        .await?;
         Ok(Response::new(FailTaskResponse {
             will_retry: outcome == FailOutcome::WillRetry,
             terminal: outcome == FailOutcome::Terminal,
@@ -216,7 +225,8 @@ impl WorkerService for WorkerGrpcService {
     }
 
     async fn emit_event(&self, request: Request<EmitEventRequest>) -> Result<Response<EmitEventResponse>, Status> {
-        let stored = self.emit(request.into_inner()).await?;
+        let this = self.clone();
+        let stored = detached(async move { this.emit(request.into_inner()).await }).await?;
         Ok(Response::new(EmitEventResponse {
             event_json: stored.map(|e| wire::to_json(&KeyedEvent::of(&e))).unwrap_or_default(),
         }))
@@ -237,7 +247,8 @@ impl WorkerService for WorkerGrpcService {
             {
                 batch.push(message?);
             }
-            let (count, completed) = self.emit_batch(batch).await?;
+            let this = self.clone();
+            let (count, completed) = detached(async move { this.emit_batch(batch).await }).await?;
             accepted += count;
             task_completed |= completed;
         }
@@ -246,14 +257,18 @@ impl WorkerService for WorkerGrpcService {
 
     async fn await_tool_results(&self, request: Request<TurnRef>) -> Result<Response<Empty>, Status> {
         let (org, session, turn_id) = turn_ref(Some(&request.into_inner()))?;
-        self.turns.host(org).await_tool_results(session, turn_id).await.map_err(status)?;
+        let host = self.turns.host(org);
+        detached(async move { host.await_tool_results(session, turn_id).await.map_err(status) }).await?;
         Ok(Response::new(Empty {}))
     }
 
     async fn end_turn(&self, request: Request<EndTurnRequest>) -> Result<Response<EndTurnResponse>, Status> {
         let (org, end, task) = turn_end(request.into_inner())?;
-        let (stores, bus) = (self.turns.stores(), self.turns.bus().as_ref());
-        let task_completed = finish_turn(stores, bus, org, &end, Vec::new(), task).await.map_err(status)?;
+        let turns = self.turns.clone();
+        let task_completed = detached(async move {
+            finish_turn(turns.stores(), turns.bus().as_ref(), org, &end, Vec::new(), task).await.map_err(status)
+        })
+        .await?;
         Ok(Response::new(EndTurnResponse { task_completed }))
     }
 
@@ -298,6 +313,18 @@ impl WorkerService for WorkerGrpcService {
         });
         Ok(Response::new(Box::pin(stream)))
     }
+}
+
+/// Runs `work` on a task of its own and waits for it: a call dropped half-way (its connection
+/// lost, its client gone) still finishes what it began, so a commit is always followed by what
+/// goes with it — its events' publication, the next task's delivery. Dropping the handler would
+/// otherwise leave stored events unpublished until a reader finds them in the store.
+async fn detached<T, F>(work: F) -> Result<T, Status>
+where
+    F: Future<Output = Result<T, Status>> + Send + 'static,
+    T: Send + 'static,
+{
+    tokio::spawn(work).await.map_err(|error| Status::internal(format!("the call's work stopped: {error}")))?
 }
 
 /// The task a context request names.
