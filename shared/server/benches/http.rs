@@ -89,13 +89,21 @@ async fn open_sse_query(port: u16, session: &str, query: &str) -> Conn {
 
 async fn wait_for(conn: &mut Conn, needle: &str) {
     let mut line = String::new();
+    // The last few records' first lines, to say why a stream ended early.
+    let mut recent = std::collections::VecDeque::with_capacity(4);
     loop {
         line.clear();
         if conn.read_line(&mut line).await.expect("read") == 0 {
-            panic!("stream closed before {needle}");
+            panic!("stream closed before {needle}; last lines: {recent:?}");
         }
         if line.trim_end() == needle {
             return;
+        }
+        if line.starts_with("event:") || line.starts_with("data: {\"reason") {
+            if recent.len() == 4 {
+                recent.pop_front();
+            }
+            recent.push_back(line.trim_end().to_owned());
         }
     }
 }
@@ -117,6 +125,16 @@ impl Drop for Server {
     }
 }
 
+/// The processes' log filter: `EVERRUNS_BENCH_LOG` (their logs then go to this process's
+/// output), else errors only.
+fn bench_log() -> String {
+    std::env::var("EVERRUNS_BENCH_LOG").unwrap_or_else(|_| "error".into())
+}
+
+fn bench_output() -> Stdio {
+    if std::env::var_os("EVERRUNS_BENCH_LOG").is_some() { Stdio::inherit() } else { Stdio::null() }
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
 }
@@ -134,8 +152,8 @@ async fn spawn_server_mode(extra: &[(&str, &str)], dev: bool) -> Server {
         .env("RATE_LIMIT_API_REQUESTS_PER_MINUTE", "0")
         .env("LLMSIM_TTFT_MS", "0") // the simulator answers at once
         .env("LLMSIM_TOKEN_MS", "0")
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::null());
+        .env("RUST_LOG", bench_log())
+        .stdout(bench_output());
     for (k, v) in extra {
         command.env(k, v);
     }
@@ -190,6 +208,11 @@ struct Durable {
 impl Drop for Durable {
     fn drop(&mut self) {
         drop((self.worker.take(), self.server.take()));
+        // `EVERRUNS_BENCH_KEEP_DB=1` keeps the database for a look afterwards (its name is printed).
+        if std::env::var_os("EVERRUNS_BENCH_KEEP_DB").is_some() {
+            println!("kept database {}", self.database);
+            return;
+        }
         let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.database);
         let _ = Command::new("psql").args([self.admin.as_str(), "-q", "-c", &sql]).status();
     }
@@ -222,8 +245,8 @@ async fn durable(what: &str) -> Option<Durable> {
             .env("WORKER_GRPC_ADDRESS", &grpc_addr)
             .env("WORKER_GRPC_AUTH_TOKEN", "bench")
             .env("DEPLOYMENT_GRADE", "dev")
-            .env("RUST_LOG", "error")
-            .stdout(Stdio::null())
+            .env("RUST_LOG", bench_log())
+            .stdout(bench_output())
             .spawn()
             .expect("worker"),
         port: 0,
