@@ -210,3 +210,51 @@ async fn an_event_stream_refuses_a_turn_end_before_its_last_message() {
     let status = client.emit_event(ended).await.unwrap_err();
     assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
 }
+
+/// A worker leaves a generation's conversation out when it is the session's fold, and the control
+/// plane puts it back: the stored and streamed `llm.generation` of a second turn still carries the
+/// whole conversation (the first turn's question and answer, then the new question). A generation
+/// whose left-out count does not match the session is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_generation_sent_without_its_conversation_is_stored_with_it() {
+    use everruns_internal_protocol::v1::EmitEventRequest;
+    let server = serve(&durable_vars(&database().await)).await;
+    let _worker = Worker::spawn(&server.grpc, Duration::from_secs(60));
+    let api = Api::new(&server.api);
+    let session = api.session("llmsim-echo").await;
+    let mut sse = api.sse(&session, None).await;
+    for text in ["first question", "second question"] {
+        api.say(&session, text).await;
+        while sse.next(Duration::from_secs(10)).await.unwrap().event != "session.idled" {}
+    }
+    let events = api.events(&session).await;
+    let generations: Vec<&Value> = events.iter().filter(|e| e["type"] == "llm.generation").collect();
+    assert_eq!(generations.len(), 2);
+    let texts = |generation: &Value| -> Vec<String> {
+        generation["data"]["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["role"] != "system")
+            .map(|m| m["content"][0]["text"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    };
+    assert_eq!(texts(generations[0]), ["first question"]);
+    assert_eq!(texts(generations[1]), ["first question", "Echo: first question", "second question"]);
+
+    // The same generation again, its conversation left out but counted wrong: refused, not stored.
+    let mut client = grpc_client(&server).await;
+    let mut event = generations[1].clone();
+    event["id"] = json!(format!("event_{}", uuid::Uuid::now_v7().simple()));
+    event["data"]["messages"] = json!([]);
+    let request = EmitEventRequest {
+        event_json: event.to_string(),
+        conversation_through: 1,
+        conversation_messages: 7,
+        conversation_omitted: true,
+        ..EmitEventRequest::default()
+    };
+    let status = client.emit_event(request).await.unwrap_err();
+    assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
+    assert_eq!(api.events(&session).await.len(), events.len(), "nothing stored");
+}

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use everruns_core::context::TurnInputs;
 use everruns_core::engine::{IterationHost, TurnEnd};
-use everruns_core::events::{EventPayload, NewEvent, TurnStage};
+use everruns_core::events::{EventPayload, NewEvent, SentMessages, TurnStage};
 use everruns_core::ids::{MessageId, OrgId, SessionId, TaskId, TurnId};
 use everruns_core::ports::{ClaimOutcome, FailOutcome, TaskDelivery, TaskLease, TaskStore};
 use everruns_core::turns::{TurnService, finish_turn, record_event, record_events};
@@ -360,7 +360,8 @@ impl WorkerGrpcService {
             return Err(invalid("a turn's end goes on an event stream, or to EndTurn"));
         }
         let stores = self.turns.stores();
-        record_event(stores, self.turns.bus().as_ref(), new_event(request)?).await.map_err(status)
+        let event = self.new_event(request).await?;
+        record_event(stores, self.turns.bus().as_ref(), event).await.map_err(status)
     }
 
     /// Records streamed events in order: each run of persisted ones together, each live-only one
@@ -382,7 +383,7 @@ impl WorkerGrpcService {
         let count = batch.len() as u64;
         let mut run = Vec::with_capacity(batch.len());
         for request in batch {
-            let event = new_event(request)?;
+            let event = self.new_event(request).await?;
             if bus.is_live_only(&event.event) {
                 record_events(stores, bus, std::mem::take(&mut run)).await.map_err(status)?;
                 record_event(stores, bus, event).await.map_err(status)?;
@@ -424,18 +425,35 @@ fn turn_end(r: EndTurnRequest) -> Result<(OrgId, TurnEnd, Option<HeldTask>), Sta
 const EMIT_BATCH_MAX: usize = 64;
 
 /// The event a worker sent, with the idempotency key it was sent under.
-fn new_event(request: EmitEventRequest) -> Result<NewEvent, Status> {
-    let mut event: everruns_core::events::Event = wire::from_json("event", &request.event_json).map_err(wire_err)?;
-    // A generation whose conversation the worker had as the session's fold (see `wire`).
-    if request.conversation_through > 0
-        && let EventPayload::LlmGeneration(data) = &mut event.payload
-    {
-        let count = usize::try_from(request.conversation_messages).unwrap_or(usize::MAX);
-        data.messages = std::mem::take(&mut data.messages).referring(request.conversation_through, count);
+impl WorkerGrpcService {
+    /// An emitted event. A generation whose conversation the worker had as the session's fold
+    /// (see `wire`) is marked so; when the worker left that conversation out, it is put back from
+    /// the session (the fold this service just sent, or the store), the same list either way.
+    async fn new_event(&self, request: EmitEventRequest) -> Result<NewEvent, Status> {
+        let mut event: everruns_core::events::Event =
+            wire::from_json("event", &request.event_json).map_err(wire_err)?;
+        if request.conversation_through > 0
+            && let EventPayload::LlmGeneration(data) = &mut event.payload
+        {
+            let count = usize::try_from(request.conversation_messages).unwrap_or(usize::MAX);
+            let through = request.conversation_through;
+            data.messages = if request.conversation_omitted {
+                let conversation = self.turns.conversation_through(event.session_id, through).await.map_err(status)?;
+                if conversation.len() != count {
+                    return Err(invalid(format!(
+                        "the generation's conversation has {count} messages; the session's through sequence {through} has {}",
+                        conversation.len()
+                    )));
+                }
+                SentMessages::new(std::mem::take(&mut data.messages).to_vec(), conversation)
+            } else {
+                std::mem::take(&mut data.messages).referring(through, count)
+            };
+        }
+        let key = (!request.idempotency_key.is_empty()).then_some(request.idempotency_key);
+        event.idempotency_key = key.clone();
+        Ok(NewEvent { event, idempotency_key: key })
     }
-    let key = (!request.idempotency_key.is_empty()).then_some(request.idempotency_key);
-    event.idempotency_key = key.clone();
-    Ok(NewEvent { event, idempotency_key: key })
 }
 
 fn turn_ref(turn: Option<&TurnRef>) -> Result<(OrgId, SessionId, TurnId), Status> {

@@ -189,6 +189,7 @@ fn context_fields(inputs: &TurnInputs) -> v1::GetTurnContextResponse {
             .unwrap_or_default(),
         last_part: false,
         signal: None,
+        conversation_by_reference: true,
     }
 }
 

@@ -42,6 +42,8 @@ pub struct GrpcIterationHost {
     task: Option<(String, String)>,
     /// Set when the control plane completed the task with the turn's end.
     task_completed: Arc<AtomicBool>,
+    /// The control plane puts a generation's fold back itself: it is not sent.
+    conversation_by_reference: bool,
 }
 
 /// An open `EmitEventStream` call and how many events were written to it.
@@ -84,7 +86,16 @@ impl GrpcIterationHost {
             workspace,
             task: None,
             task_completed: Arc::new(AtomicBool::new(false)),
+            conversation_by_reference: false,
         }
+    }
+
+    /// Leaves a generation's conversation out when it is the session's fold (the context said
+    /// the control plane puts it back): what crosses per iteration then stays the same size
+    /// however long the session.
+    pub fn with_conversation_by_reference(mut self, by_reference: bool) -> Self {
+        self.conversation_by_reference = by_reference;
+        self
     }
 
     /// Names the claimed task (and its lease's owner) with the turn's end, so the control plane
@@ -114,12 +125,26 @@ impl IterationHost for GrpcIterationHost {
             }
             _ => (0, 0),
         };
+        let conversation_omitted = self.conversation_by_reference && conversation_through > 0;
+        let event_json = match &mut event.payload {
+            EventPayload::LlmGeneration(data) if conversation_omitted => {
+                let head = data.messages.head_only();
+                let sent = std::mem::replace(&mut data.messages, head);
+                let json = wire::to_json(&event);
+                if let EventPayload::LlmGeneration(data) = &mut event.payload {
+                    data.messages = sent;
+                }
+                json
+            }
+            _ => wire::to_json(&event),
+        };
         let request = EmitEventRequest {
-            event_json: wire::to_json(&event),
+            event_json,
             idempotency_key: idempotency_key.clone().unwrap_or_default(),
             conversation_through,
             conversation_messages,
             end_turn: None,
+            conversation_omitted,
         };
         let mut pipeline = self.pipeline.lock().await;
         let open = pipeline.get_or_insert_with(|| Pipeline::open(&self.client));

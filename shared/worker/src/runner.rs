@@ -199,6 +199,7 @@ impl TaskRunner {
         (owner, settled): (String, Arc<AtomicBool>),
     ) -> anyhow::Result<IterationOutcome> {
         let response = context?;
+        let by_reference = response.conversation_by_reference;
         let mut inputs = wire::parse_context(&response)?;
         // A turn cancelled (or ended) while its task was queued must not call the model.
         let stage = inputs.turn_events.iter().filter_map(FenceClass::of).fold(TurnStage::Open, |s, c| c.advance(s));
@@ -217,11 +218,9 @@ impl TaskRunner {
         known(&mut inputs.session.capabilities);
         let turn_events = std::mem::take(&mut inputs.turn_events);
         let context = inspect_turn_context(inputs, &self.capabilities, grade)?;
-        let host = GrpcIterationHost::new(self.client.clone(), task.org_id).with_task(
-            task.task_id.to_string(),
-            owner,
-            settled,
-        );
+        let host = GrpcIterationHost::new(self.client.clone(), task.org_id)
+            .with_task(task.task_id.to_string(), owner, settled)
+            .with_conversation_by_reference(by_reference);
         Ok(self.engine.run_iteration(&context, task, &turn_events, &host, cancel).await?)
     }
 

@@ -48,6 +48,12 @@ impl SentMessages {
         self.shared.through().map(|through| (through, self.shared.len(), self.head.as_slice()))
     }
 
+    /// Only the messages before the shared part (what crosses a process when the other side puts
+    /// the shared part back itself).
+    pub fn head_only(&self) -> Self {
+        Self::from(self.head.clone())
+    }
+
     /// A list read as one array whose last `shared` messages are the session's fold through
     /// `through` (what [`reference`](Self::reference) said before it crossed a process). Unchanged
     /// if it has fewer messages than that.

@@ -65,6 +65,12 @@ impl HistoryCache {
         }
     }
 
+    /// The conversation of a session's kept fold, if that fold is through `through` exactly.
+    pub fn messages_through(&self, session: SessionId, through: i64) -> Option<crate::domain::Conversation> {
+        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries.get(&session).filter(|(fold, _)| fold.last_sequence() == through).map(|(fold, _)| fold.messages())
+    }
+
     /// Drops a session's fold (the session was deleted).
     pub fn forget(&self, session: SessionId) {
         self.entries.lock().unwrap_or_else(|e| e.into_inner()).remove(&session);

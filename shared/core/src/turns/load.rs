@@ -138,6 +138,21 @@ impl TurnLoader {
         Ok(result)
     }
 
+    /// The session's conversation folded through `through`: the kept fold's when it is there
+    /// (the context of the iteration that asks was just folded to it), else folded from the store.
+    pub async fn conversation_through(&self, session: SessionId, through: i64) -> PortResult<Conversation> {
+        if let Some(conversation) = self.history.messages_through(session, through) {
+            return Ok(conversation);
+        }
+        let filter = EventFilter {
+            before_sequence: Some(through.saturating_add(1)),
+            exclude: vec!["llm.generation".to_owned()],
+            ..EventFilter::default()
+        };
+        let events = self.stores.events.list_events(session, &filter).await?;
+        Ok(crate::history::HistoryFold::of(&events).messages().folded_through(through))
+    }
+
     /// Forgets a deleted session's cached conversation.
     pub fn forget(&self, session: SessionId) {
         self.history.forget(session);

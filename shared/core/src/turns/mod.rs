@@ -665,6 +665,16 @@ impl TurnService {
         Ok(self.loader.inputs(task.org_id, session, Some(task.turn_id)).await?)
     }
 
+    /// A session's conversation through `through` (see [`TurnLoader::conversation_through`]):
+    /// what a remote worker's generation left out and the control plane puts back.
+    pub async fn conversation_through(
+        &self,
+        session: SessionId,
+        through: i64,
+    ) -> Result<crate::domain::Conversation, TurnError> {
+        Ok(self.loader.conversation_through(session, through).await?)
+    }
+
     /// The store-backed host for a remote worker's effects in `org`.
     pub fn host(&self, org: OrgId) -> StoreIterationHost {
         StoreIterationHost::new(self.loader.stores.clone(), self.bus.clone(), org, self.loader.cipher.clone())
