@@ -20,6 +20,16 @@ async fn start(config: ServerConfig) -> (u16, oneshot::Sender<()>) {
     (port, stop)
 }
 
+/// A server serving until the test ends, and its state (to write to its stores directly).
+async fn start_with_state(config: ServerConfig) -> (u16, everruns_http::AppState) {
+    let app = ServerAppBuilder::new(config).build().await.unwrap();
+    let state = app.state.clone();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(app.serve(listener, std::future::pending()));
+    (port, state)
+}
+
 fn config() -> ServerConfig {
     let mut config = ServerConfig::dev(([127, 0, 0, 1], 0).into());
     config.rate_limit_per_minute = 0;
@@ -98,11 +108,7 @@ async fn a_stored_event_that_was_never_published_arrives_with_the_next_beat() {
     use everruns_core::ids::{MessageId, SessionId, TurnId};
     let mut config = config();
     config.sse.heartbeat_interval = Duration::from_millis(400);
-    let app = ServerAppBuilder::new(config).build().await.unwrap();
-    let state = app.state.clone();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(app.serve(listener, std::future::pending()));
+    let (port, state) = start_with_state(config).await;
     let session = create_session(port).await;
     let id = SessionId::parse(&session).unwrap();
     let mut sse = send(port, &format!("GET /v1/sessions/{session}/sse HTTP/1.1\r\nHost: x\r\n\r\n")).await;
@@ -216,11 +222,7 @@ async fn a_sequence_gap_on_the_live_path_is_filled_from_the_store() {
     use everruns_core::ids::{SessionId, TurnId};
     use std::sync::Arc;
 
-    let app = ServerAppBuilder::new(config()).build().await.unwrap();
-    let state = app.state.clone();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(app.serve(listener, std::future::pending()));
+    let (port, state) = start_with_state(config()).await;
     let session = create_session(port).await;
     let id = SessionId::parse(&session).unwrap();
     let mut sse = send(port, &format!("GET /api/v1/sessions/{session}/sse HTTP/1.1\r\nHost: x\r\n\r\n")).await;
