@@ -258,3 +258,39 @@ async fn a_generation_sent_without_its_conversation_is_stored_with_it() {
     assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
     assert_eq!(api.events(&session).await.len(), events.len(), "nothing stored");
 }
+
+/// A fast iteration reaches the control plane as one burst (the worker holds its events a moment):
+/// everything the turn stores after its start, from `reason.started` to `session.idled`, is one
+/// write, while the SSE stream still shows every event in the order emitted, the output deltas
+/// between the message's start and its end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_fast_iteration_and_its_end_are_stored_as_one_write() {
+    let database = database().await;
+    let server = serve(&durable_vars(&database)).await;
+    let _worker = Worker::spawn(&server.grpc, Duration::from_secs(60));
+    let api = Api::new(&server.api);
+    let session = api.session("llmsim-echo-instant").await;
+    let mut sse = api.sse(&session, None).await;
+    api.say(&session, "one burst please").await;
+    let mut streamed = Vec::new();
+    loop {
+        let record = sse.next(Duration::from_secs(10)).await.expect("the turn ends");
+        streamed.push(record.event.clone());
+        if record.event == "session.idled" {
+            break;
+        }
+    }
+    let at = |kind: &str| streamed.iter().position(|e| e == kind).unwrap_or_else(|| panic!("{kind}: {streamed:?}"));
+    let first_delta = at("output.message.delta");
+    assert!(at("output.message.started") < first_delta, "{streamed:?}");
+    assert!(first_delta < at("output.message.completed"), "{streamed:?}");
+    assert!(at("reason.started") < at("turn.completed"), "{streamed:?}");
+
+    let pool = sqlx::PgPool::connect(&database).await.unwrap();
+    let writes: Vec<(String, String)> =
+        sqlx::query_as("SELECT event_type, xmin::text FROM events ORDER BY sequence").fetch_all(&pool).await.unwrap();
+    let after_start: Vec<&(String, String)> = writes.iter().skip_while(|(kind, _)| kind != "reason.started").collect();
+    assert_eq!(after_start.last().map(|(kind, _)| kind.as_str()), Some("session.idled"), "{writes:?}");
+    let transactions: std::collections::HashSet<&str> = after_start.iter().map(|(_, xmin)| xmin.as_str()).collect();
+    assert_eq!(transactions.len(), 1, "one write from reason.started on: {writes:?}");
+}

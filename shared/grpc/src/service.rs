@@ -10,7 +10,7 @@ use everruns_core::engine::{IterationHost, TurnEnd};
 use everruns_core::events::{EventPayload, NewEvent, SentMessages, TurnStage};
 use everruns_core::ids::{MessageId, OrgId, SessionId, TaskId, TurnId};
 use everruns_core::ports::{ClaimOutcome, FailOutcome, TaskDelivery, TaskLease, TaskStore};
-use everruns_core::turns::{TurnService, finish_turn, record_event, record_events};
+use everruns_core::turns::{TurnService, finish_turn, record_event, record_in_order};
 use everruns_internal_protocol::v1::worker_service_server::WorkerService;
 use everruns_internal_protocol::v1::*;
 use everruns_internal_protocol::wire::{self, KeyedEvent, WireError};
@@ -383,16 +383,10 @@ impl WorkerGrpcService {
         let count = batch.len() as u64;
         let mut run = Vec::with_capacity(batch.len());
         for request in batch {
-            let event = self.new_event(request).await?;
-            if bus.is_live_only(&event.event) {
-                record_events(stores, bus, std::mem::take(&mut run)).await.map_err(status)?;
-                record_event(stores, bus, event).await.map_err(status)?;
-            } else {
-                run.push(event);
-            }
+            run.push(self.new_event(request).await?);
         }
         let Some((org, end, task)) = end else {
-            record_events(stores, bus, run).await.map_err(status)?;
+            record_in_order(stores, bus, run).await.map_err(status)?;
             return Ok((count, false));
         };
         let completed = finish_turn(stores, bus, org, &end, run, task).await.map_err(status)?;

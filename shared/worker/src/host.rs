@@ -1,7 +1,8 @@
 //! `GrpcIterationHost`: the engine's effects sent to the control plane. Events are pipelined:
 //! each is written to one open `EmitEventStream` call without waiting for the one before (the
 //! control plane stores them in order), and `flush` closes the call and checks that every event
-//! was stored. The engine flushes before running tools and at the end of the iteration; turn-state
+//! was stored. Persisted events are held a moment on their way ([`crate::coalesce`]), so those
+//! emitted close together (and a turn's last ones with its end) are stored as one write. The engine flushes before running tools and at the end of the iteration; turn-state
 //! calls flush first, so they never overtake an event.
 
 use std::sync::Arc;
@@ -18,6 +19,7 @@ use tokio::sync::Mutex;
 use tokio::task::JoinHandle;
 
 use crate::client::WorkerClient;
+use crate::coalesce::{Coalesced, Outgoing};
 use crate::workspace::GrpcSessionWorkspace;
 
 /// Maps a gRPC failure to a port error (retryable unless the request was refused).
@@ -48,7 +50,7 @@ pub struct GrpcIterationHost {
 
 /// An open `EmitEventStream` call and how many events were written to it.
 struct Pipeline {
-    events: mpsc::UnboundedSender<EmitEventRequest>,
+    events: mpsc::UnboundedSender<Outgoing<EmitEventRequest>>,
     call: JoinHandle<Result<tonic::Response<EmitEventStreamResponse>, tonic::Status>>,
     sent: u64,
 }
@@ -57,7 +59,7 @@ impl Pipeline {
     fn open(client: &WorkerClient) -> Self {
         let (events, stream) = mpsc::unbounded();
         let mut client = client.clone();
-        let call = tokio::spawn(async move { client.emit_event_stream(stream).await });
+        let call = tokio::spawn(async move { client.emit_event_stream(Coalesced::new(stream)).await });
         Self { events, call, sent: 0 }
     }
 
@@ -148,7 +150,7 @@ impl IterationHost for GrpcIterationHost {
         };
         let mut pipeline = self.pipeline.lock().await;
         let open = pipeline.get_or_insert_with(|| Pipeline::open(&self.client));
-        if open.events.unbounded_send(request).is_err() {
+        if open.events.unbounded_send(Outgoing { message: request, urgent: false }).is_err() {
             // The call already ended (refused, or the control plane went away): say why.
             let reason = match pipeline.take() {
                 Some(ended) => ended.finish().await.err(),
@@ -199,7 +201,7 @@ impl IterationHost for GrpcIterationHost {
         let open = self.pipeline.lock().await.take();
         if let Some(pipeline) = open {
             let on_stream = EmitEventRequest { end_turn: Some(request.clone()), ..EmitEventRequest::default() };
-            if pipeline.events.unbounded_send(on_stream).is_ok() {
+            if pipeline.events.unbounded_send(Outgoing { message: on_stream, urgent: true }).is_ok() {
                 let completed = pipeline.finish().await?;
                 self.task_completed.store(completed, Ordering::Release);
                 return Ok(());

@@ -12,6 +12,7 @@
 
 mod app;
 pub mod client;
+mod coalesce;
 mod config;
 pub mod host;
 mod runner;

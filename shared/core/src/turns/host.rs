@@ -45,18 +45,76 @@ pub async fn record_event(stores: &Stores, bus: &dyn EventBus, event: NewEvent) 
     Ok(Some(stored))
 }
 
-/// Persists events in order (together where the store can) and publishes each stored one;
-/// live-only ones are published without being stored.
-pub async fn record_events(stores: &Stores, bus: &dyn EventBus, events: Vec<NewEvent>) -> PortResult<Vec<Event>> {
-    let (live, events): (Vec<_>, Vec<_>) = events.into_iter().partition(|e| bus.is_live_only(&e.event));
-    for event in live {
-        bus.emit(Arc::new(event.event));
+/// Persists the persisted ones of `events` together (where the store can), then publishes every
+/// event in its place: a live-only one (a delta between a message's start and its end) waits for
+/// the write of those after it in the same burst instead of splitting it in two writes.
+pub async fn record_in_order(stores: &Stores, bus: &dyn EventBus, events: Vec<NewEvent>) -> PortResult<()> {
+    let Interleaved { persisted, live } = Interleaved::split(bus, events);
+    let stored = stored_marking_fresh(stores, persisted).await?;
+    publish_in_place(bus, stored, live);
+    Ok(())
+}
+
+/// Persists `events` (none: no write), each marked with whether this write stored it.
+async fn stored_marking_fresh(stores: &Stores, events: Vec<NewEvent>) -> PortResult<Vec<(Event, bool)>> {
+    if events.is_empty() {
+        return Ok(Vec::new());
     }
-    let (stored, fresh) = store_events(stores, events).await?;
-    for event in fresh {
+    let ids: Vec<_> = events.iter().map(|e| e.event.id).collect();
+    let stored = stores.events.append_all(events).await?;
+    Ok(stored
+        .into_iter()
+        .zip(ids)
+        .map(|(event, id)| {
+            let fresh = event.id == id;
+            (event, fresh)
+        })
+        .collect())
+}
+
+/// A burst of events split for one write: the persisted ones in order, and each live-only one with
+/// how many persisted ones come before it.
+struct Interleaved {
+    persisted: Vec<NewEvent>,
+    live: Vec<(usize, Event)>,
+}
+
+impl Interleaved {
+    fn split(bus: &dyn EventBus, events: Vec<NewEvent>) -> Self {
+        let mut persisted = Vec::with_capacity(events.len());
+        let mut live = Vec::new();
+        for event in events {
+            if bus.is_live_only(&event.event) {
+                live.push((persisted.len(), event.event));
+            } else {
+                persisted.push(event);
+            }
+        }
+        Self { persisted, live }
+    }
+}
+
+/// The order to publish in: `stored` (each with whether this write stored it; a replayed key was
+/// published when it was first stored) with the `live` ones put back in their places.
+fn in_place(stored: Vec<(Event, bool)>, live: Vec<(usize, Event)>) -> Vec<Event> {
+    let mut out = Vec::with_capacity(stored.len() + live.len());
+    let mut live = live.into_iter().peekable();
+    for (index, (event, fresh)) in stored.into_iter().enumerate() {
+        while let Some((_, event)) = live.next_if(|(before, _)| *before <= index) {
+            out.push(event);
+        }
+        if fresh {
+            out.push(event);
+        }
+    }
+    out.extend(live.map(|(_, event)| event));
+    out
+}
+
+fn publish_in_place(bus: &dyn EventBus, stored: Vec<(Event, bool)>, live: Vec<(usize, Event)>) {
+    for event in in_place(stored, live) {
         bus.emit(Arc::new(event));
     }
-    Ok(stored)
 }
 
 /// Persists events in order (together where the store can) without publishing them. Returns the
@@ -106,11 +164,11 @@ pub async fn end_turn(stores: &Stores, bus: &dyn EventBus, org: OrgId, end: &Tur
     finish_turn(stores, bus, org, end, Vec::new(), None).await.map(|_| ())
 }
 
-/// Ends a turn whose last events (`run`, persisted ones, not stored yet) come with its end: one
-/// write where the stores' [`TurnLedger`](crate::ports::TurnLedger) can (the run, `session.idled`
-/// and the session idle together — with `task`, the claimed task of the ending iteration, completed
-/// too — then all published), else the run stored and [`end_turn_holding`]. Returns whether
-/// `task` was completed.
+/// Ends a turn whose last events (`run`, not stored yet; live-only ones are published in their
+/// places) come with its end: one write where the stores' [`TurnLedger`](crate::ports::TurnLedger)
+/// can (the run, `session.idled` and the session idle together — with `task`, the claimed task of
+/// the ending iteration, completed too — then all published), else the run stored and
+/// [`end_turn_holding`]. Returns whether `task` was completed.
 pub async fn finish_turn(
     stores: &Stores,
     bus: &dyn EventBus,
@@ -119,22 +177,21 @@ pub async fn finish_turn(
     run: Vec<NewEvent>,
     task: Option<(TaskId, String)>,
 ) -> PortResult<bool> {
+    let Interleaved { persisted: run, live } = Interleaved::split(bus, run);
     let idled = idled_event(end, None);
     let run = if bus.is_live_only(&idled.event) {
         run
     } else {
         match stores.turns.finish_turn(org, TurnFinish { events: run, idled, end: end.clone(), task }).await? {
             Finished::Done { events, task_completed } => {
-                for event in events {
-                    bus.emit(Arc::new(event));
-                }
+                publish_in_place(bus, events.into_iter().map(|event| (event, true)).collect(), live);
                 return Ok(task_completed);
             }
             Finished::Declined(run) => run,
         }
     };
-    let (_, held) = store_events(stores, run).await?;
-    end_turn_holding(stores, bus, org, end, held).await?;
+    let stored = stored_marking_fresh(stores, run).await?;
+    end_turn_holding(stores, bus, org, end, in_place(stored, live)).await?;
     Ok(false)
 }
 

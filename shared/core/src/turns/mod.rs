@@ -11,7 +11,8 @@ mod org_defaults;
 pub use cancel::CancellationRegistry;
 pub use history_cache::{HISTORY_CACHE_MAX_AGE, HISTORY_CACHE_SESSIONS, HistoryCache};
 pub use host::{
-    StoreIterationHost, end_turn, end_turn_holding, finish_turn, idled_event, record_event, record_events, store_events,
+    StoreIterationHost, end_turn, end_turn_holding, finish_turn, idled_event, record_event, record_in_order,
+    store_events,
 };
 pub use load::TurnLoader;
 pub use org_defaults::{ORG_DEFAULT_TTL, OrgDefaults};
