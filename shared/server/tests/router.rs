@@ -477,3 +477,37 @@ async fn default_provider_keys_apply_only_when_no_key_is_stored() {
     }
     assert_eq!(resolved, [Some("sk-from-env".to_owned()), Some("sk-stored".to_owned())], "a stored key wins");
 }
+
+/// Deleting a session: an idle one goes at once; a running one has its turn cancelled first, and
+/// both are gone afterwards (404); an unknown id is a 404 and a malformed one a 400, each a JSON body.
+#[tokio::test]
+async fn deleting_sessions_idle_running_unknown_and_malformed() {
+    let app = app().await;
+    let models = call(&app, Method::GET, "/api/v1/models", None).await.1;
+    let slow =
+        models["data"].as_array().unwrap().iter().find(|m| m["model_id"] == "llmsim-slow").unwrap()["id"].clone();
+    let mut ids = Vec::new();
+    for body in [json!({}), json!({"model_id": slow})] {
+        let (status, session, _) = call(&app, Method::POST, "/api/v1/sessions", Some(body)).await;
+        assert_eq!(status, StatusCode::CREATED, "{session}");
+        ids.push(session["id"].as_str().unwrap().to_owned());
+    }
+    let (idle, running) = (&ids[0], &ids[1]);
+    let message = json!({"message": {"role": "user", "content": [{"type": "text", "text": "a long story"}]}});
+    let (status, _, _) = call(&app, Method::POST, &format!("/api/v1/sessions/{running}/messages"), Some(message)).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (_, session, _) = call(&app, Method::GET, &format!("/api/v1/sessions/{running}"), None).await;
+    assert_eq!(session["status"], "active", "{session}");
+
+    for id in [idle, running] {
+        let (status, body, _) = call(&app, Method::DELETE, &format!("/api/v1/sessions/{id}"), None).await;
+        assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+        let (status, body, _) = call(&app, Method::GET, &format!("/api/v1/sessions/{id}"), None).await;
+        assert_error(status, &body, StatusCode::NOT_FOUND, "not found");
+        let (status, body, _) = call(&app, Method::DELETE, &format!("/api/v1/sessions/{id}"), None).await;
+        assert_error(status, &body, StatusCode::NOT_FOUND, "not found");
+    }
+    let (status, body, _) = call(&app, Method::DELETE, "/api/v1/sessions/not-a-session-id", None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body["error"]["message"].is_string(), "{body}");
+}

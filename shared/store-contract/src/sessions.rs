@@ -29,6 +29,7 @@ pub async fn session_store_contract(stores: &Stores) {
     listing(stores).await;
     status_changes(stores).await;
     deletes(stores).await;
+    settled_deletes(stores).await;
 }
 
 async fn crud(stores: &Stores) {
@@ -217,4 +218,46 @@ async fn deletes(stores: &Stores) {
     assert!(store.get_session(survivor_org, survivor.id).await.unwrap().is_some());
     assert_eq!(stores.events.list_events(survivor.id, &EventFilter::default()).await.unwrap().len(), 1);
     assert_eq!(stores.files.list_files(survivor.id, "").await.unwrap().len(), 1);
+}
+
+/// `delete_settled_session` deletes an idle session (with what cascades) and leaves a busy one, or
+/// another org's, alone.
+async fn settled_deletes(stores: &Stores) {
+    let store = stores.sessions.as_ref();
+    let session = seed_session(stores).await;
+    let (org, id) = (session.organization_id, session.id);
+    let turn = TurnId::new();
+    stores.events.append(activated(id, turn)).await.unwrap();
+    let activate = StatusChange {
+        expect: vec![SessionStatus::Started, SessionStatus::Idle],
+        to: SessionStatus::Active,
+        turn: Some(turn),
+        ..StatusChange::default()
+    };
+    store.change_status(org, id, activate).await.unwrap().unwrap();
+    assert!(!store.delete_settled_session(org, id).await.unwrap(), "a running session is not deleted");
+    assert!(store.get_session(org, id).await.unwrap().is_some());
+    let wait = StatusChange {
+        expect: vec![SessionStatus::Active],
+        to: SessionStatus::WaitingForToolResults,
+        turn: Some(turn),
+        ..StatusChange::default()
+    };
+    store.change_status(org, id, wait).await.unwrap().unwrap();
+    assert!(!store.delete_settled_session(org, id).await.unwrap(), "nor one waiting for tool results");
+
+    let idle = StatusChange {
+        expect: vec![SessionStatus::WaitingForToolResults],
+        to: SessionStatus::Idle,
+        ..StatusChange::default()
+    };
+    store.change_status(org, id, idle).await.unwrap().unwrap();
+    assert!(!store.delete_settled_session(fresh_org(), id).await.unwrap(), "another org cannot delete it");
+    assert!(store.delete_settled_session(org, id).await.unwrap());
+    assert_eq!(store.get_session(org, id).await.unwrap(), None);
+    assert!(stores.events.list_events(id, &EventFilter::default()).await.unwrap().is_empty(), "events cascade");
+    assert!(!store.delete_settled_session(org, id).await.unwrap(), "second delete finds nothing");
+
+    let fresh = seed_session(stores).await;
+    assert!(store.delete_settled_session(fresh.organization_id, fresh.id).await.unwrap(), "a started session");
 }

@@ -39,6 +39,20 @@ impl MemorySessionStore {
         self.values = values;
         self
     }
+
+    /// Deletes a session of `org` (with `settled`, only while no turn of it runs) and its children.
+    fn delete(&self, org: OrgId, id: SessionId, settled: bool) -> PortResult<bool> {
+        // The session lock is held while the children go, so nothing sees a half-deleted session.
+        let mut rows = write(&self.rows)?;
+        if rows.get(&id).is_none_or(|s| s.organization_id != org || (settled && s.status.is_busy())) {
+            return Ok(false);
+        }
+        self.events.delete_session_events(id)?;
+        self.files.delete_session_files(id)?;
+        self.values.delete_session_values(id)?;
+        rows.remove(&id);
+        Ok(true)
+    }
 }
 
 /// Copies the fields `update_session` may change (title, locale, tags and the overrides).
@@ -109,16 +123,11 @@ impl SessionStore for MemorySessionStore {
     }
 
     async fn delete_session(&self, org: OrgId, id: SessionId) -> PortResult<bool> {
-        // The session lock is held while the children go, so nothing sees a half-deleted session.
-        let mut rows = write(&self.rows)?;
-        if rows.get(&id).is_none_or(|s| s.organization_id != org) {
-            return Ok(false);
-        }
-        self.events.delete_session_events(id)?;
-        self.files.delete_session_files(id)?;
-        self.values.delete_session_values(id)?;
-        rows.remove(&id);
-        Ok(true)
+        self.delete(org, id, false)
+    }
+
+    async fn delete_settled_session(&self, org: OrgId, id: SessionId) -> PortResult<bool> {
+        self.delete(org, id, true)
     }
 
     async fn list_sessions(&self, org: OrgId, filter: &SessionFilter) -> PortResult<Page<Session>> {

@@ -302,18 +302,11 @@ impl SessionStore for PgSessionStore {
     }
 
     async fn delete_session(&self, org: OrgId, id: SessionId) -> PortResult<bool> {
-        // The session's tasks go in the same statement (iteration_tasks has no foreign key).
-        let deleted: i64 = sqlx::query_scalar(
-            "WITH gone AS (DELETE FROM sessions WHERE id = $1 AND org_id = $2 RETURNING id), \
-             tasks AS (DELETE FROM iteration_tasks WHERE session_id IN (SELECT id FROM gone)) \
-             SELECT count(*) FROM gone",
-        )
-        .bind(id.uuid())
-        .bind(org.uuid())
-        .fetch_one(&self.pool)
-        .await
-        .map_err(|err| port_error("delete_session", err))?;
-        Ok(deleted > 0)
+        delete(&self.pool, org, id, false).await
+    }
+
+    async fn delete_settled_session(&self, org: OrgId, id: SessionId) -> PortResult<bool> {
+        delete(&self.pool, org, id, true).await
     }
 
     async fn list_sessions(&self, org: OrgId, filter: &SessionFilter) -> PortResult<Page<Session>> {
@@ -358,4 +351,22 @@ impl SessionStore for PgSessionStore {
         }
         unchanged(&self.pool, org, id).await.map(|()| None)
     }
+}
+
+/// Deletes a session (with `settled`, only while its status is not busy) and, in the same
+/// statement, its tasks (iteration_tasks has no foreign key); the rest cascades.
+async fn delete(pool: &PgPool, org: OrgId, id: SessionId, settled: bool) -> PortResult<bool> {
+    let deleted: i64 = sqlx::query_scalar(
+        "WITH gone AS (DELETE FROM sessions WHERE id = $1 AND org_id = $2 \
+           AND NOT ($3 AND status IN ('active', 'waitingfortoolresults')) RETURNING id), \
+         tasks AS (DELETE FROM iteration_tasks WHERE session_id IN (SELECT id FROM gone)) \
+         SELECT count(*) FROM gone",
+    )
+    .bind(id.uuid())
+    .bind(org.uuid())
+    .bind(settled)
+    .fetch_one(pool)
+    .await
+    .map_err(|err| port_error("delete_session", err))?;
+    Ok(deleted > 0)
 }

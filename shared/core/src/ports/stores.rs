@@ -110,6 +110,10 @@ pub trait SessionStore: Send + Sync {
     async fn update_session(&self, session: &Session) -> PortResult<()>;
     /// Deletes a session and its events and files; returns whether it existed.
     async fn delete_session(&self, org: OrgId, id: SessionId) -> PortResult<bool>;
+    /// Deletes a session as [`delete_session`](Self::delete_session) does, but only while no turn
+    /// of it runs (its status is not busy), in one step with that check; `false` when it is absent
+    /// or busy (the caller reads it to tell which).
+    async fn delete_settled_session(&self, org: OrgId, id: SessionId) -> PortResult<bool>;
     /// Lists sessions, newest first.
     async fn list_sessions(&self, org: OrgId, filter: &SessionFilter) -> PortResult<Page<Session>>;
     /// Applies `change` atomically if its expectations hold; `Ok(None)` if they do not.

@@ -7,7 +7,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use everruns_core::domain::{ContentPart, MessageRole};
 use everruns_core::events::EventPayload;
-use everruns_core::ids::AgentId;
+use everruns_core::ids::{AgentId, SessionId};
 use everruns_core::ports::{EventFilter, SessionFilter};
 use everruns_core::turns::{CancelOutcome, ToolResultInput};
 use serde::Deserialize;
@@ -100,13 +100,18 @@ async fn patch(
 #[utoipa::path(delete, path = "/v1/sessions/{session_id}", operation_id = "delete_session", tag = "sessions",
     summary = "Delete a session (cancels its turn)", params(SessionIdParam), responses((status = 204, description = "Deleted")))]
 async fn delete(State(state): State<AppState>, Org(org): Org, Path(id): Path<String>) -> ApiResult<StatusCode> {
-    let session = sessions::find(&state, org, &id).await?;
-    if session.status.is_busy() {
-        state.turns.cancel(org, session.id).await?;
+    let id = SessionId::parse(&id)?;
+    // The common case is one write: a session with no turn running goes at once. Otherwise it is
+    // read (404 when absent), its turn cancelled, then deleted.
+    if !state.stores.sessions.delete_settled_session(org, id).await? {
+        let session = sessions::find(&state, org, &id.to_string()).await?;
+        if session.status.is_busy() {
+            state.turns.cancel(org, session.id).await?;
+        }
+        state.stores.sessions.delete_session(org, session.id).await?;
     }
-    state.stores.sessions.delete_session(org, session.id).await?;
-    state.turns.forget_session(session.id);
-    state.sse.close_session(session.id, "session_deleted");
+    state.turns.forget_session(id);
+    state.sse.close_session(id, "session_deleted");
     Ok(StatusCode::NO_CONTENT)
 }
 
