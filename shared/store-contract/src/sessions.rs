@@ -7,7 +7,9 @@ use everruns_core::ids::{AgentId, SessionId, TurnId};
 use everruns_core::ports::{EventFilter, SessionFile, SessionFilter, StatusChange, Stores};
 use everruns_core::time::Timestamp;
 
-use crate::fixtures::{activated, assert_conflict, assert_not_found, at, fresh_org, seed_harness, seed_session};
+use crate::fixtures::{
+    activated, assert_conflict, assert_not_found, at, compacting, fresh_org, seed_harness, seed_session,
+};
 
 fn usage(input: u64, output: u64, cache_read: Option<u64>) -> TokenUsage {
     TokenUsage {
@@ -30,6 +32,7 @@ pub async fn session_store_contract(stores: &Stores) {
     status_changes(stores).await;
     deletes(stores).await;
     settled_deletes(stores).await;
+    reads_with_events(stores).await;
 }
 
 async fn crud(stores: &Stores) {
@@ -260,4 +263,40 @@ async fn settled_deletes(stores: &Stores) {
 
     let fresh = seed_session(stores).await;
     assert!(store.delete_settled_session(fresh.organization_id, fresh.id).await.unwrap(), "a started session");
+}
+
+/// `get_session_with_events` answers the session as `get_session` does, and — when it reads the
+/// events too — exactly what `list_events` answers for the same filter.
+async fn reads_with_events(stores: &Stores) {
+    let store = stores.sessions.as_ref();
+    let session = seed_session(stores).await;
+    let (org, id) = (session.organization_id, session.id);
+    for _ in 0..2 {
+        stores.events.append(activated(id, TurnId::new())).await.unwrap();
+        stores.events.append(compacting(id)).await.unwrap();
+    }
+    let filters = [
+        EventFilter {
+            after_sequence: Some(1),
+            exclude: vec!["context.compacting".to_owned()],
+            ..EventFilter::default()
+        },
+        EventFilter { after_sequence: Some(0), ..EventFilter::default() },
+        EventFilter { after_sequence: Some(4), ..EventFilter::default() },
+        EventFilter { types: vec!["context.compacting".to_owned()], ..EventFilter::default() },
+    ];
+    for filter in &filters {
+        let (read, events) = store.get_session_with_events(org, id, filter).await.unwrap().expect("the session");
+        assert_eq!(Some(read), store.get_session(org, id).await.unwrap());
+        if let Some(events) = events {
+            assert_eq!(events, stores.events.list_events(id, filter).await.unwrap(), "{filter:?}");
+        }
+    }
+    let only_after = store.get_session_with_events(org, id, &filters[0]).await.unwrap().unwrap().1;
+    if let Some(events) = only_after {
+        let kinds: Vec<&str> = events.iter().map(|e| e.event_type()).collect();
+        assert_eq!(kinds, ["session.activated"], "after 1, without compactions");
+    }
+    assert_eq!(store.get_session_with_events(fresh_org(), id, &filters[0]).await.unwrap(), None, "another org");
+    assert_eq!(store.get_session_with_events(org, SessionId::new(), &filters[0]).await.unwrap(), None);
 }

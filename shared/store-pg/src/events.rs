@@ -37,6 +37,7 @@ macro_rules! event_columns {
         "id, session_id, sequence, event_type, data, context, ts, metadata, tags, idempotency_key"
     };
 }
+pub(crate) use event_columns;
 
 /// The Postgres [`EventStore`].
 #[derive(Debug, Clone)]
@@ -71,6 +72,47 @@ struct EventRow {
     metadata: Option<Json<Value>>,
     tags: Json<Vec<String>>,
     idempotency_key: Option<String>,
+}
+
+/// An event row as `json_agg` renders it (a read that returns a session with its events).
+#[derive(serde::Deserialize)]
+pub(crate) struct AggregatedEvent {
+    id: Uuid,
+    session_id: Uuid,
+    sequence: i64,
+    event_type: String,
+    data: Value,
+    context: EventContext,
+    ts: DateTime<Utc>,
+    metadata: Option<Value>,
+    tags: Vec<String>,
+    idempotency_key: Option<String>,
+}
+
+impl From<AggregatedEvent> for EventRow {
+    fn from(e: AggregatedEvent) -> Self {
+        Self {
+            id: e.id,
+            session_id: e.session_id,
+            sequence: e.sequence,
+            event_type: e.event_type,
+            data: Json(e.data),
+            context: Json(e.context),
+            ts: e.ts,
+            metadata: e.metadata.map(Json),
+            tags: Json(e.tags),
+            idempotency_key: e.idempotency_key,
+        }
+    }
+}
+
+/// The events of [`AggregatedEvent`] rows, completed as [`PgEventStore`] reads complete them.
+pub(crate) async fn aggregated_events(
+    pool: &PgPool,
+    session: SessionId,
+    rows: Vec<AggregatedEvent>,
+) -> PortResult<Vec<Event>> {
+    PgEventStore::new(pool.clone()).complete(session, rows.into_iter().map(EventRow::from).collect()).await
 }
 
 impl EventRow {

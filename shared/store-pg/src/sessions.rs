@@ -9,17 +9,19 @@ use chrono::{DateTime, Utc};
 use everruns_core::domain::{
     AgentCapabilityConfig, InitialFile, NetworkAccessList, Session, SessionStatus, TokenUsage, ToolDefinition,
 };
+use everruns_core::events::Event;
 use everruns_core::ids::{AgentId, HarnessId, ModelId, OrgId, SessionId, TurnId};
-use everruns_core::ports::{Page, PortError, PortResult, SessionFilter, SessionStore, StatusChange};
+use everruns_core::ports::{EventFilter, Page, PortError, PortResult, SessionFilter, SessionStore, StatusChange};
 use everruns_core::time::Timestamp;
 use serde_json::Value;
 use sqlx::postgres::PgArguments;
 use sqlx::types::Json;
-use sqlx::{Arguments, PgPool};
+use sqlx::{Arguments, FromRow, PgPool, Row};
 use uuid::Uuid;
 
 use crate::codec::{capabilities_json, column_u32, needle, u32_column};
 use crate::error::{Violation, corrupt, port_error, violation};
+use crate::events::{AggregatedEvent, aggregated_events};
 
 /// The columns every read returns, in [`SessionRow`] order.
 macro_rules! session_columns {
@@ -268,6 +270,44 @@ impl SessionStore for PgSessionStore {
         .map_err(|err| port_error("get_session", err))?
         .map(SessionRow::into_session)
         .transpose()
+    }
+
+    /// One statement when `events` selects what the turn loader reads (the events after a
+    /// sequence, some types left out): the session row with its events as one JSON array.
+    async fn get_session_with_events(
+        &self,
+        org: OrgId,
+        id: SessionId,
+        events: &EventFilter,
+    ) -> PortResult<Option<(Session, Option<Vec<Event>>)>> {
+        let Some(after) = events.after_sequence.filter(|_| {
+            let EventFilter { after_sequence: _, before_sequence, after_id, turn_id, types, exclude: _, limit } =
+                events;
+            before_sequence.is_none() && after_id.is_none() && turn_id.is_none() && types.is_empty() && limit.is_none()
+        }) else {
+            return Ok(self.get_session(org, id).await?.map(|session| (session, None)));
+        };
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            session_columns!(),
+            ", (SELECT coalesce(json_agg(e ORDER BY e.sequence), '[]') FROM (SELECT ",
+            crate::events::event_columns!(),
+            " FROM events WHERE session_id = $1 AND sequence > $3 AND NOT (event_type = ANY($4))) e) AS events \
+             FROM sessions WHERE id = $1 AND org_id = $2"
+        ))
+        .bind(id.uuid())
+        .bind(org.uuid())
+        .bind(after)
+        .bind(&events.exclude)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|err| port_error("get_session_with_events", err))?;
+        let Some(row) = row else { return Ok(None) };
+        let session = SessionRow::from_row(&row).map_err(|err| port_error("get_session_with_events", err))?;
+        let Json(stored): Json<Vec<AggregatedEvent>> =
+            row.try_get("events").map_err(|err| port_error("get_session_with_events", err))?;
+        let stored = aggregated_events(&self.pool, id, stored).await?;
+        Ok(Some((session.into_session()?, Some(stored))))
     }
 
     async fn update_session(&self, session: &Session) -> PortResult<()> {

@@ -170,7 +170,17 @@ async fn every_field_round_trips() {
         assert_eq!(stored.sequence, Some(1));
         assert_eq!(stores.events.get_event(session.id, stored.id).await.expect("get"), Some(stored.clone()));
         let by_turn = EventFilter { turn_id: Some(turn), ..EventFilter::default() };
-        assert_eq!(stores.events.list_events(session.id, &by_turn).await.expect("list"), vec![stored]);
+        assert_eq!(stores.events.list_events(session.id, &by_turn).await.expect("list"), vec![stored.clone()]);
+        // The turn loader's read (the session with the events after a sequence, as one JSON array)
+        // gives back every field too.
+        let since = EventFilter {
+            after_sequence: Some(0),
+            exclude: vec!["llm.generation".to_owned()],
+            ..EventFilter::default()
+        };
+        let (_, events) =
+            stores.sessions.get_session_with_events(org, session.id, &since).await.expect("read").expect("session");
+        assert_eq!(events, Some(vec![stored]), "read in one statement");
 
         let provider = Provider {
             id: ProviderId::new(),

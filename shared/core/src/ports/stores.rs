@@ -106,6 +106,18 @@ pub trait SessionStore: Send + Sync {
     async fn insert_session(&self, session: &Session) -> PortResult<()>;
     /// Reads a session.
     async fn get_session(&self, org: OrgId, id: SessionId) -> PortResult<Option<Session>>;
+    /// Reads a session and, where the store can in the same read, its events that `events`
+    /// selects (`None`: they were not read, and the caller lists them). By default the session
+    /// alone.
+    async fn get_session_with_events(
+        &self,
+        org: OrgId,
+        id: SessionId,
+        events: &EventFilter,
+    ) -> PortResult<Option<(Session, Option<Vec<Event>>)>> {
+        let _ = events;
+        Ok(self.get_session(org, id).await?.map(|session| (session, None)))
+    }
     /// Replaces a session's editable fields (title, locale, tags, overrides). `NotFound` if absent.
     async fn update_session(&self, session: &Session) -> PortResult<()>;
     /// Deletes a session and its events and files; returns whether it existed.

@@ -11,6 +11,7 @@ use crate::domain::{AgentCapabilityConfig, Controls, Conversation, Harness, Prov
 use crate::driver_registry::ResolvedModel;
 use crate::events::{Event, EventPayload};
 use crate::harness_templates::BuiltInHarnessRole;
+use crate::history::HistoryFold;
 use crate::ids::{HarnessId, ModelId, OrgId, SessionId, TurnId};
 use crate::ports::{EventFilter, PortError, PortResult, SecretCipher, Stores};
 use crate::seed::harness_with_role;
@@ -19,6 +20,13 @@ use super::{HistoryCache, OrgDefaults};
 
 /// How deep a harness chain may go before it is treated as a cycle.
 const MAX_HARNESS_DEPTH: usize = 16;
+
+/// What a turn's load leaves out: `llm.generation` carries everything sent to the model — the
+/// whole conversation again — and neither the history nor the engine reads it back (a re-run that
+/// emits it again is answered by its idempotency key), so it is not read at all.
+fn skip() -> Vec<String> {
+    vec!["llm.generation".to_owned()]
+}
 
 /// Loads turn inputs. Shared by execution and inspection.
 #[derive(Clone)]
@@ -82,15 +90,30 @@ impl TurnLoader {
         self.stores.sessions.get_session(org, id).await?.ok_or_else(|| PortError::not_found("session", id))
     }
 
-    /// Loads everything a turn needs. `turn` selects whose controls apply (the latest user
-    /// message's when `None`).
-    pub async fn inputs(&self, org: OrgId, session: Session, turn: Option<TurnId>) -> PortResult<TurnInputs> {
+    /// Loads everything a turn needs: the session with the events stored since its cached fold
+    /// (one read where the store can), then the rest. `turn` selects whose controls apply (the
+    /// latest user message's when `None`). `NotFound` when the session does not exist.
+    pub async fn inputs(&self, org: OrgId, id: SessionId, turn: Option<TurnId>) -> PortResult<TurnInputs> {
+        let mut fold = self.history.take(id);
+        let since =
+            EventFilter { after_sequence: Some(fold.last_sequence()), exclude: skip(), ..EventFilter::default() };
+        let (session, stored) = self
+            .stores
+            .sessions
+            .get_session_with_events(org, id, &since)
+            .await?
+            .ok_or_else(|| PortError::not_found("session", id))?;
+        let stored = match stored {
+            Some(events) => events,
+            None => self.stores.events.list_events(id, &since).await?,
+        };
+        fold.extend(&stored);
         let mut harness_chain = self.harness_chain(org, &session).await?;
         let mut agent = match session.agent_id {
             Some(id) => self.stores.agents.get_agent(org, id).await?,
             None => None,
         };
-        let (history, turn_events, latest_controls) = self.conversation(session.id, turn).await?;
+        let (history, turn_events, latest_controls) = self.conversation(id, turn, fold).await?;
         let controls = match turn {
             Some(_) => controls_of(&turn_events),
             None => latest_controls,
@@ -108,21 +131,14 @@ impl TurnLoader {
         Ok(TurnInputs { harness_chain, agent, session, history, turn_events, controls, model })
     }
 
-    /// The conversation through the latest stored event, `turn`'s events, and the controls of
-    /// the latest input message. Reads only what was stored since the cached fold.
+    /// The conversation of `fold` (the cached fold, extended with what was stored since), `turn`'s
+    /// events, and the controls of the latest input message; the fold is kept for the next time.
     async fn conversation(
         &self,
         session: SessionId,
         turn: Option<TurnId>,
+        fold: HistoryFold,
     ) -> PortResult<(Conversation, Vec<Event>, Option<Controls>)> {
-        let mut fold = self.history.take(session);
-        // `llm.generation` carries everything sent to the model — the whole conversation again —
-        // and neither the history nor the engine reads it back (a re-run that emits it again is
-        // answered by its idempotency key), so it is not read at all.
-        let skip = || vec!["llm.generation".to_owned()];
-        let since =
-            EventFilter { after_sequence: Some(fold.last_sequence()), exclude: skip(), ..EventFilter::default() };
-        fold.extend(&self.stores.events.list_events(session, &since).await?);
         let turn_events = match turn {
             None => Vec::new(),
             Some(turn) => match fold.turn_events(turn) {

@@ -622,8 +622,7 @@ impl TurnService {
 
     /// Runs one iteration task. Does not publish a follow-up.
     pub async fn run_iteration(&self, task: &IterationTask) -> Result<IterationOutcome, TurnError> {
-        let session = self.loader.session(task.org_id, task.session_id).await?;
-        let mut inputs = self.loader.inputs(task.org_id, session, Some(task.turn_id)).await?;
+        let mut inputs = self.loader.inputs(task.org_id, task.session_id, Some(task.turn_id)).await?;
         let turn_events = std::mem::take(&mut inputs.turn_events);
         let context = inspect_turn_context(inputs, &self.loader.capabilities, self.loader.grade)
             .map_err(|e| TurnError::Invalid(e.to_string()))?;
@@ -662,8 +661,7 @@ impl TurnService {
 
     /// The raw inputs of a task's iteration (for a remote worker, which merges them itself).
     pub async fn task_inputs(&self, task: &IterationTask) -> Result<crate::context::TurnInputs, TurnError> {
-        let session = self.loader.session(task.org_id, task.session_id).await?;
-        Ok(self.loader.inputs(task.org_id, session, Some(task.turn_id)).await?)
+        Ok(self.loader.inputs(task.org_id, task.session_id, Some(task.turn_id)).await?)
     }
 
     /// A session's conversation through `through` (see [`TurnLoader::conversation_through`]):
@@ -734,8 +732,7 @@ impl TurnService {
 
     /// The merged context the next reason step of a session would use.
     pub async fn load_context(&self, org: OrgId, session_id: SessionId) -> Result<TurnContext, TurnError> {
-        let session = self.loader.session(org, session_id).await?;
-        let inputs = self.loader.inputs(org, session, None).await?;
+        let inputs = self.loader.inputs(org, session_id, None).await?;
         inspect_turn_context(inputs, &self.loader.capabilities, self.loader.grade)
             .map_err(|e| TurnError::Invalid(e.to_string()))
     }
