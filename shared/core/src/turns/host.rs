@@ -96,7 +96,7 @@ impl Interleaved {
 
 /// The order to publish in: `stored` (each with whether this write stored it; a replayed key was
 /// published when it was first stored) with the `live` ones put back in their places.
-fn in_place(stored: Vec<(Event, bool)>, live: Vec<(usize, Event)>) -> Vec<Event> {
+fn in_place<T>(stored: Vec<(T, bool)>, live: Vec<(usize, T)>) -> Vec<T> {
     let mut out = Vec::with_capacity(stored.len() + live.len());
     let mut live = live.into_iter().peekable();
     for (index, (event, fresh)) in stored.into_iter().enumerate() {
@@ -121,10 +121,9 @@ fn publish_in_place(bus: &dyn EventBus, stored: Vec<(Event, bool)>, live: Vec<(u
 /// stored events and, apart, those this call stored — what is left to publish (a replayed key is
 /// answered with the earlier event, published when it was stored).
 pub async fn store_events(stores: &Stores, events: Vec<NewEvent>) -> PortResult<(Vec<Event>, Vec<Event>)> {
-    let ids: Vec<_> = events.iter().map(|e| e.event.id).collect();
-    let stored = stores.events.append_all(events).await?;
-    let fresh = stored.iter().zip(ids).filter(|(event, id)| event.id == *id).map(|(event, _)| event.clone()).collect();
-    Ok((stored, fresh))
+    let marked = stored_marking_fresh(stores, events).await?;
+    let fresh = marked.iter().filter(|(_, fresh)| *fresh).map(|(event, _)| event.clone()).collect();
+    Ok((marked.into_iter().map(|(event, _)| event).collect(), fresh))
 }
 
 #[async_trait::async_trait]
@@ -271,4 +270,19 @@ async fn idle_after(
     };
     publish.extend(stored_idled);
     changed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::in_place;
+
+    #[test]
+    fn live_events_are_published_where_they_stood_and_replays_not_again() {
+        // Stored: 1, 2 (a replay, published before), 3; live: 10 before 1, 20 and 21 before 3, 30 last.
+        let stored = vec![(1, true), (2, false), (3, true)];
+        let live = vec![(0, 10), (2, 20), (2, 21), (3, 30)];
+        assert_eq!(in_place(stored, live), [10, 1, 20, 21, 3, 30]);
+        assert_eq!(in_place(Vec::new(), vec![(0, 7), (0, 8)]), [7, 8], "live ones alone, in order");
+        assert_eq!(in_place(vec![(1, true)], Vec::new()), [1]);
+    }
 }
