@@ -1,9 +1,10 @@
 //! `GrpcIterationHost`: the engine's effects sent to the control plane. Events are pipelined:
 //! each is written to one open `EmitEventStream` call without waiting for the one before (the
 //! control plane stores them in order), and `flush` closes the call and checks that every event
-//! was stored. Persisted events are held a moment on their way ([`crate::coalesce`]), so those
-//! emitted close together (and a turn's last ones with its end) are stored as one write. The engine flushes before running tools and at the end of the iteration; turn-state
-//! calls flush first, so they never overtake an event.
+//! was stored. Events are held a moment on their way ([`crate::coalesce`]), so those emitted
+//! close together (and a turn's last ones with its end) are stored as one write. The engine
+//! flushes before running tools and at the end of the iteration; turn-state calls flush first, so
+//! they never overtake an event.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
