@@ -364,10 +364,10 @@ impl WorkerGrpcService {
         record_event(stores, self.turns.bus().as_ref(), event).await.map_err(status)
     }
 
-    /// Records streamed events in order: each run of persisted ones together, each live-only one
-    /// published where it stands. A turn's end (the stream's last message) comes after the run
-    /// before it is stored and before that run is published (`finish_turn`). Returns how many
-    /// events were recorded, and whether the end completed the task it named.
+    /// Records streamed events: the persisted ones together in one write, then every one published
+    /// in the order sent, a live-only one in its place (`record_in_order`). A turn's end (the
+    /// stream's last message) is stored with them and published after them (`finish_turn`).
+    /// Returns how many events were recorded, and whether the end completed the task it named.
     async fn emit_batch(&self, mut batch: Vec<EmitEventRequest>) -> Result<(u64, bool), Status> {
         let (stores, bus) = (self.turns.stores(), self.turns.bus().as_ref());
         let end = match batch.last_mut().and_then(|last| last.end_turn.take()) {
@@ -392,34 +392,7 @@ impl WorkerGrpcService {
         let completed = finish_turn(stores, bus, org, &end, run, task).await.map_err(status)?;
         Ok((count, completed))
     }
-}
 
-/// A claimed task and its lease's owner.
-type HeldTask = (TaskId, String);
-
-/// A turn's end as a worker sends it, with the task it may complete (and that task's owner).
-fn turn_end(r: EndTurnRequest) -> Result<(OrgId, TurnEnd, Option<HeldTask>), Status> {
-    let (org, session, turn_id) = turn_ref(r.turn.as_ref())?;
-    let task = match r.task_id.as_str() {
-        "" => None,
-        id => Some((TaskId::parse(id).map_err(invalid)?, owner(&r.owner)?.to_owned())),
-    };
-    let end = TurnEnd {
-        session,
-        turn: turn_id,
-        input_message_id: MessageId::parse(&r.input_message_id).map_err(invalid)?,
-        iterations: r.iterations,
-        usage: wire::from_json("usage", &r.usage_json).map_err(wire_err)?,
-        output_preview: (!r.output_preview.is_empty()).then_some(r.output_preview),
-    };
-    Ok((org, end, task))
-}
-
-/// Most events stored by one statement from a worker's stream.
-const EMIT_BATCH_MAX: usize = 64;
-
-/// The event a worker sent, with the idempotency key it was sent under.
-impl WorkerGrpcService {
     /// An emitted event. A generation whose conversation the worker had as the session's fold
     /// (see `wire`) is marked so; when the worker left that conversation out, it is put back from
     /// the session (the fold this service just sent, or the store), the same list either way.
@@ -449,6 +422,30 @@ impl WorkerGrpcService {
         Ok(NewEvent { event, idempotency_key: key })
     }
 }
+
+/// A claimed task and its lease's owner.
+type HeldTask = (TaskId, String);
+
+/// A turn's end as a worker sends it, with the task it may complete (and that task's owner).
+fn turn_end(r: EndTurnRequest) -> Result<(OrgId, TurnEnd, Option<HeldTask>), Status> {
+    let (org, session, turn_id) = turn_ref(r.turn.as_ref())?;
+    let task = match r.task_id.as_str() {
+        "" => None,
+        id => Some((TaskId::parse(id).map_err(invalid)?, owner(&r.owner)?.to_owned())),
+    };
+    let end = TurnEnd {
+        session,
+        turn: turn_id,
+        input_message_id: MessageId::parse(&r.input_message_id).map_err(invalid)?,
+        iterations: r.iterations,
+        usage: wire::from_json("usage", &r.usage_json).map_err(wire_err)?,
+        output_preview: (!r.output_preview.is_empty()).then_some(r.output_preview),
+    };
+    Ok((org, end, task))
+}
+
+/// Most events stored by one statement from a worker's stream.
+const EMIT_BATCH_MAX: usize = 64;
 
 fn turn_ref(turn: Option<&TurnRef>) -> Result<(OrgId, SessionId, TurnId), Status> {
     let turn = turn.ok_or_else(|| invalid("turn missing"))?;

@@ -160,11 +160,8 @@ impl TurnLoader {
         if let Some(conversation) = self.history.messages_through(session, through) {
             return Ok(conversation);
         }
-        let filter = EventFilter {
-            before_sequence: Some(through.saturating_add(1)),
-            exclude: vec!["llm.generation".to_owned()],
-            ..EventFilter::default()
-        };
+        let filter =
+            EventFilter { before_sequence: Some(through.saturating_add(1)), exclude: skip(), ..EventFilter::default() };
         let events = self.stores.events.list_events(session, &filter).await?;
         Ok(crate::history::HistoryFold::of(&events).messages().folded_through(through))
     }
