@@ -5,7 +5,9 @@
 //! - a cancel 0.5 s into an `llmsim-slow` answer idles the session within 1 s; nothing of the turn
 //!   but the cancellation's own events is stored after `turn.cancelled`, even after the answer
 //!   would have finished;
-//! - a message posted while a turn runs is stored for it (201) and answered in the same turn.
+//! - a message posted while a turn runs is stored for it (201) and answered in the same turn;
+//! - a new turn's first task is handed, already leased, to a subscribed worker with room; past
+//!   its room tasks are announced and claimed as before.
 //!
 //! Needs `EVERRUNS_TEST_DATABASE_URL` (scripts/test provides it).
 #![allow(clippy::unwrap_used)]
@@ -127,6 +129,72 @@ async fn stream_turn_context_refuses_a_malformed_task() {
             assert_eq!(status.code(), tonic::Code::InvalidArgument, "{task_json}: {status:?}");
         }
     }
+}
+
+/// A worker that subscribes with room gets a new turn's first task on its subscription, already
+/// leased to it (no other worker can claim it); while its room is taken, turns are announced and
+/// claimed as before; its report frees the room. A subscription with room needs a worker id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_turn_is_handed_to_a_subscribed_worker_with_room() {
+    use everruns_internal_protocol::v1::task_notification::Kind;
+    use everruns_internal_protocol::v1::{
+        ClaimNextTasksRequest, CompleteTaskRequest, SubscribeTaskNotificationsRequest, TaskNotification,
+    };
+    let server = serve(&durable_vars(&database().await)).await;
+    let api = Api::new(&server.api);
+    let mut client = grpc_client(&server).await;
+    let subscribe =
+        |owner: &str, capacity| SubscribeTaskNotificationsRequest { owner: owner.into(), capacity, lease_ms: 30_000 };
+    let refused = client.subscribe_task_notifications(subscribe("", 1)).await.unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::InvalidArgument, "{refused:?}");
+    let mut notifications = client.subscribe_task_notifications(subscribe("handed", 1)).await.unwrap().into_inner();
+    let mut next = async || -> TaskNotification {
+        loop {
+            let n = tokio::time::timeout(Duration::from_secs(5), notifications.message()).await.unwrap().unwrap();
+            if let Some(n) = n.filter(|n| n.kind() != Kind::Heartbeat) {
+                return n;
+            }
+        }
+    };
+    let claim = |owner: &str| ClaimNextTasksRequest { owner: owner.into(), lease_ms: 30_000, max: 5 };
+
+    let first = api.session("llmsim-echo").await;
+    api.say(&first, "hello").await;
+    let handed = next().await;
+    assert_eq!(handed.kind(), Kind::TaskHanded);
+    let lease = handed.lease.expect("a handed task carries its lease");
+    let task: Value = serde_json::from_str(&lease.task.as_ref().unwrap().task_json).unwrap();
+    assert_eq!((task["session_id"].as_str(), lease.owner.as_str(), lease.attempt), (Some(first.as_str()), "handed", 1));
+    assert_eq!(task["task_id"].as_str(), Some(handed.task_id.as_str()));
+    let others = client.claim_next_tasks(claim("other")).await.unwrap().into_inner().leases;
+    assert!(others.is_empty(), "the handed task is leased: {others:?}");
+
+    // Room taken: the next turn is announced and claimable.
+    let second = api.session("llmsim-echo").await;
+    api.say(&second, "hello").await;
+    assert_eq!(next().await.kind(), Kind::TaskAvailable);
+    let claimed = client.claim_next_tasks(claim("other")).await.unwrap().into_inner().leases;
+    assert_eq!(claimed.len(), 1, "{claimed:?}");
+
+    // The report frees the room: the next turn is handed again.
+    let done = CompleteTaskRequest {
+        task_id: handed.task_id.clone(),
+        owner: "handed".into(),
+        outcome: "completed".into(),
+        task: lease.task.clone(),
+    };
+    assert!(client.complete_task(done).await.unwrap().into_inner().success);
+    let third = api.session("llmsim-echo").await;
+    api.say(&third, "hello").await;
+    // (The second turn's task may be announced twice: by this server and by its NOTIFY.)
+    let second_task: Value = serde_json::from_str(&claimed[0].task.as_ref().unwrap().task_json).unwrap();
+    let again = loop {
+        let n = next().await;
+        if n.kind() != Kind::TaskAvailable || second_task["task_id"].as_str() != Some(n.task_id.as_str()) {
+            break n;
+        }
+    };
+    assert_eq!((again.kind(), again.lease.map(|l| l.attempt)), (Kind::TaskHanded, Some(1)));
 }
 
 /// A watched context stream: the context (its last part marked), then the turn's signals on the

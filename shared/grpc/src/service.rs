@@ -19,6 +19,8 @@ use futures::{FutureExt, Stream, StreamExt};
 use tokio::sync::broadcast;
 use tonic::{Request, Response, Status, Streaming};
 
+use crate::handoff::{Handed, WorkerSlots};
+
 /// The default lease when a worker does not ask for one.
 const DEFAULT_LEASE: Duration = Duration::from_secs(30);
 
@@ -31,6 +33,8 @@ pub struct WorkerGrpcService {
     notify: broadcast::Sender<TaskId>,
     delivery: Arc<dyn TaskDelivery>,
     traces: Option<Arc<dyn everruns_core::trace_context::TraceSink>>,
+    /// Subscribed workers' room for tasks handed to them as they are committed.
+    slots: Option<Arc<WorkerSlots>>,
 }
 
 impl WorkerGrpcService {
@@ -43,7 +47,21 @@ impl WorkerGrpcService {
         notify: broadcast::Sender<TaskId>,
         delivery: Arc<dyn TaskDelivery>,
     ) -> Self {
-        Self { turns: Arc::new(turns), tasks, notify, delivery, traces: None }
+        Self { turns: Arc::new(turns), tasks, notify, delivery, traces: None, slots: None }
+    }
+
+    /// Workers that subscribe with a capacity get tasks handed to them through `slots` (the
+    /// same ones the delivery reserves from).
+    pub fn with_slots(mut self, slots: Option<Arc<WorkerSlots>>) -> Self {
+        self.slots = slots;
+        self
+    }
+
+    /// A worker reported on `task`: its handed place, if it had one, is free.
+    fn reported(&self, task: TaskId) {
+        if let Some(slots) = &self.slots {
+            slots.finished(task);
+        }
     }
 
     /// Continues each turn's trace from the context its worker brings (`traceparent` /
@@ -142,6 +160,9 @@ impl WorkerService for WorkerGrpcService {
         let r = request.into_inner();
         let id = TaskId::parse(&r.task_id).map_err(invalid)?;
         let acknowledged = self.tasks.heartbeat(id, owner(&r.owner)?, lease(r.lease_ms)).await.map_err(status)?;
+        if let Some(slots) = self.slots.as_ref().filter(|_| acknowledged) {
+            slots.renewed(id, lease(r.lease_ms));
+        }
         let cancelled = match (SessionId::parse(&r.session_id), TurnId::parse(&r.turn_id)) {
             (Ok(session), Ok(turn_id)) => self.turns.is_cancelled(session, turn_id).await.map_err(status)?,
             _ => false,
@@ -164,6 +185,7 @@ impl WorkerService for WorkerGrpcService {
         let task = next.clone();
         let success =
             detached(async move { delivery.complete(id, &owner, task.as_ref()).await.map_err(status) }).await?;
+        self.reported(id);
         Ok(Response::new(CompleteTaskResponse { success, next: next.filter(|_| success).as_ref().map(wire::task) }))
     }
 
@@ -183,6 +205,7 @@ impl WorkerService for WorkerGrpcService {
             Ok(outcome)
         })
         .await?;
+        self.reported(id);
         Ok(Response::new(FailTaskResponse {
             will_retry: outcome == FailOutcome::WillRetry,
             terminal: outcome == FailOutcome::Terminal,
@@ -264,6 +287,9 @@ impl WorkerService for WorkerGrpcService {
 
     async fn end_turn(&self, request: Request<EndTurnRequest>) -> Result<Response<EndTurnResponse>, Status> {
         let (org, end, task) = turn_end(request.into_inner())?;
+        if let Some((id, _)) = &task {
+            self.reported(*id);
+        }
         let turns = self.turns.clone();
         let task_completed = detached(async move {
             finish_turn(turns.stores(), turns.bus().as_ref(), org, &end, Vec::new(), task).await.map_err(status)
@@ -294,24 +320,47 @@ impl WorkerService for WorkerGrpcService {
 
     async fn subscribe_task_notifications(
         &self,
-        _request: Request<SubscribeTaskNotificationsRequest>,
+        request: Request<SubscribeTaskNotificationsRequest>,
     ) -> Result<Response<Self::SubscribeTaskNotificationsStream>, Status> {
+        let r = request.into_inner();
+        // Room declared (and a service that hands tasks): tasks come leased on this stream too.
+        let handed = match &self.slots {
+            Some(slots) if r.capacity > 0 => {
+                Some(slots.subscribe(owner(&r.owner)?.to_owned(), r.capacity as usize, lease(r.lease_ms)))
+            }
+            _ => None,
+        };
         let receiver = self.notify.subscribe();
         let heartbeat = tokio::time::interval(Duration::from_secs(15));
-        let stream = futures::stream::unfold((receiver, heartbeat), |(mut receiver, mut heartbeat)| async move {
+        let state = (receiver, heartbeat, handed);
+        let stream = futures::stream::unfold(state, |(mut receiver, mut heartbeat, mut handed)| async move {
             use task_notification::Kind;
+            let notice = |kind: Kind, task_id: String| TaskNotification { kind: kind as i32, task_id, lease: None };
             let item = tokio::select! {
+                Some(lease) = next_handed(&mut handed) => TaskNotification {
+                    kind: Kind::TaskHanded as i32,
+                    task_id: lease.task.task_id.to_string(),
+                    lease: Some(to_lease(&lease)),
+                },
                 received = receiver.recv() => match received {
-                    Ok(id) => TaskNotification { kind: Kind::TaskAvailable as i32, task_id: id.to_string() },
+                    Ok(id) => notice(Kind::TaskAvailable, id.to_string()),
                     // Missed some: one wake-up covers them (workers claim whatever is visible).
-                    Err(broadcast::error::RecvError::Lagged(_)) => TaskNotification { kind: Kind::TaskAvailable as i32, task_id: String::new() },
+                    Err(broadcast::error::RecvError::Lagged(_)) => notice(Kind::TaskAvailable, String::new()),
                     Err(broadcast::error::RecvError::Closed) => return None,
                 },
-                _ = heartbeat.tick() => TaskNotification { kind: Kind::Heartbeat as i32, task_id: String::new() },
+                _ = heartbeat.tick() => notice(Kind::Heartbeat, String::new()),
             };
-            Some((Ok(item), (receiver, heartbeat)))
+            Some((Ok(item), (receiver, heartbeat, handed)))
         });
         Ok(Response::new(Box::pin(stream)))
+    }
+}
+
+/// The next lease handed to a subscription; never, for one without room.
+async fn next_handed(handed: &mut Option<Handed>) -> Option<TaskLease> {
+    match handed {
+        Some(handed) => handed.recv().await,
+        None => std::future::pending().await,
     }
 }
 
@@ -389,6 +438,9 @@ impl WorkerGrpcService {
             record_in_order(stores, bus, run).await.map_err(status)?;
             return Ok((count, false));
         };
+        if let Some((id, _)) = &task {
+            self.reported(*id);
+        }
         let completed = finish_turn(stores, bus, org, &end, run, task).await.map_err(status)?;
         Ok((count, completed))
     }

@@ -3,13 +3,16 @@
 //! consecutive sequences after what the session already has, nothing written when the change's
 //! expectations do not hold, `NotFound` for a session that does not exist (or is another
 //! organization's) — and of two starts racing on one session exactly one applies. The task part
-//! is checked by the adapters that queue tasks (their own tests). A session opened with its first
-//! event stores both or neither.
+//! is checked by the adapters that queue tasks (their own tests), a task handed to a worker as it
+//! is committed by [`handed_start_contract`]. A session opened with its first event stores both
+//! or neither.
 
 use everruns_core::domain::{Session, SessionStatus};
 use everruns_core::events::*;
 use everruns_core::ids::{HarnessId, MessageId, SessionId, TurnId};
-use everruns_core::ports::{EventFilter, PortError, StatusChange, Stores, TurnStart};
+use everruns_core::ports::{
+    EventFilter, HandedTo, PortError, QueuedTask, StatusChange, Stores, TaskStore, TurnLedger, TurnStart,
+};
 
 use crate::fixtures::{assert_invalid, assert_not_found, compacting, fresh_org, seed_harness, seed_session};
 
@@ -96,6 +99,48 @@ pub async fn turn_ledger_contract(stores: &Stores) {
     let turns: Vec<_> = events.iter().filter_map(|e| e.context.turn_id).collect();
     assert_eq!(turns, vec![winner, winner], "only the winner's events are stored");
     session_opening_contract(stores).await;
+}
+
+/// A start whose task is handed to a worker: the task is committed leased to that worker (its
+/// first attempt) — no other worker can claim it, its owner's heartbeat holds it, and its owner
+/// completes it — and once a lease lapses unanswered (the worker vanished after the handoff) any
+/// worker reclaims it, as its second attempt. A start that does not apply leases nothing.
+/// `ledger` queues its tasks in `tasks`.
+pub async fn handed_start_contract(stores: &Stores, ledger: &dyn TurnLedger, tasks: &dyn TaskStore) {
+    use std::time::Duration;
+    let session = seed_session(stores).await;
+    let (org, id) = (session.organization_id, session.id);
+    let handed =
+        |owner: &str, lease_ms: u64| Some(HandedTo { owner: owner.to_owned(), lease: Duration::from_millis(lease_ms) });
+    let turn = TurnId::new();
+    let task = crate::fixtures::first_task(&session, turn);
+    let mut first = start(id, turn);
+    first.task = Some(QueuedTask { task: task.clone(), max_attempts: 3, handed_to: handed("worker-a", 30_000) });
+    ledger.start_turn(org, id, first).await.unwrap().expect("an idle session starts a turn");
+    assert!(tasks.claim_next("worker-b", Duration::from_secs(30), 10).await.unwrap().is_empty(), "leased to a");
+    assert!(tasks.heartbeat(task.task_id, "worker-a", Duration::from_secs(30)).await.unwrap(), "a holds it");
+    assert!(!tasks.heartbeat(task.task_id, "worker-b", Duration::from_secs(30)).await.unwrap());
+    assert!(tasks.complete(task.task_id, "worker-a", None).await.unwrap(), "a completes it");
+
+    // A start that does not apply (the session is active) leases nothing.
+    let mut refused = start(id, TurnId::new());
+    let other = crate::fixtures::first_task(&session, TurnId::new());
+    refused.task = Some(QueuedTask { task: other.clone(), max_attempts: 3, handed_to: handed("worker-a", 30_000) });
+    assert!(ledger.start_turn(org, id, refused).await.unwrap().is_none());
+    assert_eq!(tasks.status(other.task_id).await.unwrap(), None, "nothing queued");
+
+    // The worker vanishes after the handoff: the lapsed lease is reclaimed by another worker.
+    let lost = seed_session(stores).await;
+    let turn = TurnId::new();
+    let task = crate::fixtures::first_task(&lost, turn);
+    let mut start_lost = start(lost.id, turn);
+    start_lost.task = Some(QueuedTask { task: task.clone(), max_attempts: 3, handed_to: handed("gone", 50) });
+    ledger.start_turn(lost.organization_id, lost.id, start_lost).await.unwrap().expect("started");
+    tokio::time::sleep(Duration::from_millis(80)).await;
+    let reclaimed = tasks.claim_next("worker-b", Duration::from_secs(30), 10).await.unwrap();
+    assert_eq!(reclaimed.len(), 1, "the lapsed handoff is claimable");
+    assert_eq!((reclaimed[0].task.clone(), reclaimed[0].attempt), (task.clone(), 2), "as the second attempt");
+    assert!(!tasks.complete(task.task_id, "gone", None).await.unwrap(), "the vanished worker no longer holds it");
 }
 
 /// `session.started` of `session`, keyed as the service keys it.

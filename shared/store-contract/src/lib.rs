@@ -42,7 +42,7 @@ pub use fence::{concurrent_fence_contract, turn_fence_contract};
 pub use files::file_store_contract;
 pub use generations::generation_store_contract;
 pub use harnesses::harness_store_contract;
-pub use ledger::{start as turn_start, turn_ledger_contract};
+pub use ledger::{handed_start_contract, start as turn_start, turn_ledger_contract};
 pub use oauth::oauth_contract;
 pub use providers::provider_store_contract;
 pub use sessions::session_store_contract;

@@ -52,6 +52,9 @@ impl TurnLedger for MemoryTurnLedger {
         let stored = self.events.append_all(start.events).await?;
         if let Some((queued, tasks)) = queue {
             tasks.enqueue(&queued.task, queued.max_attempts).await?;
+            if let Some(handed) = &queued.handed_to {
+                tasks.claim(queued.task.task_id, &handed.owner, handed.lease).await?;
+            }
         }
         Ok(Some(stored))
     }

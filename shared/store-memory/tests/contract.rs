@@ -56,7 +56,7 @@ async fn a_turn_start_queues_its_task_only_where_a_task_store_is() {
     let turn = TurnId::new();
     let task = contract::fixtures::first_task(&session, turn);
     let mut start = contract::turn_start(session.id, turn);
-    start.task = Some(QueuedTask { task: task.clone(), max_attempts: 2 });
+    start.task = Some(QueuedTask { task: task.clone(), max_attempts: 2, handed_to: None });
     let bare = MemoryTurnLedger::new(stores.sessions.clone(), stores.events.clone());
     assert!(bare.start_turn(session.organization_id, session.id, start.clone()).await.is_err());
     let now = stores.sessions.get_session(session.organization_id, session.id).await.unwrap().unwrap();
@@ -68,6 +68,15 @@ async fn a_turn_start_queues_its_task_only_where_a_task_store_is() {
     let claimed = tasks.claim_next("worker", std::time::Duration::from_secs(30), 5).await.unwrap();
     assert_eq!(claimed.len(), 1);
     assert_eq!((claimed[0].task.clone(), claimed[0].max_attempts), (task, 2));
+}
+
+/// A task handed to a worker as the start commits it is leased to that worker.
+#[tokio::test]
+async fn a_handed_start_leases_its_task() {
+    let stores = memory_stores();
+    let tasks = std::sync::Arc::new(MemoryTaskStore::new());
+    let ledger = MemoryTurnLedger::new(stores.sessions.clone(), stores.events.clone()).with_tasks(tasks.clone());
+    contract::handed_start_contract(&stores, &ledger, tasks.as_ref()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 8)]

@@ -62,7 +62,8 @@ impl PgTurnLedger {
 
 /// Parameters: `$1`–`$10` the status change ([`status_update`]); `$11` the event count,
 /// `$12`–`$20` the event columns, `$21`–`$23` the fence; `$24`–`$26` the events' notification;
-/// `$27`–`$33` the task (none unless `$33`), `$34`–`$36` its notification.
+/// `$27`–`$33` the task (none unless `$33`), `$34`–`$36` its notification (none for a handed task),
+/// `$37`–`$38` the worker a task is handed to and its lease in milliseconds (NULL: queued pending).
 const START_TURN: &str = concat!(
     "WITH changed AS (",
     status_update!(),
@@ -81,14 +82,16 @@ const START_TURN: &str = concat!(
      stored AS (INSERT INTO events (id, session_id, sequence, event_type, data, context, ts, metadata, tags, \
        idempotency_key, turn_id) SELECT r.id, $1, allocated.first + r.n - 1, r.event_type, r.data, r.context, \
        r.ts, r.metadata, r.tags, r.idempotency_key, r.turn_id FROM allocated, rows r RETURNING id), \
-     task AS (INSERT INTO iteration_tasks \
-       (id, org_id, session_id, turn_id, input_message_id, iteration, max_attempts, idempotency_key) \
-       SELECT $27, $2, id, $28, $29, $30, $31, $32 FROM changed WHERE $33 \
-       ON CONFLICT DO NOTHING RETURNING id) \
+     task AS (INSERT INTO iteration_tasks (id, org_id, session_id, turn_id, input_message_id, iteration, \
+       max_attempts, idempotency_key, status, lease_owner, lease_expires_at, attempts) \
+       SELECT $27, $2, id, $28, $29, $30, $31, $32, CASE WHEN $37::text IS NULL THEN 'pending' ELSE 'claimed' END, \
+         $37, CASE WHEN $37::text IS NOT NULL THEN now() + $38 * interval '1 millisecond' END, \
+         CASE WHEN $37::text IS NULL THEN 0 ELSE 1 END \
+       FROM changed WHERE $33 ON CONFLICT DO NOTHING RETURNING id) \
      SELECT (SELECT first FROM allocated), \
        CASE WHEN $24 AND EXISTS (SELECT 1 FROM stored) THEN pg_notify($25, $26 || ' ' || \
          (SELECT first FROM allocated) || '..' || ((SELECT first FROM allocated) + $11 - 1)) END, \
-       (SELECT CASE WHEN $34 THEN pg_notify($35, $36) END FROM task) \
+       (SELECT CASE WHEN $34 AND $37::text IS NULL THEN pg_notify($35, $36) END FROM task) \
      FROM changed"
 );
 
@@ -285,7 +288,7 @@ fn add_columns(arguments: &mut PgArguments, events: &[Event]) -> Result<(), sqlx
     Ok(())
 }
 
-/// Adds `$11`–`$36` of [`START_TURN`].
+/// Adds `$11`–`$38` of [`START_TURN`].
 fn add_start(
     arguments: &mut PgArguments,
     session: SessionId,
@@ -324,5 +327,8 @@ fn add_start(
     arguments.add(ledger.notify_tasks).map_err(encode)?;
     arguments.add(TASK_AVAILABLE_CHANNEL).map_err(encode)?;
     arguments.add(task.map(|q| q.task.task_id.to_string()).unwrap_or_default()).map_err(encode)?;
+    let handed = task.and_then(|q| q.handed_to.as_ref());
+    arguments.add(handed.map(|h| h.owner.as_str())).map_err(encode)?;
+    arguments.add(handed.map_or(0, |h| crate::tasks::millis(h.lease))).map_err(encode)?;
     Ok(())
 }

@@ -128,7 +128,7 @@ fn millis_timestamp(at: DateTime<Utc>) -> Timestamp {
 }
 
 /// A duration as the milliseconds bound into `$n * interval '1 millisecond'` (capped).
-fn millis(duration: Duration) -> i64 {
+pub(crate) fn millis(duration: Duration) -> i64 {
     i64::try_from(duration.as_millis().min(MAX_MILLIS)).unwrap_or(i64::MAX)
 }
 

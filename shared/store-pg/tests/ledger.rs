@@ -32,7 +32,7 @@ async fn a_start_queues_its_task_and_announces_it_with_its_events() {
         let turn = TurnId::new();
         let mut start = turn_start(session.id, turn);
         let task = first_task(&session, turn);
-        start.task = Some(QueuedTask { task: task.clone(), max_attempts: 3 });
+        start.task = Some(QueuedTask { task: task.clone(), max_attempts: 3, handed_to: None });
         let stored = ledger.start_turn(session.organization_id, session.id, start).await.unwrap().unwrap();
         assert_eq!(stored.len(), 2);
 
@@ -55,9 +55,30 @@ async fn a_start_queues_its_task_and_announces_it_with_its_events() {
         // The session is active: a second start queues nothing.
         let mut again = turn_start(session.id, TurnId::new());
         let other = IterationTask { task_id: TaskId::new(), turn_id: TurnId::new(), ..task.clone() };
-        again.task = Some(QueuedTask { task: other, max_attempts: 3 });
+        again.task = Some(QueuedTask { task: other, max_attempts: 3, handed_to: None });
         assert!(ledger.start_turn(session.organization_id, session.id, again).await.unwrap().is_none());
         assert!(tasks.claim_next("worker-b", Duration::from_secs(30), 10).await.unwrap().is_empty());
+    })
+    .await;
+}
+
+/// A task handed to a worker as the start commits it is leased to that worker, and not announced.
+#[tokio::test]
+async fn a_handed_start_leases_its_task_without_a_notification() {
+    with_database(|stores, pool| async move {
+        let ledger = PgTurnLedger::new(pool.clone());
+        let tasks = PgTaskStore::new(pool.clone());
+        let mut notifier = PgTaskNotifier::listen(&pool).await.unwrap();
+        everruns_store_contract::handed_start_contract(&stores, &ledger, &tasks).await;
+        let announced = tokio::time::timeout(Duration::from_millis(200), async {
+            loop {
+                if let TaskWake::Task(id) = notifier.recv().await.expect("recv") {
+                    return id;
+                }
+            }
+        })
+        .await;
+        assert!(announced.is_err(), "a handed task is not announced: {announced:?}");
     })
     .await;
 }
@@ -165,7 +186,7 @@ async fn a_turn_end_completes_the_task_its_owner_still_holds() {
             let input = MessageId::new();
             let task = first_task(&session, turn);
             let mut start = turn_start(id, turn);
-            start.task = Some(QueuedTask { task: task.clone(), max_attempts: 3 });
+            start.task = Some(QueuedTask { task: task.clone(), max_attempts: 3, handed_to: None });
             ledger.start_turn(org, id, start).await.unwrap().unwrap();
             let leased = tasks.claim_next(owner, Duration::from_secs(30), 10).await.unwrap();
             assert_eq!(leased.len(), 1);

@@ -1,6 +1,7 @@
 //! `WorkerAppBuilder`: a long-running worker that claims tasks over gRPC — woken by the
 //! service's task notifications, with polling as the fallback — and runs up to
-//! `MAX_CONCURRENT_TASKS` at once.
+//! `MAX_CONCURRENT_TASKS` at once. It declares that room when it subscribes: a new turn's first
+//! task then usually arrives on the subscription already leased to it, and runs at once.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -9,9 +10,9 @@ use std::time::{Duration, Instant};
 use everruns_core::PlatformDefinition;
 use everruns_core::engine::{EngineConfig, IterationEngine};
 use everruns_internal_protocol::v1::task_notification::Kind;
-use everruns_internal_protocol::v1::{ClaimNextTasksRequest, SubscribeTaskNotificationsRequest};
+use everruns_internal_protocol::v1::{ClaimNextTasksRequest, Lease, SubscribeTaskNotificationsRequest};
 use futures::StreamExt;
-use tokio::sync::{Notify, Semaphore, watch};
+use tokio::sync::{Notify, Semaphore, mpsc, watch};
 
 use crate::client::connect;
 use crate::config::DurableWorkerConfig;
@@ -60,8 +61,10 @@ impl WorkerAppBuilder {
         );
         let runner = TaskRunner { client: client.clone(), engine, capabilities, config: config.clone() };
         let wake = Arc::new(Notify::new());
-        tokio::spawn(listen(client.clone(), config.clone(), wake.clone(), self.ready));
+        let (handed, leases) = mpsc::unbounded_channel();
+        tokio::spawn(listen(client.clone(), config.clone(), (wake.clone(), handed), self.ready));
         let slots = Arc::new(Semaphore::new(config.max_concurrent_tasks));
+        tokio::spawn(run_handed(leases, runner.clone(), slots.clone()));
         let mut idle = config.poll_interval;
         loop {
             let free = slots.available_permits();
@@ -113,11 +116,28 @@ impl WorkerAppBuilder {
     }
 }
 
-/// Relays the service's task notifications to the claim loop, reconnecting after errors.
+/// Runs the tasks handed to this worker, each at once: with a slot when one is free (the claim
+/// loop then claims less). The service hands no more than the room declared, but the worker's own
+/// claims may have taken it meanwhile; a lease must not wait, so the run starts regardless.
+async fn run_handed(mut leases: mpsc::UnboundedReceiver<Lease>, runner: TaskRunner, slots: Arc<Semaphore>) {
+    while let Some(lease) = leases.recv().await {
+        let permit = slots.clone().try_acquire_owned().ok();
+        let runner = runner.clone();
+        tokio::spawn(async move {
+            if let Err(error) = runner.run(lease).await {
+                tracing::error!("handed task run failed: {error}");
+            }
+            drop(permit);
+        });
+    }
+}
+
+/// Relays the service's task notifications: wake-ups to the claim loop, handed leases to
+/// [`run_handed`]. Reconnects after errors.
 async fn listen(
     client: crate::client::WorkerClient,
     config: Arc<DurableWorkerConfig>,
-    wake: Arc<Notify>,
+    (wake, handed): (Arc<Notify>, mpsc::UnboundedSender<Lease>),
     ready: Option<watch::Sender<bool>>,
 ) {
     let signal = |value: bool| {
@@ -126,7 +146,11 @@ async fn listen(
         }
     };
     loop {
-        let request = SubscribeTaskNotificationsRequest { owner: config.worker_id.clone() };
+        let request = SubscribeTaskNotificationsRequest {
+            owner: config.worker_id.clone(),
+            capacity: u32::try_from(config.max_concurrent_tasks).unwrap_or(u32::MAX),
+            lease_ms: u32::try_from(config.lease.as_millis()).unwrap_or(u32::MAX),
+        };
         match client.clone().subscribe_task_notifications(request).await {
             Ok(response) => {
                 // The service registered the subscription before it answered.
@@ -134,7 +158,13 @@ async fn listen(
                 let mut stream = response.into_inner();
                 let mut recent = RecentWakeups::default();
                 while let Some(Ok(notification)) = stream.next().await {
-                    if notification.kind == Kind::TaskAvailable as i32 && recent.is_new(notification.task_id) {
+                    if notification.kind == Kind::TaskHanded as i32
+                        && let Some(lease) = notification.lease
+                    {
+                        // A later wake-up for it would only cost an empty claim.
+                        recent.is_new(notification.task_id);
+                        let _ = handed.send(lease);
+                    } else if notification.kind == Kind::TaskAvailable as i32 && recent.is_new(notification.task_id) {
                         wake.notify_one();
                     }
                 }

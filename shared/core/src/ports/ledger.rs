@@ -29,6 +29,19 @@ pub struct QueuedTask {
     pub task: IterationTask,
     /// Attempts before it is given up.
     pub max_attempts: u32,
+    /// The worker it is committed leased to (its first attempt), when one was ready to run it at
+    /// once (see [`TaskDelivery::reserve`](super::TaskDelivery::reserve)); otherwise it is
+    /// committed pending. A handed task whose worker vanishes is reclaimed when the lease lapses.
+    pub handed_to: Option<HandedTo>,
+}
+
+/// The worker a queued task is leased to as it is committed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HandedTo {
+    /// The lease's owner.
+    pub owner: String,
+    /// The lease.
+    pub lease: std::time::Duration,
 }
 
 /// A turn's end: its last events, then `session.idled`, and the session back to idle with the

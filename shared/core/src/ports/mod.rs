@@ -15,10 +15,10 @@ mod workspace;
 
 pub use auth::AuthStore;
 pub use bus::{EventBus, EventEmitter, EventSubscription};
-pub use ledger::{Finished, QueuedTask, TurnFinish, TurnLedger, TurnStart};
+pub use ledger::{Finished, HandedTo, QueuedTask, TurnFinish, TurnLedger, TurnStart};
 pub use limits::{RateDecision, RateLimiter};
 pub use oauth::OAuthStore;
-pub use queue::{IterationTask, TaskDelivery};
+pub use queue::{IterationTask, Reservation, TaskDelivery};
 pub use secrets::{CipherError, SecretCipher};
 pub use stores::{
     AgentStore, EventFilter, EventStore, FileStore, HarnessStore, ListQuery, Page, ProviderStore, SessionFile,

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::PortResult;
+use super::{PortResult, TaskLease};
 use crate::ids::{MessageId, OrgId, SessionId, TaskId, TurnId};
 
 /// One iteration of one turn: the unit of work a worker runs. Identified by `(turn_id, iteration)`.
@@ -63,4 +63,26 @@ pub trait TaskDelivery: Send + Sync {
     async fn announce(&self, task: IterationTask) -> PortResult<()> {
         self.deliver(task).await
     }
+
+    /// A worker with room to run a new turn's first task the moment it is committed. The start
+    /// then commits the task already leased to it (see [`QueuedTask::handed_to`](super::QueuedTask))
+    /// and [`Reservation::hand`]s it the lease: no claim, no wake-up. `None` (the default): the
+    /// task is committed pending and [`announce`](Self::announce)d.
+    fn reserve(&self) -> Option<Box<dyn Reservation>> {
+        None
+    }
+}
+
+/// A worker's room for one task, held between a turn's start and its commit. Dropped unused (the
+/// start did not apply, or failed), the room is free again.
+pub trait Reservation: Send + Sync {
+    /// The worker the task is leased to.
+    fn owner(&self) -> &str;
+
+    /// How long the lease lasts before another worker may reclaim the task.
+    fn lease(&self) -> Duration;
+
+    /// Gives the worker the lease of the task committed for it. A worker that has gone meanwhile
+    /// does not strand the task: the adapter puts it back for any worker to claim.
+    fn hand(self: Box<Self>, lease: TaskLease);
 }

@@ -30,8 +30,8 @@ use crate::events::*;
 use crate::ids::{HarnessId, MessageId, OrgId, SessionId, TaskId, TurnId};
 use crate::platform::PlatformDefinition;
 use crate::ports::{
-    DEFAULT_MAX_ATTEMPTS, EventBus, EventFilter, IterationTask, PortError, QueuedTask, SecretCipher, StatusChange,
-    Stores, TaskDelivery, TurnStart,
+    DEFAULT_MAX_ATTEMPTS, EventBus, EventFilter, HandedTo, IterationTask, PortError, QueuedTask, SecretCipher,
+    StatusChange, Stores, TaskDelivery, TaskLease, TurnStart,
 };
 
 /// The largest accepted client tool result, in bytes of JSON.
@@ -370,11 +370,15 @@ impl TurnService {
         // The status change, the events and (where tasks are rows of the stores) the task are
         // one write; workers hear of the task, and clients of the events, once it is committed.
         let queued = self.delivery.as_ref().is_some_and(|d| d.queues_with_turn());
+        // A worker with room takes the task leased as it is committed (no claim follows); the
+        // reservation, dropped when the start does not apply, frees the room again.
+        let reserved = self.delivery.as_ref().filter(|_| queued).and_then(|d| d.reserve());
+        let handed_to = reserved.as_ref().map(|r| HandedTo { owner: r.owner().to_owned(), lease: r.lease() });
         let (live, events): (Vec<_>, Vec<_>) = events.into_iter().partition(|e| self.bus.is_live_only(&e.event));
         let start = TurnStart {
             change,
             events,
-            task: queued.then(|| QueuedTask { task: task.clone(), max_attempts: DEFAULT_MAX_ATTEMPTS }),
+            task: queued.then(|| QueuedTask { task: task.clone(), max_attempts: DEFAULT_MAX_ATTEMPTS, handed_to }),
         };
         let Some(stored) = self.loader.stores.turns.start_turn(org, session_id, start).await? else {
             return Ok(None);
@@ -382,8 +386,22 @@ impl TurnService {
         for event in live.into_iter().map(|e| e.event).chain(stored) {
             self.bus.emit(Arc::new(event));
         }
-        match &self.delivery {
-            Some(delivery) if queued => delivery.announce(task.clone()).await?,
+        match (&self.delivery, reserved) {
+            (Some(_), Some(reserved)) => {
+                let lease = TaskLease {
+                    task: task.clone(),
+                    attempt: 1,
+                    max_attempts: DEFAULT_MAX_ATTEMPTS,
+                    owner: reserved.owner().to_owned(),
+                    expires_at: crate::time::Timestamp::from_millis(
+                        crate::time::Timestamp::now()
+                            .millis()
+                            .saturating_add(i64::try_from(reserved.lease().as_millis()).unwrap_or(i64::MAX / 2)),
+                    ),
+                };
+                reserved.hand(lease);
+            }
+            (Some(delivery), None) if queued => delivery.announce(task.clone()).await?,
             _ => self.publish(&task).await?,
         }
         Ok(Some(task))

@@ -8,7 +8,7 @@ use everruns_core::ResolvedModel;
 use everruns_core::ids::{OrgId, TaskId};
 use everruns_core::ports::{Stores, TaskDelivery, TaskStore};
 use everruns_core::turns::TurnService;
-use everruns_grpc::{GrpcSettings, WorkerGrpcService};
+use everruns_grpc::{GrpcSettings, WorkerGrpcService, WorkerSlots};
 use everruns_services::config::{AuthMode, ServerConfig};
 use everruns_services::dormancy::Dormancy;
 use everruns_store_memory::{ChannelTaskDelivery, memory_stores};
@@ -50,9 +50,11 @@ pub(super) async fn embedded(base: Base<'_>) -> anyhow::Result<Composed> {
 
 pub(super) async fn containers(base: Base<'_>) -> anyhow::Result<Composed> {
     let durable = Durable::start(&base).await?;
-    let delivery =
-        TableTaskDelivery::new(durable.tasks.clone(), durable.wake.clone()).with_announcer(durable.fabric.announcer());
-    durable.compose(&base, Arc::new(delivery), |_| Vec::new()).await
+    let slots = WorkerSlots::new(durable.tasks.clone(), durable.wake.clone());
+    let delivery = TableTaskDelivery::new(durable.tasks.clone(), durable.wake.clone())
+        .with_announcer(durable.fabric.announcer())
+        .with_slots(Some(slots.clone()));
+    durable.compose(&base, Arc::new(delivery), Some(slots), |_| Vec::new()).await
 }
 
 pub(super) async fn bridge(base: Base<'_>) -> anyhow::Result<Composed> {
@@ -60,8 +62,9 @@ pub(super) async fn bridge(base: Base<'_>) -> anyhow::Result<Composed> {
     let sqs = crate::split::sqs_client().await;
     let delivery = crate::split::sqs_delivery(base.config, &sqs, durable.tasks.clone())?;
     let (pool, tasks, dormancy) = (durable.pool.clone(), durable.tasks.clone(), durable.dormancy.clone());
+    // The queue carries every task here (Lambda workers); none is handed over a subscription.
     durable
-        .compose(&base, delivery.clone(), |turns| {
+        .compose(&base, delivery.clone(), None, |turns| {
             crate::split::bridge_tasks(base.config, &sqs, &pool, &tasks, &delivery, turns, &dormancy)
         })
         .await
@@ -93,11 +96,13 @@ impl Durable {
     }
 
     /// The turn services delivering through `delivery`, the wake-up relay, the reaper, the worker
-    /// service, and the loops `own` starts for the kind.
+    /// service (handing tasks through `slots`, the delivery's), and the loops `own` starts for the
+    /// kind.
     async fn compose(
         self,
         base: &Base<'_>,
         delivery: Arc<dyn TaskDelivery>,
+        slots: Option<Arc<WorkerSlots>>,
         own: impl FnOnce(&TurnService) -> Vec<JoinHandle<()>>,
     ) -> anyhow::Result<Composed> {
         let Self { fabric, dormancy, pool, tasks, stores, default_model, wake } = self;
@@ -106,7 +111,7 @@ impl Durable {
         let mut background = own(&turns);
         background.push(fabric.relay_wakeups(&pool, wake.clone(), dormancy.clone()).await);
         background.push(tokio::spawn(reap(tasks.clone(), turns.clone(), dormancy.clone())));
-        let grpc = worker_service(base, &turns, &tasks, wake, delivery, &dormancy)?;
+        let grpc = worker_service(base, &turns, &tasks, (wake, slots), delivery, &dormancy)?;
         Ok(Composed { stores, tasks: Some(tasks), turns, dormancy, background, grpc: Some(grpc) })
     }
 }
@@ -121,12 +126,13 @@ fn require_worker_token(config: &ServerConfig) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The worker gRPC service and its serving settings.
+/// The worker gRPC service (waking workers on `wake`, handing tasks through `slots`) and its
+/// serving settings.
 fn worker_service(
     base: &Base<'_>,
     turns: &TurnService,
     tasks: &Arc<dyn TaskStore>,
-    wake: broadcast::Sender<TaskId>,
+    (wake, slots): (broadcast::Sender<TaskId>, Option<Arc<WorkerSlots>>),
     delivery: Arc<dyn TaskDelivery>,
     dormancy: &Dormancy,
 ) -> anyhow::Result<(WorkerGrpcService, GrpcSettings)> {
@@ -141,7 +147,9 @@ fn worker_service(
         activity: dormancy.clone(),
     };
     settings.check()?;
-    let service = WorkerGrpcService::new(turns.clone(), tasks.clone(), wake, delivery).with_traces(base.traces.clone());
+    let service = WorkerGrpcService::new(turns.clone(), tasks.clone(), wake, delivery)
+        .with_traces(base.traces.clone())
+        .with_slots(slots);
     Ok((service, settings))
 }
 
