@@ -156,8 +156,10 @@ impl WorkerSlots {
 
     /// Puts back a task whose lease never reached its worker: a failed attempt, claimable at once.
     fn reclaim(&self, lease: TaskLease) {
+        // No runtime (a process tearing down): the lease lapses and is reclaimed instead.
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
         let (tasks, wake) = (self.tasks.clone(), self.wake.clone());
-        tokio::spawn(async move {
+        runtime.spawn(async move {
             let id = lease.task.task_id;
             let reason = "the worker it was handed to left before it received it";
             match tasks.fail(id, &lease.owner, reason, Duration::ZERO).await {
