@@ -26,6 +26,12 @@ impl Timestamp {
         self.0.timestamp_millis()
     }
 
+    /// This instant plus `duration` (saturating, in whole milliseconds).
+    pub fn after(self, duration: std::time::Duration) -> Self {
+        let millis = i64::try_from(duration.as_millis()).unwrap_or(i64::MAX);
+        Self::from_millis(self.millis().saturating_add(millis))
+    }
+
     /// The underlying chrono value.
     pub fn as_datetime(&self) -> DateTime<Utc> {
         self.0

@@ -34,7 +34,7 @@ impl Row {
         self.status = TaskStatus::Claimed;
         self.attempts += 1;
         self.owner = Some(owner.to_owned());
-        self.expires_at = after(now, lease);
+        self.expires_at = now.after(lease);
         TaskLease {
             task: self.task.clone(),
             attempt: self.attempts,
@@ -47,10 +47,6 @@ impl Row {
     fn owned_by(&self, owner: &str) -> bool {
         self.status == TaskStatus::Claimed && self.owner.as_deref() == Some(owner)
     }
-}
-
-fn after(now: Timestamp, duration: Duration) -> Timestamp {
-    Timestamp::from_millis(now.millis() + i64::try_from(duration.as_millis()).unwrap_or(i64::MAX / 2))
 }
 
 #[derive(Default)]
@@ -143,7 +139,7 @@ impl TaskStore for MemoryTaskStore {
         let mut tables = lock(&self.tables)?;
         match tables.rows.get_mut(&task_id) {
             Some(row) if row.owned_by(owner) => {
-                row.expires_at = after(Timestamp::now(), lease);
+                row.expires_at = Timestamp::now().after(lease);
                 Ok(true)
             }
             _ => Ok(false),
@@ -180,7 +176,7 @@ impl TaskStore for MemoryTaskStore {
             Ok(FailOutcome::Terminal)
         } else {
             row.status = TaskStatus::Pending;
-            row.visible_at = after(now, retry_after);
+            row.visible_at = now.after(retry_after);
             Ok(FailOutcome::WillRetry)
         }
     }

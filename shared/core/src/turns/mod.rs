@@ -387,17 +387,13 @@ impl TurnService {
             self.bus.emit(Arc::new(event));
         }
         match (&self.delivery, reserved) {
-            (Some(_), Some(reserved)) => {
+            (_, Some(reserved)) => {
                 let lease = TaskLease {
                     task: task.clone(),
                     attempt: 1,
                     max_attempts: DEFAULT_MAX_ATTEMPTS,
                     owner: reserved.owner().to_owned(),
-                    expires_at: crate::time::Timestamp::from_millis(
-                        crate::time::Timestamp::now()
-                            .millis()
-                            .saturating_add(i64::try_from(reserved.lease().as_millis()).unwrap_or(i64::MAX / 2)),
-                    ),
+                    expires_at: crate::time::Timestamp::now().after(reserved.lease()),
                 };
                 reserved.hand(lease);
             }
