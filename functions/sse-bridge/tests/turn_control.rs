@@ -7,7 +7,8 @@
 //!   would have finished;
 //! - a message posted while a turn runs is stored for it (201) and answered in the same turn;
 //! - a new turn's first task is handed, already leased, to a subscribed worker with room; past
-//!   its room tasks are announced and claimed as before.
+//!   its room tasks are announced and claimed as before;
+//! - a context leaves out the conversation the worker holds from an earlier one.
 //!
 //! Needs `EVERRUNS_TEST_DATABASE_URL` (scripts/test provides it).
 #![allow(clippy::unwrap_used)]
@@ -123,7 +124,7 @@ async fn stream_turn_context_refuses_a_malformed_task() {
     for task_json in ["", "{", r#"{"task_id":"task_nope"}"#] {
         for watch in [false, true] {
             let status = client
-                .stream_turn_context(GetTurnContextRequest { task_json: task_json.into(), watch })
+                .stream_turn_context(GetTurnContextRequest { task_json: task_json.into(), watch, ..Default::default() })
                 .await
                 .unwrap_err();
             assert_eq!(status.code(), tonic::Code::InvalidArgument, "{task_json}: {status:?}");
@@ -212,7 +213,7 @@ async fn a_watched_context_stream_carries_the_turns_signals() {
     let claim = ClaimNextTasksRequest { owner: "test-worker".into(), lease_ms: 30_000, max: 1 };
     let leases = client.claim_next_tasks(claim).await.unwrap().into_inner().leases;
     let task_json = leases[0].task.as_ref().unwrap().task_json.clone();
-    let watched = GetTurnContextRequest { task_json: task_json.clone(), watch: true };
+    let watched = GetTurnContextRequest { task_json: task_json.clone(), watch: true, ..Default::default() };
     let mut stream = client.stream_turn_context(watched.clone()).await.unwrap().into_inner();
     let mut parts = Vec::new();
     while parts.last().is_none_or(|p: &everruns_internal_protocol::v1::GetTurnContextResponse| !p.last_part) {
@@ -361,4 +362,68 @@ async fn a_fast_iteration_and_its_end_are_stored_as_one_write() {
     assert_eq!(after_start.last().map(|(kind, _)| kind.as_str()), Some("session.idled"), "{writes:?}");
     let transactions: std::collections::HashSet<&str> = after_start.iter().map(|(_, xmin)| xmin.as_str()).collect();
     assert_eq!(transactions.len(), 1, "one write from reason.started on: {writes:?}");
+}
+
+/// A worker that holds a session's stable messages from an earlier context is sent only the rest:
+/// the context leaves out what the request names (never more than the fold calls stable), and
+/// what the worker puts back together is the whole conversation. A worker that names a fold the
+/// control plane has not reached, or none, gets the whole conversation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_context_leaves_out_the_messages_the_worker_holds() {
+    use everruns_core::domain::Conversation;
+    use everruns_internal_protocol::v1::{ClaimNextTasksRequest, GetTurnContextRequest};
+    use everruns_internal_protocol::wire;
+    use futures::StreamExt;
+    let server = serve(&durable_vars(&database().await)).await;
+    let api = Api::new(&server.api);
+    let session = api.session("llmsim-echo").await;
+    let worker = Worker::spawn(&server.grpc, Duration::from_secs(60));
+    let mut sse = api.sse(&session, None).await;
+    for turn in 0..3 {
+        api.say(&session, &format!("question {turn}")).await;
+        while sse.next(Duration::from_secs(10)).await.unwrap().event != "session.idled" {}
+    }
+    drop(worker);
+    api.say(&session, "question 3").await;
+    let mut client = grpc_client(&server).await;
+    let claim = ClaimNextTasksRequest { owner: "test-worker".into(), lease_ms: 30_000, max: 1 };
+    // (Handed to the stopped worker as its subscription closed, the task is put back at once.)
+    let started = Instant::now();
+    let lease = loop {
+        let leases = client.claim_next_tasks(claim.clone()).await.unwrap().into_inner().leases;
+        if let Some(lease) = leases.into_iter().next() {
+            break lease;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "the fourth turn's task is never claimable");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let task_json = lease.task.as_ref().unwrap().task_json.clone();
+    let context = async |client: &mut everruns_worker::client::WorkerClient, known_through, known_messages| {
+        let request =
+            GetTurnContextRequest { task_json: task_json.clone(), watch: false, known_through, known_messages };
+        let parts: Vec<_> = client.stream_turn_context(request).await.unwrap().into_inner().collect().await;
+        wire::join_context(parts.into_iter().map(Result::unwrap).collect()).unwrap()
+    };
+
+    let whole = context(&mut client, 0, 0).await;
+    assert_eq!(whole.history_offset, 0);
+    let full = wire::parse_context(&whole, &Conversation::default()).unwrap().history;
+    let texts: Vec<String> = full.iter().map(|m| m.text()).collect();
+    assert_eq!(texts[..2], ["question 0", "Echo: question 0"]);
+    assert_eq!(texts.last().map(String::as_str), Some("question 3"));
+    let (through, stable) = (full.through().unwrap(), full.stable());
+    assert!(stable >= 6 && stable < full.len(), "stable {stable} of {}", full.len());
+
+    // Holding the first `stable` messages of the fold through an earlier sequence: only the rest.
+    let held = full.take(stable);
+    let rest = context(&mut client, through - 1, stable as u64).await;
+    assert_eq!(rest.history_offset, stable as u64);
+    assert_eq!(serde_json::from_str::<Vec<Value>>(&rest.history_json).unwrap().len(), full.len() - stable);
+    let joined = wire::parse_context(&rest, &held).unwrap().history;
+    assert_eq!(joined, full);
+    assert_eq!((joined.through(), joined.stable()), (Some(through), stable));
+    // Naming more than is stable leaves out only what is.
+    assert_eq!(context(&mut client, through, 10_000).await.history_offset, stable as u64);
+    // A fold the control plane has not reached: the whole conversation.
+    assert_eq!(context(&mut client, through + 1, stable as u64).await.history_offset, 0);
 }

@@ -59,7 +59,12 @@ impl SqsWorker {
         );
         // The message stays invisible for a little longer than the lease, extended every beat.
         let visibility = config.lease + Duration::from_secs(5);
-        Ok(Self { runner: TaskRunner { client, engine, capabilities, config }, sqs, queue_url, visibility })
+        Ok(Self {
+            runner: TaskRunner { client, engine, capabilities, config, known: Default::default() },
+            sqs,
+            queue_url,
+            visibility,
+        })
     }
 
     /// Handles a batch: records run concurrently; failures are reported per record.

@@ -127,14 +127,17 @@ impl HistoryFold {
     }
 
     /// The transcript so far (steering messages not yet placed go at the end).
-    /// It is marked as the fold through [`last_sequence`](Self::last_sequence).
+    /// It is marked as the fold through [`last_sequence`](Self::last_sequence), and every message
+    /// but the last placed one as stable: later events only append, or add a tool result to the
+    /// last message (steering placed later goes after it).
     pub fn messages(&self) -> Conversation {
+        let stable = self.messages.len().saturating_sub(1);
         if self.steering.is_empty() {
-            return self.messages.clone().folded_through(self.last_sequence);
+            return self.messages.clone().folded_through(self.last_sequence).with_stable(stable);
         }
         let mut rest = self.clone();
         rest.deliver_steering();
-        rest.messages.folded_through(self.last_sequence)
+        rest.messages.folded_through(self.last_sequence).with_stable(stable)
     }
 
     /// The controls of the latest input message.
@@ -252,7 +255,17 @@ mod tests {
             fold.extend(&events[split.saturating_sub(2)..]);
             assert_eq!(transcript(fold.messages().to_vec()), transcript(whole.clone()), "split at {split}");
             assert_eq!(fold.last_sequence(), events.len() as i64);
+            // What a fold calls stable begins every later fold, whatever followed.
+            let early = HistoryFold::of(&events[..split]).messages();
+            let stable = early.stable();
+            assert_eq!(
+                transcript(early.take(stable).to_vec()),
+                transcript(whole[..stable].to_vec()),
+                "split at {split}"
+            );
+            assert!(stable < early.len() || early.is_empty(), "the last placed message may still change");
         }
+        assert!(HistoryFold::of(&events).messages().stable() > 0);
     }
 
     #[test]

@@ -217,7 +217,8 @@ impl WorkerService for WorkerGrpcService {
         request: Request<GetTurnContextRequest>,
     ) -> Result<Response<GetTurnContextResponse>, Status> {
         let inputs = self.turn_inputs(&request).await?;
-        Ok(Response::new(wire::context_response(&inputs)))
+        let from = known_offset(request.get_ref(), &inputs);
+        Ok(Response::new(wire::context_response(&inputs, from)))
     }
 
     type StreamTurnContextStream = ContextStream;
@@ -228,8 +229,9 @@ impl WorkerService for WorkerGrpcService {
     ) -> Result<Response<Self::StreamTurnContextStream>, Status> {
         if !request.get_ref().watch {
             let inputs = self.turn_inputs(&request).await?;
+            let from = known_offset(request.get_ref(), &inputs);
             return Ok(Response::new(Box::pin(futures::stream::iter(
-                wire::context_parts(&inputs).into_iter().map(Ok),
+                wire::context_parts(&inputs, from).into_iter().map(Ok),
             ))));
         }
         // Subscribe first, then read: an event stored before the read is among the context's turn
@@ -238,7 +240,7 @@ impl WorkerService for WorkerGrpcService {
         let task = request_task(&request)?;
         let events = self.turns.bus().subscribe(task.session_id);
         let inputs = self.task_inputs(&request, &task).await?;
-        let mut parts = wire::context_parts(&inputs);
+        let mut parts = wire::context_parts(&inputs, known_offset(request.get_ref(), &inputs));
         if let Some(last) = parts.last_mut() {
             last.last_part = true;
         }
@@ -374,6 +376,11 @@ where
     T: Send + 'static,
 {
     tokio::spawn(work).await.map_err(|error| Status::internal(format!("the call's work stopped: {error}")))?
+}
+
+/// How many leading messages of the context's conversation the requesting worker holds already.
+fn known_offset(request: &GetTurnContextRequest, inputs: &TurnInputs) -> usize {
+    wire::known_offset(request.known_through, request.known_messages, &inputs.history)
 }
 
 /// The task a context request names.

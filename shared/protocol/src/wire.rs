@@ -87,13 +87,29 @@ pub struct ModelWire {
 /// goes alone).
 pub const CONTEXT_PART_BYTES: usize = 1024 * 1024;
 
-/// Turn inputs → the context in parts ([`CONTEXT_PART_BYTES`] of conversation each): the first
-/// has every field, the later ones the next messages only. [`join_context`] undoes it.
-pub fn context_parts(inputs: &TurnInputs) -> Vec<v1::GetTurnContextResponse> {
+/// How many leading messages of `history` a context may leave out for a worker that holds the
+/// first `known_messages` messages of the session's fold through `known_through` (a request's
+/// fields): all of them when `history` is a fold through that sequence or a later one — the
+/// session's events are append-only, so that fold's stable messages begin this one — capped by
+/// what `history` itself calls stable; none otherwise.
+pub fn known_offset(known_through: i64, known_messages: u64, history: &Conversation) -> usize {
+    match history.through() {
+        Some(through) if known_through > 0 && known_through <= through => {
+            usize::try_from(known_messages).unwrap_or(usize::MAX).min(history.stable())
+        }
+        _ => 0,
+    }
+}
+
+/// Turn inputs → the context in parts ([`CONTEXT_PART_BYTES`] of conversation each), the
+/// conversation from message `from` on: the first part has every field, the later ones the next
+/// messages only. [`join_context`] undoes it.
+pub fn context_parts(inputs: &TurnInputs, from: usize) -> Vec<v1::GetTurnContextResponse> {
     let mut slices: Vec<String> = Vec::new();
     let mut current: Vec<&str> = Vec::new();
     let mut size = 0;
-    for json in inputs.history.messages_json() {
+    let from = from.min(inputs.history.len());
+    for json in inputs.history.messages_json().skip(from) {
         // A message always serializes; were one not to, the worker's read would refuse the null.
         let json = json.unwrap_or("null");
         if size + json.len() > CONTEXT_PART_BYTES && !current.is_empty() {
@@ -109,6 +125,7 @@ pub fn context_parts(inputs: &TurnInputs) -> Vec<v1::GetTurnContextResponse> {
     let mut slices = slices.into_iter();
     let mut first = context_fields(inputs);
     first.history_json = slices.next().unwrap_or_else(|| "[]".into());
+    first.history_offset = from as u64;
     parts.push(first);
     parts.extend(slices.map(|history_json| v1::GetTurnContextResponse { history_json, ..Default::default() }));
     parts
@@ -134,9 +151,11 @@ pub fn join_context(parts: Vec<v1::GetTurnContextResponse>) -> Result<v1::GetTur
     Ok(joined)
 }
 
-/// Turn inputs → the context response.
-pub fn context_response(inputs: &TurnInputs) -> v1::GetTurnContextResponse {
-    v1::GetTurnContextResponse { history_json: to_json(&inputs.history), ..context_fields(inputs) }
+/// Turn inputs → the context response, the conversation from message `from` on.
+pub fn context_response(inputs: &TurnInputs, from: usize) -> v1::GetTurnContextResponse {
+    let from = from.min(inputs.history.len());
+    let history = if from == 0 { to_json(&inputs.history) } else { to_json(&inputs.history.skip(from)) };
+    v1::GetTurnContextResponse { history_json: history, history_offset: from as u64, ..context_fields(inputs) }
 }
 
 /// Every field of the context response but the conversation.
@@ -190,17 +209,31 @@ fn context_fields(inputs: &TurnInputs) -> v1::GetTurnContextResponse {
         last_part: false,
         signal: None,
         conversation_by_reference: true,
+        history_offset: 0,
+        history_stable: inputs.history.stable() as u64,
     }
 }
 
-/// The context response → turn inputs.
-pub fn parse_context(response: &v1::GetTurnContextResponse) -> Result<TurnInputs, WireError> {
+/// The context response → turn inputs. `known` is the conversation the request said it holds:
+/// the response's first `history_offset` messages are taken from it.
+pub fn parse_context(response: &v1::GetTurnContextResponse, known: &Conversation) -> Result<TurnInputs, WireError> {
     let session: Session = from_json("session", &response.session_json)?;
     let harness_chain: Vec<Harness> = from_json("harness chain", &response.harness_chain_json)?;
     let agent: Option<Agent> = optional(&response.agent_json).map(|j| from_json("agent", j)).transpose()?;
-    let history = Conversation::from_json(&response.history_json)
-        .map_err(|e| WireError(format!("history: {e}")))?
-        .folded_through(response.history_through);
+    let mut history =
+        Conversation::from_json(&response.history_json).map_err(|e| WireError(format!("history: {e}")))?;
+    let offset = usize::try_from(response.history_offset).unwrap_or(usize::MAX);
+    if offset > 0 {
+        if offset > known.len() {
+            return Err(WireError(format!(
+                "history: begins at message {offset}, past the {} the request held",
+                known.len()
+            )));
+        }
+        history = known.spliced(offset, &history);
+    }
+    let stable = usize::try_from(response.history_stable).unwrap_or(usize::MAX);
+    let history = history.folded_through(response.history_through).with_stable(stable);
     let turn_events: Vec<KeyedEvent> = from_json("turn events", &response.turn_events_json)?;
     let controls: Option<Controls> = optional(&response.controls_json).map(|j| from_json("controls", j)).transpose()?;
     let model: Option<ModelWire> = optional(&response.model_json).map(|j| from_json("model", j)).transpose()?;
@@ -289,7 +322,7 @@ mod tests {
         history.insert(1500, Message::user_text("y".repeat(CONTEXT_PART_BYTES + 10)));
         let mut inputs = inputs(history.clone());
         inputs.history = inputs.history.folded_through(9001);
-        let parts = context_parts(&inputs);
+        let parts = context_parts(&inputs, 0);
         assert!(parts.len() >= 6, "{} parts", parts.len());
         for part in &parts {
             let (bytes, messages) =
@@ -300,7 +333,7 @@ mod tests {
             );
         }
         assert!(parts[1..].iter().all(|p| p.session_json.is_empty()), "only the first part has the other fields");
-        let joined = parse_context(&join_context(parts).unwrap()).unwrap();
+        let joined = parse_context(&join_context(parts).unwrap(), &Conversation::default()).unwrap();
         assert_eq!(joined.history.to_vec(), history);
         assert_eq!(joined.history.through(), Some(9001), "the fold's sequence crosses with it");
         assert_eq!(joined.session, inputs.session);
@@ -309,13 +342,47 @@ mod tests {
     #[test]
     fn an_empty_or_short_conversation_is_one_part() {
         for history in [Vec::new(), vec![Message::user_text("hi")]] {
-            let parts = context_parts(&inputs(history.clone()));
+            let parts = context_parts(&inputs(history.clone()), 0);
             assert_eq!(parts.len(), 1);
-            let joined = parse_context(&join_context(parts).unwrap()).unwrap();
+            let joined = parse_context(&join_context(parts).unwrap(), &Conversation::default()).unwrap();
             assert_eq!(joined.history.to_vec(), history);
             assert_eq!(joined.history.through(), None, "a list that is not a fold says so");
         }
         assert!(join_context(Vec::new()).is_err(), "no part is an error, not an empty context");
+    }
+
+    #[test]
+    fn a_worker_that_holds_the_stable_messages_is_sent_the_rest() {
+        let texts: Vec<Message> = (0..6).map(|i| Message::user_text(format!("m{i}"))).collect();
+        // The worker's earlier context: the fold through 10, its first 3 messages stable.
+        let mut earlier = inputs(texts[..4].to_vec());
+        earlier.history = earlier.history.folded_through(10).with_stable(3);
+        let first = parse_context(&context_response(&earlier, 0), &Conversation::default()).unwrap();
+        assert_eq!((first.history.through(), first.history.stable()), (Some(10), 3));
+        let held = first.history.take(first.history.stable());
+
+        // Now the fold through 14 (its last message changed since: only the stable part is held).
+        let mut now = inputs(texts.clone());
+        now.history = now.history.folded_through(14).with_stable(5);
+        let from = known_offset(10, held.len() as u64, &now.history);
+        assert_eq!(from, 3);
+        for response in [context_response(&now, from), join_context(context_parts(&now, from)).unwrap()] {
+            assert_eq!(response.history_offset, 3);
+            assert_eq!(from_json::<Vec<Message>>("rest", &response.history_json).unwrap(), texts[3..].to_vec());
+            let parsed = parse_context(&response, &held).unwrap();
+            assert_eq!(parsed.history.to_vec(), texts);
+            assert_eq!((parsed.history.through(), parsed.history.stable()), (Some(14), 5));
+            // Holding fewer than the offset is an error, never a shorter conversation.
+            let error = parse_context(&response, &held.take(2)).unwrap_err();
+            assert!(error.0.contains("past the 2"), "{error}");
+        }
+
+        // Nothing is left out for a fold the worker has not seen yet, a list that is no fold, or
+        // a request that names none; and never more than the fold calls stable.
+        assert_eq!(known_offset(15, 3, &now.history), 0);
+        assert_eq!(known_offset(10, 3, &inputs(texts.clone()).history), 0);
+        assert_eq!(known_offset(0, 3, &now.history), 0);
+        assert_eq!(known_offset(10, 99, &now.history), 5);
     }
 
     #[test]
@@ -336,7 +403,7 @@ mod tests {
         .with_key("k/llm.generation")
         .event;
         inputs.turn_events = vec![event];
-        let parsed = parse_context(&context_response(&inputs)).unwrap();
+        let parsed = parse_context(&context_response(&inputs, 0), &Conversation::default()).unwrap();
         let EventPayload::LlmGeneration(data) = &parsed.turn_events[0].payload else { panic!("kept its type") };
         assert!(data.messages.is_empty());
         assert_eq!(data.output.text.as_deref(), Some("answer"));

@@ -16,7 +16,7 @@ use tokio::sync::{Notify, Semaphore, mpsc, watch};
 
 use crate::client::connect;
 use crate::config::DurableWorkerConfig;
-use crate::runner::TaskRunner;
+use crate::runner::{AbortOnDrop, TaskRunner};
 
 /// Builds and runs a worker.
 pub struct WorkerAppBuilder {
@@ -59,12 +59,21 @@ impl WorkerAppBuilder {
             capabilities.clone(),
             EngineConfig { grade: config.grade, ..EngineConfig::default() },
         );
-        let runner = TaskRunner { client: client.clone(), engine, capabilities, config: config.clone() };
+        let runner = TaskRunner {
+            client: client.clone(),
+            engine,
+            capabilities,
+            config: config.clone(),
+            known: Default::default(),
+        };
         let wake = Arc::new(Notify::new());
         let (handed, leases) = mpsc::unbounded_channel();
-        tokio::spawn(listen(client.clone(), config.clone(), (wake.clone(), handed), self.ready));
+        // Both stop with this loop (a host that drops the worker must not leave it subscribed,
+        // taking handed tasks).
+        let _listen =
+            AbortOnDrop(tokio::spawn(listen(client.clone(), config.clone(), (wake.clone(), handed), self.ready)));
         let slots = Arc::new(Semaphore::new(config.max_concurrent_tasks));
-        tokio::spawn(run_handed(leases, runner.clone(), slots.clone()));
+        let _handed = AbortOnDrop(tokio::spawn(run_handed(leases, runner.clone(), slots.clone())));
         let mut idle = config.poll_interval;
         loop {
             let free = slots.available_permits();

@@ -8,16 +8,20 @@
 //!
 //! - [`DurableWorkerConfig::from_env`]: the worker's environment;
 //! - [`WorkerAppBuilder`]: the long-running poller (push wake-ups, polling fallback);
-//! - [`TaskRunner`]: one task, usable by other hosts (the SQS Lambda handler).
+//! - [`TaskRunner`]: one task, usable by other hosts (the SQS Lambda handler);
+//! - [`KnownConversations`]: what the worker keeps of each session's conversation, so a context
+//!   carries only the messages it does not hold.
 
 mod app;
 pub mod client;
 mod coalesce;
 mod config;
 pub mod host;
+pub mod known;
 mod runner;
 pub mod workspace;
 
 pub use app::WorkerAppBuilder;
 pub use config::DurableWorkerConfig;
+pub use known::KnownConversations;
 pub use runner::{AbortOnDrop, RunResult, TaskRunner};

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use everruns_core::capabilities::CapabilityRegistry;
 use everruns_core::context::inspect_turn_context;
+use everruns_core::domain::Conversation;
 use everruns_core::engine::{CancelSignal, EngineError, IterationEngine, IterationOutcome, TurnControl};
 use everruns_core::events::{FenceClass, TurnStage};
 use everruns_core::ports::IterationTask;
@@ -22,6 +23,7 @@ use tonic::Streaming;
 use crate::client::WorkerClient;
 use crate::config::DurableWorkerConfig;
 use crate::host::GrpcIterationHost;
+use crate::known::KnownConversations;
 
 /// What the worker needs to run tasks.
 #[derive(Clone)]
@@ -34,6 +36,8 @@ pub struct TaskRunner {
     pub capabilities: Arc<CapabilityRegistry>,
     /// Settings.
     pub config: Arc<DurableWorkerConfig>,
+    /// What is kept of sessions' conversations between their iterations.
+    pub known: Arc<KnownConversations>,
 }
 
 /// How a task run ended, from the worker's side.
@@ -77,7 +81,14 @@ impl TaskRunner {
         // the claim, and a turn that ended while the task was queued shows in the context's turn
         // events (see `iterate`). The same stream then carries the turn's signals (cancel,
         // steering) while the iteration runs; the heartbeat is the fallback.
-        let mut request = tonic::Request::new(GetTurnContextRequest { task_json: wire::to_json(&task), watch: true });
+        // The conversation held from the session's last context is named; only the rest comes.
+        let (known_through, known) = self.known.get(task.session_id);
+        let mut request = tonic::Request::new(GetTurnContextRequest {
+            task_json: wire::to_json(&task),
+            watch: true,
+            known_through,
+            known_messages: known.len() as u64,
+        });
         // The trace the task carries (the request that started the turn) goes with the context
         // request: the control plane continues it.
         for (name, value) in everruns_core::trace_context::current().unwrap_or_default() {
@@ -94,7 +105,7 @@ impl TaskRunner {
         // The turn's end may complete the task with it (then no `CompleteTask` follows).
         let settled = Arc::new(AtomicBool::new(false));
         let result = tokio::select! {
-            result = self.iterate(&task, context, &control, &cancel, (owner.clone(), settled.clone())) => Some(result),
+            result = self.iterate(&task, (context, &known), &control, &cancel, (owner.clone(), settled.clone())) => Some(result),
             _ = lost.wait_for(|l| *l) => None,
         };
         drop(heartbeat);
@@ -193,14 +204,22 @@ impl TaskRunner {
     async fn iterate(
         &self,
         task: &IterationTask,
-        context: anyhow::Result<GetTurnContextResponse>,
+        (context, known): (anyhow::Result<GetTurnContextResponse>, &Conversation),
         control: &TurnControl,
         cancel: &CancelSignal,
         (owner, settled): (String, Arc<AtomicBool>),
     ) -> anyhow::Result<IterationOutcome> {
         let response = context?;
         let by_reference = response.conversation_by_reference;
-        let mut inputs = wire::parse_context(&response)?;
+        let mut inputs = match wire::parse_context(&response, known) {
+            Ok(inputs) => inputs,
+            Err(error) => {
+                // The next attempt asks for the whole conversation.
+                self.known.forget(task.session_id);
+                return Err(error.into());
+            }
+        };
+        self.known.keep(task.session_id, &inputs.history);
         // A turn cancelled (or ended) while its task was queued must not call the model.
         let stage = inputs.turn_events.iter().filter_map(FenceClass::of).fold(TurnStage::Open, |s, c| c.advance(s));
         if stage.is_terminal() {

@@ -18,9 +18,20 @@ use super::Message;
 /// A conversation taken from a session's fold also knows the sequence it was folded through
 /// ([`through`](Self::through)): it is then exactly what a fold of the session's stored events up
 /// to that sequence gives, which lets a store keep a reference instead of the list. Any change
-/// forgets it.
+/// forgets it. A fold may also know how many of its leading messages every later fold of the
+/// same session begins with ([`stable`](Self::stable)), which lets a reader that holds them be
+/// sent only the rest.
 #[derive(Debug, Clone, Default)]
-pub struct Conversation(Arc<Vec<Arc<Settled>>>, Option<i64>);
+pub struct Conversation(Arc<Vec<Arc<Settled>>>, Option<Fold>);
+
+/// What a conversation taken from a fold knows about it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Fold {
+    /// The sequence it is the fold through.
+    through: i64,
+    /// Leading messages that later folds keep as they are.
+    stable: usize,
+}
 
 /// A message of a conversation and, once known, its JSON.
 #[derive(Debug)]
@@ -45,14 +56,52 @@ impl Settled {
 
 impl Conversation {
     /// The same messages, known to be the fold of the session's events through `sequence`.
+    /// What it knew of its [`stable`](Self::stable) messages is kept.
     pub fn folded_through(mut self, sequence: i64) -> Self {
-        self.1 = (sequence > 0).then_some(sequence);
+        let stable = self.stable();
+        self.1 = (sequence > 0).then_some(Fold { through: sequence, stable });
+        self
+    }
+
+    /// The same fold, its first `count` messages (at most all) known to begin every later fold of
+    /// the session. Nothing changes on a conversation that is not a fold.
+    pub fn with_stable(mut self, count: usize) -> Self {
+        let len = self.len();
+        if let Some(fold) = self.1.as_mut() {
+            fold.stable = count.min(len);
+        }
         self
     }
 
     /// The sequence this conversation is the fold through, if it is one unchanged.
     pub fn through(&self) -> Option<i64> {
-        self.1
+        self.1.map(|fold| fold.through)
+    }
+
+    /// How many leading messages every later fold of the session begins with, unchanged (0 when
+    /// not known, or not a fold).
+    pub fn stable(&self) -> usize {
+        self.1.map_or(0, |fold| fold.stable)
+    }
+
+    /// The first `keep` messages of this conversation (at most all) followed by `rest`'s, shared
+    /// rather than copied. Not a fold.
+    pub fn spliced(&self, keep: usize, rest: &Conversation) -> Self {
+        let keep = keep.min(self.len());
+        let mut messages = Vec::with_capacity(keep + rest.len());
+        messages.extend(self.0[..keep].iter().cloned());
+        messages.extend(rest.0.iter().cloned());
+        Self(Arc::new(messages), None)
+    }
+
+    /// The conversation from message `from` on (nothing when `from` is past its end). Not a fold.
+    pub fn skip(&self, from: usize) -> Self {
+        Self(Arc::new(self.0.get(from..).unwrap_or_default().to_vec()), None)
+    }
+
+    /// The length of the messages' JSON (written once and kept), separators left out.
+    pub fn json_len(&self) -> usize {
+        self.messages_json().map(|json| json.map_or(0, str::len)).sum()
     }
 
     /// Appends a message.
@@ -255,5 +304,31 @@ mod tests {
         assert_eq!(serde_json::to_value(&read).unwrap(), serde_json::to_value(conversation.to_vec()).unwrap());
         assert!(Conversation::from_json("{}").is_err());
         assert!(Conversation::from_json(r#"[{"role":"nobody"}]"#).is_err());
+    }
+
+    #[test]
+    fn a_fold_keeps_what_it_knows_of_its_stable_messages_until_changed() {
+        let texts = ["a", "b", "c"].map(Message::user_text);
+        let plain: Conversation = texts.to_vec().into();
+        assert_eq!(plain.clone().with_stable(2).stable(), 0, "not a fold: nothing is known");
+
+        let fold = plain.clone().folded_through(7).with_stable(9);
+        assert_eq!((fold.through(), fold.stable()), (Some(7), 3), "at most every message");
+        let fold = fold.with_stable(2).folded_through(8);
+        assert_eq!((fold.through(), fold.stable()), (Some(8), 2), "a new sequence keeps the count");
+        let mut changed = fold.clone();
+        changed.push(Message::user_text("d"));
+        assert_eq!((changed.through(), changed.stable()), (None, 0));
+
+        // Spliced and skipped lists share the messages and are no fold.
+        let x = Message::user_text("x");
+        let rest: Conversation = vec![x.clone()].into();
+        let spliced = fold.spliced(2, &rest);
+        assert_eq!(spliced.to_vec(), vec![texts[0].clone(), texts[1].clone(), x]);
+        assert_eq!(spliced.through(), None);
+        assert_eq!(fold.spliced(10, &rest).len(), 4, "keep is cut to what there is");
+        assert_eq!(fold.skip(1).to_vec(), texts[1..].to_vec());
+        assert!(fold.skip(5).is_empty());
+        assert_eq!(plain.json_len(), 3 * serde_json::to_string(&texts[0]).unwrap().len());
     }
 }
