@@ -19,8 +19,8 @@ use everruns_core::ids::SessionId;
 
 /// Sessions whose conversations are kept.
 pub const KNOWN_SESSIONS: usize = 128;
-/// The most message JSON kept across sessions.
-pub const KNOWN_BYTES: usize = 64 * 1024 * 1024;
+/// The most message JSON kept across sessions (the parsed messages take a few times that).
+pub const KNOWN_BYTES: usize = 16 * 1024 * 1024;
 
 /// What is kept of one session.
 struct Known {
