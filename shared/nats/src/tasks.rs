@@ -9,6 +9,9 @@ use futures::stream::BoxStream;
 
 use crate::link::{NatsError, NatsLink};
 
+/// How long [`task_wakeups`] waits for the server to confirm its subscription before going on.
+const SUBSCRIBED_WITHIN: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// The activity type of an iteration task.
 pub const ITERATION_ACTIVITY: &str = "iteration";
 
@@ -44,9 +47,16 @@ impl NatsTaskAnnouncer {
 }
 
 /// Tasks announced by the other instances, for any activity type. The subscription survives
-/// reconnections (announcements sent meanwhile are lost; workers poll).
+/// reconnections (announcements sent meanwhile are lost; workers poll). It is in effect at the
+/// server when this returns: a task another instance announces afterwards reaches it.
 pub async fn task_wakeups(link: &NatsLink) -> Result<BoxStream<'static, TaskId>, NatsError> {
     let subscriber = link.client.subscribe(task_subject("*")).await.map_err(|e| NatsError::Connect(e.to_string()))?;
+    // `subscribe` only queues the SUB. The server handles a connection's operations in order, so
+    // once it answers a request sent after the SUB (a request nobody serves: "no responders"
+    // comes back at once), the subscription is registered. Without this, an announcement from
+    // another connection right after startup could pass before it.
+    let probe = format!("_everruns.sync.{}", link.instance);
+    let _ = tokio::time::timeout(SUBSCRIBED_WITHIN, link.client.request(probe, bytes::Bytes::new())).await;
     let own = link.instance.clone();
     Ok(subscriber
         .filter_map(move |message| {
