@@ -154,8 +154,8 @@ pub fn join_context(parts: Vec<v1::GetTurnContextResponse>) -> Result<v1::GetTur
 /// Turn inputs → the context response, the conversation from message `from` on.
 pub fn context_response(inputs: &TurnInputs, from: usize) -> v1::GetTurnContextResponse {
     let from = from.min(inputs.history.len());
-    let history = if from == 0 { to_json(&inputs.history) } else { to_json(&inputs.history.skip(from)) };
-    v1::GetTurnContextResponse { history_json: history, history_offset: from as u64, ..context_fields(inputs) }
+    let history_json = to_json(&inputs.history.skip(from));
+    v1::GetTurnContextResponse { history_json, history_offset: from as u64, ..context_fields(inputs) }
 }
 
 /// Every field of the context response but the conversation.
