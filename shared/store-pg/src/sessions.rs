@@ -1,9 +1,9 @@
 //! `PgSessionStore`: sessions in the `sessions` table. The conditional status change is one
 //! `UPDATE … WHERE status = ANY(…) AND (current_turn_id = … OR … IS NULL) RETURNING`, so of many
 //! concurrent changes with the same expectation exactly one matches (the others re-check the
-//! updated row and match nothing). Deleting a session cascades to its events, sequence counter
-//! and files through the foreign keys; its queued tasks (`iteration_tasks`, which has no foreign
-//! key since migration 0002) are deleted in the same statement.
+//! updated row and match nothing). Deleting a session deletes its tasks, events, fences and
+//! sequence counter itself (those tables have no foreign key: migrations 0002 and 0010) and
+//! cascades to its files and values.
 
 use chrono::{DateTime, Utc};
 use everruns_core::domain::{
@@ -393,9 +393,15 @@ impl SessionStore for PgSessionStore {
     }
 }
 
-/// Deletes a session (with `settled`, only while its status is not busy) and, in the same
-/// statement, its tasks (iteration_tasks has no foreign key); the rest cascades.
+/// Deletes a session (with `settled`, only while its status is not busy) and its rows: its tasks
+/// in the same statement (iteration_tasks has no foreign key), then its events, fences and
+/// sequence counter (no foreign key since migration 0010) in a second statement of the same
+/// transaction. That one's snapshot is taken once the session row is locked for the delete: an
+/// append holds its `FOR KEY SHARE` lock until it commits, so every append the delete waited
+/// for is seen and removed, and every later one finds no session. Files and values cascade.
 async fn delete(pool: &PgPool, org: OrgId, id: SessionId, settled: bool) -> PortResult<bool> {
+    let failed = |err| port_error("delete_session", err);
+    let mut tx = pool.begin().await.map_err(failed)?;
     let deleted: i64 = sqlx::query_scalar(
         "WITH gone AS (DELETE FROM sessions WHERE id = $1 AND org_id = $2 \
            AND NOT ($3 AND status IN ('active', 'waitingfortoolresults')) RETURNING id), \
@@ -405,8 +411,21 @@ async fn delete(pool: &PgPool, org: OrgId, id: SessionId, settled: bool) -> Port
     .bind(id.uuid())
     .bind(org.uuid())
     .bind(settled)
-    .fetch_one(pool)
+    .fetch_one(&mut *tx)
     .await
-    .map_err(|err| port_error("delete_session", err))?;
-    Ok(deleted > 0)
+    .map_err(failed)?;
+    if deleted == 0 {
+        return Ok(false);
+    }
+    sqlx::query(
+        "WITH events AS (DELETE FROM events WHERE session_id = $1), \
+         fences AS (DELETE FROM turn_fences WHERE session_id = $1) \
+         DELETE FROM event_sequences WHERE session_id = $1",
+    )
+    .bind(id.uuid())
+    .execute(&mut *tx)
+    .await
+    .map_err(failed)?;
+    tx.commit().await.map_err(failed)?;
+    Ok(true)
 }

@@ -207,3 +207,67 @@ async fn a_turn_end_completes_the_task_its_owner_still_holds() {
     })
     .await;
 }
+
+/// Deleting a session deletes its events, fences and sequence counter (no foreign key cascades
+/// them), including an append that committed while the delete waited for the session's row.
+#[tokio::test]
+async fn deleting_a_session_leaves_none_of_its_rows_behind() {
+    with_database(|stores, pool| async move {
+        let ledger = PgTurnLedger::new(pool.clone());
+        let session = seed_session(&stores).await;
+        let org = session.organization_id;
+        let turn = TurnId::new();
+        ledger.start_turn(org, session.id, turn_start(session.id, turn)).await.unwrap().unwrap();
+        let other = seed_session(&stores).await;
+        let other_turn = turn_start(other.id, TurnId::new());
+        ledger.start_turn(other.organization_id, other.id, other_turn).await.unwrap().unwrap();
+        let rows = |table: &'static str, id: SessionId| {
+            let pool = pool.clone();
+            async move {
+                sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(format!(
+                    "SELECT count(*) FROM {table} WHERE session_id = $1"
+                )))
+                .bind(id.uuid())
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+            }
+        };
+        assert!(rows("events", session.id).await > 0 && rows("turn_fences", session.id).await > 0);
+        let kept = (rows("events", other.id).await, rows("turn_fences", other.id).await);
+
+        // An append in flight: it holds the session row as appends do, and commits a row only
+        // after the delete has started waiting for that row.
+        let mut append = pool.begin().await.unwrap();
+        sqlx::query("SELECT id FROM sessions WHERE id = $1 FOR KEY SHARE")
+            .bind(session.id.uuid())
+            .execute(&mut *append)
+            .await
+            .unwrap();
+        let deleting = tokio::spawn({
+            let sessions = stores.sessions.clone();
+            async move { sessions.delete_session(org, session.id).await }
+        });
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(!deleting.is_finished(), "the delete waits for the append's lock");
+        sqlx::query(
+            "INSERT INTO events (id, session_id, sequence, event_type, data, ts) \
+             VALUES ($1, $2, 1000, 'session.activated', '{}', now())",
+        )
+        .bind(uuid::Uuid::now_v7())
+        .bind(session.id.uuid())
+        .execute(&mut *append)
+        .await
+        .unwrap();
+        append.commit().await.unwrap();
+        assert!(deleting.await.unwrap().unwrap());
+
+        for table in ["events", "turn_fences", "event_sequences"] {
+            assert_eq!(rows(table, session.id).await, 0, "{table} rows of the deleted session");
+        }
+        let still = (rows("events", other.id).await, rows("turn_fences", other.id).await);
+        assert_eq!(still, kept, "another session's rows stay");
+        assert_eq!(rows("event_sequences", other.id).await, 1);
+    })
+    .await;
+}
