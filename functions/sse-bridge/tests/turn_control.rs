@@ -427,3 +427,78 @@ async fn a_context_leaves_out_the_messages_the_worker_holds() {
     // A fold the control plane has not reached: the whole conversation.
     assert_eq!(context(&mut client, through + 1, stable as u64).await.history_offset, 0);
 }
+
+/// A handed task's first context is made from its turn's start, not read: the start subscribed to
+/// the session before it wrote, so a cancel stored between the start and the worker's context
+/// request reaches the worker as a signal right after the context (whose turn events, as of the
+/// start, do not show it). That holds for a fresh session's first turn and for a turn after
+/// others in a row, whose conversation is the whole session's. A context read later (no watch)
+/// shows the cancel and the same conversation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_handed_turns_context_is_made_from_its_start_and_misses_nothing_after_it() {
+    use everruns_core::domain::Conversation;
+    use everruns_internal_protocol::v1::task_notification::Kind;
+    use everruns_internal_protocol::v1::turn_signal::Kind as Signal;
+    use everruns_internal_protocol::v1::{
+        GetTurnContextRequest, GetTurnContextResponse, SubscribeTaskNotificationsRequest,
+    };
+    use everruns_internal_protocol::wire;
+    let server = serve(&durable_vars(&database().await)).await;
+    let api = Api::new(&server.api);
+    let session = api.session("llmsim-echo").await;
+    let worker = Worker::spawn(&server.grpc, Duration::from_secs(60));
+    let mut sse = api.sse(&session, None).await;
+    for turn in 0..3 {
+        api.say(&session, &format!("question {turn}")).await;
+        while sse.next(Duration::from_secs(10)).await.unwrap().event != "session.idled" {}
+    }
+    // More room than the worker (50): the next new turns are handed to this client.
+    let mut client = grpc_client(&server).await;
+    let subscribe = SubscribeTaskNotificationsRequest { owner: "primed".into(), capacity: 256, lease_ms: 30_000 };
+    let mut notifications = client.subscribe_task_notifications(subscribe).await.unwrap().into_inner();
+
+    let fresh = api.session("llmsim-echo").await;
+    let whole = ["question 0", "Echo: question 0", "question 1", "Echo: question 1", "question 2", "Echo: question 2"];
+    for (session, earlier) in [(&session, &whole[..]), (&fresh, &[][..])] {
+        api.say(session, "question 3").await;
+        let lease = loop {
+            let n = tokio::time::timeout(Duration::from_secs(5), notifications.message()).await.unwrap().unwrap();
+            if let Some(lease) = n.filter(|n| n.kind() == Kind::TaskHanded).and_then(|n| n.lease) {
+                break lease;
+            }
+        };
+        let task_json = lease.task.unwrap().task_json;
+        assert!(task_json.contains(session.as_str()), "{task_json}");
+        assert_eq!(api.post(&format!("/v1/sessions/{session}/cancel"), json!({})).await["status"], "cancelled");
+
+        let watched = GetTurnContextRequest { task_json: task_json.clone(), watch: true, ..Default::default() };
+        let mut stream = client.stream_turn_context(watched).await.unwrap().into_inner();
+        let mut parts = Vec::new();
+        while parts.last().is_none_or(|p: &GetTurnContextResponse| !p.last_part) {
+            parts.push(stream.message().await.unwrap().expect("the context's parts"));
+        }
+        let context = wire::join_context(parts).unwrap();
+        assert!(context.turn_events_json.contains("turn.started"), "{}", context.turn_events_json);
+        assert!(
+            !context.turn_events_json.contains("turn.cancelled"),
+            "made from the start: {}",
+            context.turn_events_json
+        );
+        let signal = tokio::time::timeout(Duration::from_secs(2), stream.message()).await.unwrap().unwrap().unwrap();
+        assert_eq!(signal.signal.map(|s| s.kind()), Some(Signal::Cancelled), "the cancel after the start reaches it");
+        let primed = wire::parse_context(&context, &Conversation::default()).unwrap().history;
+        let got: Vec<String> = primed.iter().map(|m| m.text()).collect();
+        let expected: Vec<&str> = earlier.iter().copied().chain(["question 3"]).collect();
+        assert_eq!(got, expected, "the whole conversation through the start");
+
+        let read = GetTurnContextRequest { task_json, watch: false, ..Default::default() };
+        let parts: Vec<_> =
+            futures::StreamExt::collect::<Vec<_>>(client.stream_turn_context(read).await.unwrap().into_inner()).await;
+        let again = wire::join_context(parts.into_iter().map(Result::unwrap).collect()).unwrap();
+        assert!(again.turn_events_json.contains("turn.cancelled"), "{}", again.turn_events_json);
+        let read_history = wire::parse_context(&again, &Conversation::default()).unwrap().history;
+        let read_texts: Vec<String> = read_history.iter().map(|m| m.text()).collect();
+        assert_eq!(read_texts, got, "the primed conversation is the stored one");
+    }
+    drop(worker);
+}

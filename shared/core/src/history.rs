@@ -68,6 +68,12 @@ impl HistoryFold {
         }
     }
 
+    /// Records that every event through `sequence` has been seen: those not applied were of
+    /// types a fold ignores (what a turn's load leaves out). Never goes back.
+    pub fn passed(&mut self, sequence: i64) {
+        self.last_sequence = self.last_sequence.max(sequence);
+    }
+
     fn apply(&mut self, event: &Event) {
         self.track_turn(event);
         match &event.payload {

@@ -10,7 +10,7 @@ use everruns_core::engine::{IterationHost, TurnEnd};
 use everruns_core::events::{EventPayload, NewEvent, SentMessages, TurnStage};
 use everruns_core::ids::{MessageId, OrgId, SessionId, TaskId, TurnId};
 use everruns_core::ports::{ClaimOutcome, FailOutcome, TaskDelivery, TaskLease, TaskStore};
-use everruns_core::turns::{TurnService, finish_turn, record_event, record_in_order};
+use everruns_core::turns::{TurnService, record_event, record_in_order};
 use everruns_internal_protocol::v1::worker_service_server::WorkerService;
 use everruns_internal_protocol::v1::*;
 use everruns_internal_protocol::wire::{self, KeyedEvent, WireError};
@@ -238,8 +238,20 @@ impl WorkerService for WorkerGrpcService {
         // events (the worker judges the stage from them), one stored after it reaches the
         // subscription. No read of the turn's fence is needed.
         let task = request_task(&request)?;
-        let events = self.turns.bus().subscribe(task.session_id);
-        let inputs = self.task_inputs(&request, &task).await?;
+        self.continue_trace(&request, &task);
+        // A handed task's first context comes from its start when this instance made it (with
+        // the subscription the start took before it wrote); anything else is read.
+        let (events, primed) = match self.turns.take_primed(task.task_id) {
+            Some(start) => {
+                let inputs = self.turns.primed_inputs(&task, start.session, start.through).await.map_err(status)?;
+                (start.events, inputs)
+            }
+            None => (self.turns.bus().subscribe(task.session_id), None),
+        };
+        let inputs = match primed {
+            Some(inputs) => inputs,
+            None => self.turns.task_inputs(&task).await.map_err(status)?,
+        };
         let mut parts = wire::context_parts(&inputs, known_offset(request.get_ref(), &inputs));
         if let Some(last) = parts.last_mut() {
             last.last_part = true;
@@ -293,10 +305,8 @@ impl WorkerService for WorkerGrpcService {
             self.reported(*id);
         }
         let turns = self.turns.clone();
-        let task_completed = detached(async move {
-            finish_turn(turns.stores(), turns.bus().as_ref(), org, &end, Vec::new(), task).await.map_err(status)
-        })
-        .await?;
+        let task_completed =
+            detached(async move { turns.finish_turn(org, &end, Vec::new(), task).await.map_err(status) }).await?;
         Ok(Response::new(EndTurnResponse { task_completed }))
     }
 
@@ -400,6 +410,14 @@ impl WorkerGrpcService {
         request: &Request<GetTurnContextRequest>,
         task: &everruns_core::ports::IterationTask,
     ) -> Result<TurnInputs, Status> {
+        // Without a signal stream a context must be read: a primed start is let go.
+        drop(self.turns.take_primed(task.task_id));
+        self.continue_trace(request, task);
+        self.turns.task_inputs(task).await.map_err(status)
+    }
+
+    /// Continues the turn's trace from the context the request carries (`traceparent` / ...).
+    fn continue_trace(&self, request: &Request<GetTurnContextRequest>, task: &everruns_core::ports::IterationTask) {
         let carrier =
             everruns_core::trace_context::from_pairs(request.metadata().iter().filter_map(|entry| match entry {
                 tonic::metadata::KeyAndValueRef::Ascii(name, value) => Some((name.as_str(), value.to_str().ok()?)),
@@ -408,7 +426,6 @@ impl WorkerGrpcService {
         if let Some(traces) = self.traces.as_ref().filter(|_| !carrier.is_empty()) {
             traces.continue_turn(task.turn_id, &carrier);
         }
-        self.turns.task_inputs(task).await.map_err(status)
     }
 
     async fn emit(&self, request: EmitEventRequest) -> Result<Option<everruns_core::events::Event>, Status> {
@@ -448,7 +465,7 @@ impl WorkerGrpcService {
         if let Some((id, _)) = &task {
             self.reported(*id);
         }
-        let completed = finish_turn(stores, bus, org, &end, run, task).await.map_err(status)?;
+        let completed = self.turns.finish_turn(org, &end, run, task).await.map_err(status)?;
         Ok((count, completed))
     }
 

@@ -90,6 +90,7 @@ pub async fn create(state: &App, org: OrgId, input: SessionInput) -> ServiceResu
     // The session and `session.started` as one write where the store can; else one after the other.
     match state.stores.turns.open_session(&session, &event).await? {
         Some(stored) => {
+            state.turns.opened(&stored);
             state.turns.bus().emit(std::sync::Arc::new(stored));
             state.turns.seed_workspace(&session, agent.as_ref()).await?;
         }

@@ -56,7 +56,8 @@ pub async fn turn_ledger_contract(stores: &Stores) {
     let before = stores.events.append(compacting(id)).await.unwrap().sequence.unwrap();
 
     let turn = TurnId::new();
-    let stored = ledger.start_turn(org, id, start(id, turn)).await.unwrap().expect("an idle session starts a turn");
+    let started = ledger.start_turn(org, id, start(id, turn)).await.unwrap().expect("an idle session starts a turn");
+    let stored = started.events;
     let sequences: Vec<_> = stored.iter().map(|e| e.sequence.unwrap()).collect();
     assert_eq!(sequences, vec![before + 1, before + 2], "the start's events follow the session's");
     assert_eq!(stored[1].event_type(), "turn.started");
@@ -64,6 +65,9 @@ pub async fn turn_ledger_contract(stores: &Stores) {
     let now = stores.sessions.get_session(org, id).await.unwrap().unwrap();
     assert_eq!((now.status, now.current_turn_id), (SessionStatus::Active, Some(turn)));
     assert_eq!(now.preview.as_deref(), Some("hello"));
+    if let Some(returned) = started.session {
+        assert_eq!(returned, now, "the session a start returns is the session as stored");
+    }
     let listed = stores.events.list_events(id, &EventFilter { turn_id: Some(turn), ..EventFilter::default() }).await;
     assert_eq!(listed.unwrap(), stored, "what the start returns is what was stored");
     assert_eq!(stores.events.turn_stage(id, turn).await.unwrap(), TurnStage::Open);

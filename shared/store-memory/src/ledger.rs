@@ -5,9 +5,10 @@
 
 use std::sync::Arc;
 
-use everruns_core::events::Event;
 use everruns_core::ids::{OrgId, SessionId};
-use everruns_core::ports::{EventStore, PortError, PortResult, SessionStore, TaskStore, TurnLedger, TurnStart};
+use everruns_core::ports::{
+    EventStore, PortError, PortResult, SessionStore, StartedTurn, TaskStore, TurnLedger, TurnStart,
+};
 
 /// The in-memory [`TurnLedger`].
 #[derive(Clone)]
@@ -33,7 +34,7 @@ impl MemoryTurnLedger {
 
 #[async_trait::async_trait]
 impl TurnLedger for MemoryTurnLedger {
-    async fn start_turn(&self, org: OrgId, session: SessionId, start: TurnStart) -> PortResult<Option<Vec<Event>>> {
+    async fn start_turn(&self, org: OrgId, session: SessionId, start: TurnStart) -> PortResult<Option<StartedTurn>> {
         let queue = match (&start.task, &self.tasks) {
             (Some(queued), Some(tasks)) => Some((queued, tasks)),
             (Some(_), None) => {
@@ -46,9 +47,9 @@ impl TurnLedger for MemoryTurnLedger {
         {
             return Err(PortError::Invalid("a turn's start writes to its own session only".into()));
         }
-        if self.sessions.change_status(org, session, start.change.clone()).await?.is_none() {
+        let Some(changed) = self.sessions.change_status(org, session, start.change.clone()).await? else {
             return Ok(None);
-        }
+        };
         let stored = self.events.append_all(start.events).await?;
         if let Some((queued, tasks)) = queue {
             tasks.enqueue(&queued.task, queued.max_attempts).await?;
@@ -56,6 +57,6 @@ impl TurnLedger for MemoryTurnLedger {
                 tasks.claim(queued.task.task_id, &handed.owner, handed.lease).await?;
             }
         }
-        Ok(Some(stored))
+        Ok(Some(StartedTurn { events: stored, session: Some(changed) }))
     }
 }

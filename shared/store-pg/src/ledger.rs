@@ -21,15 +21,17 @@
 use everruns_core::domain::{Session, TokenUsage};
 use everruns_core::events::{Event, EventPayload, FenceClass, NewEvent, TurnStage};
 use everruns_core::ids::{OrgId, SessionId};
-use everruns_core::ports::{Finished, PortError, PortResult, QueuedTask, TurnFinish, TurnLedger, TurnStart};
+use everruns_core::ports::{
+    Finished, PortError, PortResult, QueuedTask, StartedTurn, TurnFinish, TurnLedger, TurnStart,
+};
 use sqlx::postgres::PgArguments;
 use sqlx::types::Json;
-use sqlx::{Arguments, PgPool};
+use sqlx::{Arguments, FromRow, PgPool, Row};
 
 use crate::error::{Violation, port_error, violation};
 use crate::events::{EventColumns, Fence};
 use crate::notify::TASK_AVAILABLE_CHANNEL;
-use crate::sessions::{add_usage, change_arguments, status_update, unchanged};
+use crate::sessions::{SessionRow, add_usage, change_arguments, session_columns, status_update, unchanged};
 
 /// The Postgres [`TurnLedger`].
 #[derive(Debug, Clone)]
@@ -64,10 +66,13 @@ impl PgTurnLedger {
 /// `$12`–`$20` the event columns, `$21`–`$23` the fence; `$24`–`$26` the events' notification;
 /// `$27`–`$33` the task (none unless `$33`), `$34`–`$36` its notification (none for a handed task),
 /// `$37`–`$38` the worker a task is handed to and its lease in milliseconds (NULL: queued pending).
+/// A row when the change applied: the first sequence, the notifications (`void`), the session.
 const START_TURN: &str = concat!(
     "WITH changed AS (",
     status_update!(),
-    " RETURNING id), \
+    " RETURNING ",
+    session_columns!(),
+    "), \
      fence AS (INSERT INTO turn_fences (turn_id, session_id, stage) SELECT $21::uuid, id, $22 FROM changed \
        WHERE $21::uuid IS NOT NULL ON CONFLICT (turn_id) DO UPDATE \
        SET stage = GREATEST(turn_fences.stage, EXCLUDED.stage) WHERE turn_fences.stage = ANY($23) \
@@ -91,8 +96,9 @@ const START_TURN: &str = concat!(
      SELECT (SELECT first FROM allocated), \
        CASE WHEN $24 AND EXISTS (SELECT 1 FROM stored) THEN pg_notify($25, $26 || ' ' || \
          (SELECT first FROM allocated) || '..' || ((SELECT first FROM allocated) + $11 - 1)) END, \
-       (SELECT CASE WHEN $34 AND $37::text IS NULL THEN pg_notify($35, $36) END FROM task) \
-     FROM changed"
+       (SELECT CASE WHEN $34 AND $37::text IS NULL THEN pg_notify($35, $36) END FROM task), ",
+    session_columns!(),
+    " FROM changed"
 );
 
 /// Parameters: `$1` session, `$2` org, `$3` turn, `$4` the fence stages that admit the whole end,
@@ -207,40 +213,41 @@ impl TurnLedger for PgTurnLedger {
         crate::opening::open_session(&self.pool, self.notify_events, session, started).await.map(Some)
     }
 
-    async fn start_turn(&self, org: OrgId, session: SessionId, start: TurnStart) -> PortResult<Option<Vec<Event>>> {
+    async fn start_turn(&self, org: OrgId, session: SessionId, start: TurnStart) -> PortResult<Option<StartedTurn>> {
         let TurnStart { change, events, task } = start;
         let events = prepared(session, events)?;
         let mut arguments = change_arguments(org, session, &change)?;
         add_start(&mut arguments, session, &events, task.as_ref(), self)?;
         // One row when the change applied: the first sequence (NULL when the fence refused the
-        // events), then the notifications (`void`, not read).
-        let row: Option<Option<i64>> = sqlx::query_scalar_with(START_TURN, arguments)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(|err| match violation(&err) {
+        // events), the notifications (`void`, not read), then the session as changed.
+        let row =
+            sqlx::query_with(START_TURN, arguments).fetch_optional(&self.pool).await.map_err(|err| match violation(
+                &err,
+            ) {
                 Some(Violation::Unique(constraint)) => {
                     PortError::Conflict(format!("a turn's start met a stored row ({constraint})"))
                 }
                 _ => port_error("start_turn", err),
             })?;
-        let Some(first) = row else {
+        let Some(row) = row else {
             return unchanged(&self.pool, org, session).await.map(|()| None);
         };
+        let first: Option<i64> = row.try_get(0).map_err(|err| port_error("start_turn", err))?;
+        let changed = SessionRow::from_row(&row).map_err(|err| port_error("start_turn", err))?.into_session()?;
         if events.is_empty() {
-            return Ok(Some(Vec::new()));
+            return Ok(Some(StartedTurn { events: Vec::new(), session: Some(changed) }));
         }
         // Only an event of a turn that already ended could be refused; a start's turn is new.
         let first = first.ok_or_else(|| PortError::Internal("the fence refused a new turn's first events".into()))?;
-        Ok(Some(
-            events
-                .into_iter()
-                .zip(first..)
-                .map(|(mut event, sequence)| {
-                    event.sequence = Some(sequence);
-                    event
-                })
-                .collect(),
-        ))
+        let events = events
+            .into_iter()
+            .zip(first..)
+            .map(|(mut event, sequence)| {
+                event.sequence = Some(sequence);
+                event
+            })
+            .collect();
+        Ok(Some(StartedTurn { events, session: Some(changed) }))
     }
 }
 

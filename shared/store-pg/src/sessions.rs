@@ -55,7 +55,7 @@ impl PgSessionStore {
 }
 
 #[derive(sqlx::FromRow)]
-struct SessionRow {
+pub(crate) struct SessionRow {
     id: Uuid,
     org_id: Uuid,
     harness_id: Uuid,
@@ -85,7 +85,7 @@ struct SessionRow {
 }
 
 impl SessionRow {
-    fn into_session(self) -> PortResult<Session> {
+    pub(crate) fn into_session(self) -> PortResult<Session> {
         const OP: &str = "read session";
         let status = SessionStatus::parse(&self.status)
             .ok_or_else(|| corrupt(OP, format!("unknown session status '{}'", self.status)))?;

@@ -34,7 +34,9 @@ async fn a_start_queues_its_task_and_announces_it_with_its_events() {
         let task = first_task(&session, turn);
         start.task = Some(QueuedTask { task: task.clone(), max_attempts: 3, handed_to: None });
         let stored = ledger.start_turn(session.organization_id, session.id, start).await.unwrap().unwrap();
-        assert_eq!(stored.len(), 2);
+        assert_eq!(stored.events.len(), 2);
+        let returned = stored.session.expect("the start returns the session it changed");
+        assert_eq!(Some(returned), stores.sessions.get_session(session.organization_id, session.id).await.unwrap());
 
         let claimed = tasks.claim_next("worker-a", Duration::from_secs(30), 10).await.unwrap();
         assert_eq!(claimed.iter().map(|l| l.task.clone()).collect::<Vec<_>>(), vec![task.clone()]);
@@ -123,7 +125,7 @@ async fn a_turn_ends_in_one_write_or_declines_having_written_nothing() {
         };
         let types: Vec<_> = stored.iter().map(|e| e.event_type()).collect();
         assert_eq!(types, ["session.activated", "turn.completed", "session.idled"]);
-        let after = started.last().unwrap().sequence.unwrap();
+        let after = started.events.last().unwrap().sequence.unwrap();
         assert_eq!(stored.iter().map(|e| e.sequence.unwrap()).collect::<Vec<_>>(), [after + 1, after + 2, after + 3]);
         let filter = EventFilter { after_sequence: Some(after), ..Default::default() };
         assert_eq!(

@@ -22,6 +22,16 @@ pub struct TurnStart {
     pub task: Option<QueuedTask>,
 }
 
+/// What a [`TurnStart`] that applied wrote.
+#[derive(Debug, Clone)]
+pub struct StartedTurn {
+    /// The stored events, with their sequences.
+    pub events: Vec<Event>,
+    /// The session as the start left it, where the store has it from the same write (a turn's
+    /// context can then be primed without reading the session again).
+    pub session: Option<Session>,
+}
+
 /// A task queued together with the write that creates it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueuedTask {
@@ -81,8 +91,8 @@ pub trait TurnLedger: Send + Sync {
     /// Applies `start.change` and, only if it applied, appends `start.events` (consecutive
     /// sequences, fences honoured) and queues `start.task`. `Ok(None)` when the change's
     /// expectations do not hold (nothing is written); `NotFound` when the session does not exist.
-    /// Returns the stored events.
-    async fn start_turn(&self, org: OrgId, session: SessionId, start: TurnStart) -> PortResult<Option<Vec<Event>>>;
+    /// Returns the stored events and, where the write returns it, the session after the change.
+    async fn start_turn(&self, org: OrgId, session: SessionId, start: TurnStart) -> PortResult<Option<StartedTurn>>;
 
     /// Ends a turn as one write when the session still runs it and its fence admits the events
     /// and `session.idled` after them; otherwise (and by default) declines, writing nothing.

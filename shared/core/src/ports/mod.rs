@@ -15,7 +15,7 @@ mod workspace;
 
 pub use auth::AuthStore;
 pub use bus::{EventBus, EventEmitter, EventSubscription};
-pub use ledger::{Finished, HandedTo, QueuedTask, TurnFinish, TurnLedger, TurnStart};
+pub use ledger::{Finished, HandedTo, QueuedTask, StartedTurn, TurnFinish, TurnLedger, TurnStart};
 pub use limits::{RateDecision, RateLimiter};
 pub use oauth::OAuthStore;
 pub use queue::{IterationTask, Reservation, TaskDelivery};

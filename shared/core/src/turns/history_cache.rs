@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use crate::events::Event;
 use crate::history::HistoryFold;
 use crate::ids::SessionId;
 
@@ -65,6 +66,27 @@ impl HistoryCache {
         }
     }
 
+    /// Extends a session's kept fold with `events` when they are the very next ones: the first
+    /// follows the fold's last sequence and each follows the one before (what one write stored).
+    /// Events whose type is in `skip` are stepped over, as a load that leaves them out would.
+    /// Returns the sequence the fold is through then, or `None` (no fold kept, or not the next
+    /// events) and the fold is left as it was.
+    pub fn advance(&self, session: SessionId, events: &[Event], skip: &[String]) -> Option<i64> {
+        let first = events.first()?.sequence?;
+        let contiguous = events.iter().zip(first..).all(|(event, sequence)| event.sequence == Some(sequence));
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let (fold, used) = entries.get_mut(&session).filter(|(_, used)| used.elapsed() < self.max_age)?;
+        if !contiguous || fold.last_sequence().checked_add(1) != Some(first) {
+            return None;
+        }
+        for event in events.iter().filter(|e| !skip.iter().any(|t| t == e.event_type())) {
+            fold.extend(std::slice::from_ref(event));
+        }
+        fold.passed(first + events.len() as i64 - 1);
+        *used = Instant::now();
+        Some(fold.last_sequence())
+    }
+
     /// The conversation of a session's kept fold, if that fold is through `through` exactly.
     pub fn messages_through(&self, session: SessionId, through: i64) -> Option<crate::domain::Conversation> {
         let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
@@ -91,7 +113,7 @@ impl HistoryCache {
 mod tests {
     use super::*;
     use crate::domain::{ContentPart, Message, MessageRole};
-    use crate::events::{Event, EventContext, EventPayload, InputMessageData, NewEvent};
+    use crate::events::{EventContext, EventPayload, InputMessageData, NewEvent};
 
     fn folded(sequence: i64) -> HistoryFold {
         let message = Message::new(MessageRole::User, vec![ContentPart::text("hi")]);
@@ -99,6 +121,32 @@ mod tests {
         let mut event: Event = NewEvent::new(SessionId::new(), EventContext::default(), payload).event;
         event.sequence = Some(sequence);
         HistoryFold::of(&[event])
+    }
+
+    fn stored(session: SessionId, sequence: i64, payload: EventPayload) -> Event {
+        let mut event: Event = NewEvent::new(session, EventContext::default(), payload).event;
+        event.sequence = Some(sequence);
+        event
+    }
+
+    fn said(session: SessionId, sequence: i64, text: &str) -> Event {
+        let message = Message::new(MessageRole::User, vec![ContentPart::text(text)]);
+        stored(session, sequence, EventPayload::InputMessage(InputMessageData { message }))
+    }
+
+    #[test]
+    fn a_kept_fold_advances_only_by_the_very_next_events() {
+        let cache = HistoryCache::default();
+        let session = SessionId::new();
+        assert_eq!(cache.advance(session, &[said(session, 1, "a")], &[]), None, "no fold kept");
+        cache.put(session, HistoryFold::of(&[said(session, 1, "a")]));
+        assert_eq!(cache.advance(session, &[said(session, 3, "c")], &[]), None, "a gap");
+        assert_eq!(cache.advance(session, &[said(session, 2, "b"), said(session, 4, "d")], &[]), None, "not one run");
+        let skipped = vec!["input.message".to_owned()];
+        assert_eq!(cache.advance(session, &[said(session, 2, "b"), said(session, 3, "c")], &[]), Some(3));
+        assert_eq!(cache.advance(session, &[said(session, 4, "skipped")], &skipped), Some(4), "stepped over");
+        let texts: Vec<String> = cache.take(session).messages().iter().map(Message::text).collect();
+        assert_eq!(texts, ["a", "b", "c"]);
     }
 
     #[test]

@@ -176,6 +176,20 @@ pub async fn finish_turn(
     run: Vec<NewEvent>,
     task: Option<(TaskId, String)>,
 ) -> PortResult<bool> {
+    finish_turn_observed(stores, bus, org, end, run, task, |_| {}).await
+}
+
+/// [`finish_turn`], showing `observe` what the one write stored (in order, before it is
+/// published) when the ledger took the end as one write.
+pub(crate) async fn finish_turn_observed(
+    stores: &Stores,
+    bus: &dyn EventBus,
+    org: OrgId,
+    end: &TurnEnd,
+    run: Vec<NewEvent>,
+    task: Option<(TaskId, String)>,
+    observe: impl FnOnce(&[Event]),
+) -> PortResult<bool> {
     let Interleaved { persisted: run, live } = Interleaved::split(bus, run);
     let idled = idled_event(end, None);
     let run = if bus.is_live_only(&idled.event) {
@@ -183,6 +197,7 @@ pub async fn finish_turn(
     } else {
         match stores.turns.finish_turn(org, TurnFinish { events: run, idled, end: end.clone(), task }).await? {
             Finished::Done { events, task_completed } => {
+                observe(&events);
                 publish_in_place(bus, events.into_iter().map(|event| (event, true)).collect(), live);
                 return Ok(task_completed);
             }

@@ -108,6 +108,54 @@ impl TurnLoader {
             None => self.stores.events.list_events(id, &since).await?,
         };
         fold.extend(&stored);
+        self.assemble(org, session, fold, turn).await
+    }
+
+    /// The inputs of `turn`'s first iteration from its start ([`super::PrimedStart`]): `session`
+    /// as the start left it and the kept fold, when that fold is still through `through` (the
+    /// start's last event). `None` otherwise, with the fold left kept: the caller reads.
+    pub async fn primed_inputs(
+        &self,
+        org: OrgId,
+        session: Session,
+        through: i64,
+        turn: TurnId,
+    ) -> PortResult<Option<TurnInputs>> {
+        if session.organization_id != org {
+            return Ok(None);
+        }
+        let fold = self.history.take(session.id);
+        if fold.last_sequence() != through {
+            if fold.last_sequence() > 0 {
+                self.history.put(session.id, fold);
+            }
+            return Ok(None);
+        }
+        self.assemble(org, session, fold, Some(turn)).await.map(Some)
+    }
+
+    /// Extends the session's kept fold with events one write just stored, when they are the next
+    /// ones (see [`HistoryCache::advance`]); returns the sequence the fold is through then.
+    pub fn advance_history(&self, session: SessionId, stored: &[Event]) -> Option<i64> {
+        self.history.advance(session, stored, &skip())
+    }
+
+    /// Keeps `started` (a new session's only event, sequence 1) as the session's fold.
+    pub fn opened(&self, started: &Event) {
+        if started.sequence == Some(1) {
+            self.history.put(started.session_id, HistoryFold::of(std::slice::from_ref(started)));
+        }
+    }
+
+    /// The inputs from the session and its fold (extended through what the store holds).
+    async fn assemble(
+        &self,
+        org: OrgId,
+        session: Session,
+        fold: HistoryFold,
+        turn: Option<TurnId>,
+    ) -> PortResult<TurnInputs> {
+        let id = session.id;
         let mut harness_chain = self.harness_chain(org, &session).await?;
         let mut agent = match session.agent_id {
             Some(id) => self.stores.agents.get_agent(org, id).await?,

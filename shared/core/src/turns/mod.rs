@@ -7,6 +7,7 @@ mod history_cache;
 mod host;
 mod load;
 mod org_defaults;
+mod primed;
 
 pub use cancel::CancellationRegistry;
 pub use history_cache::{HISTORY_CACHE_MAX_AGE, HISTORY_CACHE_SESSIONS, HistoryCache};
@@ -16,6 +17,7 @@ pub use host::{
 };
 pub use load::TurnLoader;
 pub use org_defaults::{ORG_DEFAULT_TTL, OrgDefaults};
+pub use primed::{PRIMED_CAPACITY, PRIMED_MAX_AGE, PrimedStart, PrimedStarts};
 
 use std::sync::Arc;
 
@@ -31,7 +33,7 @@ use crate::ids::{HarnessId, MessageId, OrgId, SessionId, TaskId, TurnId};
 use crate::platform::PlatformDefinition;
 use crate::ports::{
     DEFAULT_MAX_ATTEMPTS, EventBus, EventFilter, HandedTo, IterationTask, PortError, QueuedTask, SecretCipher,
-    StatusChange, Stores, TaskDelivery, TaskLease, TurnStart,
+    StartedTurn, StatusChange, Stores, TaskDelivery, TaskLease, TurnStart,
 };
 
 /// The largest accepted client tool result, in bytes of JSON.
@@ -113,6 +115,8 @@ pub struct TurnService {
     delivery: Option<Arc<dyn TaskDelivery>>,
     engine: IterationEngine,
     cancellations: CancellationRegistry,
+    /// Handed tasks' first contexts, made from their starts.
+    primed: Arc<PrimedStarts>,
 }
 
 impl TurnService {
@@ -137,6 +141,7 @@ impl TurnService {
             delivery: None,
             engine,
             cancellations: CancellationRegistry::new(),
+            primed: Arc::default(),
         }
     }
 
@@ -374,15 +379,24 @@ impl TurnService {
         // reservation, dropped when the start does not apply, frees the room again.
         let reserved = self.delivery.as_ref().filter(|_| queued).and_then(|d| d.reserve());
         let handed_to = reserved.as_ref().map(|r| HandedTo { owner: r.owner().to_owned(), lease: r.lease() });
+        // A handed task's context is made from this start (see `PrimedStarts`): what happens
+        // after the write must reach a subscription taken before it.
+        let subscription = reserved.as_ref().map(|_| self.bus.subscribe(session_id));
         let (live, events): (Vec<_>, Vec<_>) = events.into_iter().partition(|e| self.bus.is_live_only(&e.event));
         let start = TurnStart {
             change,
             events,
             task: queued.then(|| QueuedTask { task: task.clone(), max_attempts: DEFAULT_MAX_ATTEMPTS, handed_to }),
         };
-        let Some(stored) = self.loader.stores.turns.start_turn(org, session_id, start).await? else {
+        let Some(StartedTurn { events: stored, session }) =
+            self.loader.stores.turns.start_turn(org, session_id, start).await?
+        else {
             return Ok(None);
         };
+        let through = self.loader.advance_history(session_id, &stored);
+        if let (Some(session), Some(events), Some(through)) = (session, subscription, through) {
+            self.primed.put(task.task_id, PrimedStart { session, through, events });
+        }
         for event in live.into_iter().map(|e| e.event).chain(stored) {
             self.bus.emit(Arc::new(event));
         }
@@ -671,6 +685,48 @@ impl TurnService {
             }
             task = task.next();
         }
+    }
+
+    /// The primed start of a handed task, if this process made one (see [`PrimedStarts`]); the
+    /// first context request of the task takes it.
+    pub fn take_primed(&self, task: TaskId) -> Option<PrimedStart> {
+        self.primed.take(task)
+    }
+
+    /// The inputs of `task`'s first iteration from its primed start, or `None` when the kept fold
+    /// moved on (the caller reads them with [`task_inputs`](Self::task_inputs)).
+    pub async fn primed_inputs(
+        &self,
+        task: &IterationTask,
+        session: crate::domain::Session,
+        through: i64,
+    ) -> Result<Option<crate::context::TurnInputs>, TurnError> {
+        if session.id != task.session_id {
+            return Ok(None);
+        }
+        Ok(self.loader.primed_inputs(task.org_id, session, through, task.turn_id).await?)
+    }
+
+    /// A new session's `session.started` as stored: its kept fold starts there, so the first
+    /// turn's context can be primed too.
+    pub fn opened(&self, started: &Event) {
+        self.loader.opened(started);
+    }
+
+    /// Ends a turn as [`finish_turn`] does, and extends the session's kept fold with what the
+    /// one write stored (so the next turn's start can prime its context).
+    pub async fn finish_turn(
+        &self,
+        org: OrgId,
+        end: &TurnEnd,
+        run: Vec<NewEvent>,
+        task: Option<(TaskId, String)>,
+    ) -> Result<bool, TurnError> {
+        let stores = &self.loader.stores;
+        let advance = |stored: &[Event]| {
+            self.loader.advance_history(end.session, stored);
+        };
+        Ok(host::finish_turn_observed(stores, self.bus.as_ref(), org, end, run, task, advance).await?)
     }
 
     /// The raw inputs of a task's iteration (for a remote worker, which merges them itself).
