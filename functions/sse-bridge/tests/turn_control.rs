@@ -34,6 +34,19 @@ async fn grpc_client(server: &support::Server) -> everruns_worker::client::Worke
     everruns_worker::client::connect(&config).await.unwrap()
 }
 
+/// A session whose first three turns ("question 0" to "question 2") a worker answered, and that
+/// worker.
+async fn three_answered_turns(server: &support::Server, api: &Api) -> (String, Worker) {
+    let session = api.session("llmsim-echo").await;
+    let worker = Worker::spawn(&server.grpc, Duration::from_secs(60));
+    let mut sse = api.sse(&session, None).await;
+    for turn in 0..3 {
+        api.say(&session, &format!("question {turn}")).await;
+        while sse.next(Duration::from_secs(10)).await.unwrap().event != "session.idled" {}
+    }
+    (session, worker)
+}
+
 fn types(events: &[Value]) -> Vec<&str> {
     events.iter().map(|e| e["type"].as_str().unwrap()).collect()
 }
@@ -376,13 +389,7 @@ async fn a_context_leaves_out_the_messages_the_worker_holds() {
     use futures::StreamExt;
     let server = serve(&durable_vars(&database().await)).await;
     let api = Api::new(&server.api);
-    let session = api.session("llmsim-echo").await;
-    let worker = Worker::spawn(&server.grpc, Duration::from_secs(60));
-    let mut sse = api.sse(&session, None).await;
-    for turn in 0..3 {
-        api.say(&session, &format!("question {turn}")).await;
-        while sse.next(Duration::from_secs(10)).await.unwrap().event != "session.idled" {}
-    }
+    let (session, worker) = three_answered_turns(&server, &api).await;
     drop(worker);
     api.say(&session, "question 3").await;
     let mut client = grpc_client(&server).await;
@@ -445,13 +452,7 @@ async fn a_handed_turns_context_is_made_from_its_start_and_misses_nothing_after_
     use everruns_internal_protocol::wire;
     let server = serve(&durable_vars(&database().await)).await;
     let api = Api::new(&server.api);
-    let session = api.session("llmsim-echo").await;
-    let worker = Worker::spawn(&server.grpc, Duration::from_secs(60));
-    let mut sse = api.sse(&session, None).await;
-    for turn in 0..3 {
-        api.say(&session, &format!("question {turn}")).await;
-        while sse.next(Duration::from_secs(10)).await.unwrap().event != "session.idled" {}
-    }
+    let (session, worker) = three_answered_turns(&server, &api).await;
     // More room than the worker (50): the next new turns are handed to this client.
     let mut client = grpc_client(&server).await;
     let subscribe = SubscribeTaskNotificationsRequest { owner: "primed".into(), capacity: 256, lease_ms: 30_000 };
