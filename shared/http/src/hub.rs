@@ -66,7 +66,9 @@ impl Frame {
 
 /// Serializes an event as one SSE record, written straight into the record's buffer.
 pub(crate) fn record(event: &Event) -> Bytes {
-    let mut out = Vec::with_capacity(256);
+    // Sized up front: a generation carries the whole conversation, and growing the buffer by
+    // doubling copied it about once more.
+    let mut out = Vec::with_capacity(64 + event.json_len_hint());
     out.extend_from_slice(b"event: ");
     out.extend_from_slice(event.event_type().as_bytes());
     out.push(b'\n');

@@ -136,6 +136,12 @@ impl Conversation {
         Some(&mut settled.message)
     }
 
+    /// About how many bytes the messages take as JSON (their kept JSON where it is made, a
+    /// guess for the rest): what a buffer that will hold them should reserve.
+    pub fn json_len_hint(&self) -> usize {
+        self.0.iter().map(|settled| settled.json.get().map_or(128, |json| json.get().len()) + 1).sum()
+    }
+
     /// How many messages there are.
     pub fn len(&self) -> usize {
         self.0.len()

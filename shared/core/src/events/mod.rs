@@ -97,6 +97,15 @@ impl Event {
         self.payload.event_type()
     }
 
+    /// About how many bytes the event takes as JSON: a generation's messages, else a small
+    /// event's size. What a buffer that will hold it should reserve.
+    pub fn json_len_hint(&self) -> usize {
+        match &self.payload {
+            EventPayload::LlmGeneration(data) => 1024 + data.messages.json_len_hint(),
+            _ => 512,
+        }
+    }
+
     /// Whether the event is a delta that is never stored.
     pub fn is_ephemeral(&self) -> bool {
         is_ephemeral(self.event_type())

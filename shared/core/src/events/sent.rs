@@ -26,6 +26,11 @@ impl SentMessages {
         self.head.iter().chain(self.shared.iter())
     }
 
+    /// About how many bytes the messages take as JSON (see [`Conversation::json_len_hint`]).
+    pub fn json_len_hint(&self) -> usize {
+        self.head.iter().map(|m| m.text().len() + 128).sum::<usize>() + self.shared.json_len_hint()
+    }
+
     /// How many there are.
     pub fn len(&self) -> usize {
         self.head.len() + self.shared.len()
