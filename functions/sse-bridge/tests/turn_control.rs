@@ -439,8 +439,8 @@ async fn a_context_leaves_out_the_messages_the_worker_holds() {
 /// the session before it wrote, so a cancel stored between the start and the worker's context
 /// request reaches the worker as a signal right after the context (whose turn events, as of the
 /// start, do not show it). That holds for a fresh session's first turn and for a turn after
-/// others in a row, whose conversation is the whole session's. A context read later (no watch)
-/// shows the cancel and the same conversation.
+/// others in a row, whose conversation is the whole session's. A context another instance reads
+/// from the store later shows the cancel and the same conversation, message for message.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_handed_turns_context_is_made_from_its_start_and_misses_nothing_after_it() {
     use everruns_core::domain::Conversation;
@@ -450,7 +450,10 @@ async fn a_handed_turns_context_is_made_from_its_start_and_misses_nothing_after_
         GetTurnContextRequest, GetTurnContextResponse, SubscribeTaskNotificationsRequest,
     };
     use everruns_internal_protocol::wire;
-    let server = serve(&durable_vars(&database().await)).await;
+    let database = database().await;
+    let server = serve(&durable_vars(&database)).await;
+    // Another instance on the same database: its folds come from the store alone.
+    let elsewhere = serve(&durable_vars(&database)).await;
     let api = Api::new(&server.api);
     let (session, worker) = three_answered_turns(&server, &api).await;
     // More room than the worker (50): the next new turns are handed to this client.
@@ -493,13 +496,16 @@ async fn a_handed_turns_context_is_made_from_its_start_and_misses_nothing_after_
         assert_eq!(got, expected, "the whole conversation through the start");
 
         let read = GetTurnContextRequest { task_json, watch: false, ..Default::default() };
+        let mut other = grpc_client(&elsewhere).await;
         let parts: Vec<_> =
-            futures::StreamExt::collect::<Vec<_>>(client.stream_turn_context(read).await.unwrap().into_inner()).await;
+            futures::StreamExt::collect::<Vec<_>>(other.stream_turn_context(read).await.unwrap().into_inner()).await;
         let again = wire::join_context(parts.into_iter().map(Result::unwrap).collect()).unwrap();
         assert!(again.turn_events_json.contains("turn.cancelled"), "{}", again.turn_events_json);
         let read_history = wire::parse_context(&again, &Conversation::default()).unwrap().history;
         let read_texts: Vec<String> = read_history.iter().map(|m| m.text()).collect();
         assert_eq!(read_texts, got, "the primed conversation is the stored one");
+        let json = |text: &str| serde_json::from_str::<Value>(text).unwrap();
+        assert_eq!(json(&again.history_json), json(&context.history_json), "message for message, as sent");
     }
     drop(worker);
 }
