@@ -687,48 +687,6 @@ impl TurnService {
         }
     }
 
-    /// The primed start of a handed task, if this process made one (see [`PrimedStarts`]); the
-    /// first context request of the task takes it.
-    pub fn take_primed(&self, task: TaskId) -> Option<PrimedStart> {
-        self.primed.take(task)
-    }
-
-    /// The inputs of `task`'s first iteration from its primed start, or `None` when the kept fold
-    /// moved on (the caller reads them with [`task_inputs`](Self::task_inputs)).
-    pub async fn primed_inputs(
-        &self,
-        task: &IterationTask,
-        session: crate::domain::Session,
-        through: i64,
-    ) -> Result<Option<crate::context::TurnInputs>, TurnError> {
-        if session.id != task.session_id {
-            return Ok(None);
-        }
-        Ok(self.loader.primed_inputs(task.org_id, session, through, task.turn_id).await?)
-    }
-
-    /// A new session's `session.started` as stored: its kept fold starts there, so the first
-    /// turn's context can be primed too.
-    pub fn opened(&self, started: &Event) {
-        self.loader.opened(started);
-    }
-
-    /// Ends a turn as [`finish_turn`] does, and extends the session's kept fold with what the
-    /// one write stored (so the next turn's start can prime its context).
-    pub async fn finish_turn(
-        &self,
-        org: OrgId,
-        end: &TurnEnd,
-        run: Vec<NewEvent>,
-        task: Option<(TaskId, String)>,
-    ) -> Result<bool, TurnError> {
-        let stores = &self.loader.stores;
-        let advance = |stored: &[Event]| {
-            self.loader.advance_history(end.session, stored);
-        };
-        Ok(host::finish_turn_observed(stores, self.bus.as_ref(), org, end, run, task, advance).await?)
-    }
-
     /// The raw inputs of a task's iteration (for a remote worker, which merges them itself).
     pub async fn task_inputs(&self, task: &IterationTask) -> Result<crate::context::TurnInputs, TurnError> {
         Ok(self.loader.inputs(task.org_id, task.session_id, Some(task.turn_id)).await?)
