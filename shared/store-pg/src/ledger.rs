@@ -220,15 +220,13 @@ impl TurnLedger for PgTurnLedger {
         add_start(&mut arguments, session, &events, task.as_ref(), self)?;
         // One row when the change applied: the first sequence (NULL when the fence refused the
         // events), the notifications (`void`, not read), then the session as changed.
-        let row =
-            sqlx::query_with(START_TURN, arguments).fetch_optional(&self.pool).await.map_err(|err| match violation(
-                &err,
-            ) {
-                Some(Violation::Unique(constraint)) => {
-                    PortError::Conflict(format!("a turn's start met a stored row ({constraint})"))
-                }
-                _ => port_error("start_turn", err),
-            })?;
+        let refused = |err: sqlx::Error| match violation(&err) {
+            Some(Violation::Unique(constraint)) => {
+                PortError::Conflict(format!("a turn's start met a stored row ({constraint})"))
+            }
+            _ => port_error("start_turn", err),
+        };
+        let row = sqlx::query_with(START_TURN, arguments).fetch_optional(&self.pool).await.map_err(refused)?;
         let Some(row) = row else {
             return unchanged(&self.pool, org, session).await.map(|()| None);
         };

@@ -121,9 +121,6 @@ impl TurnLoader {
         through: i64,
         turn: TurnId,
     ) -> PortResult<Option<TurnInputs>> {
-        if session.organization_id != org {
-            return Ok(None);
-        }
         let fold = self.history.take(session.id);
         if fold.last_sequence() != through {
             if fold.last_sequence() > 0 {

@@ -61,16 +61,6 @@ impl PrimedStarts {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         entries.remove(&task).filter(|(_, at)| at.elapsed() < PRIMED_MAX_AGE).map(|(start, _)| start)
     }
-
-    /// Primed starts kept.
-    pub fn len(&self) -> usize {
-        self.entries.lock().unwrap_or_else(|e| e.into_inner()).len()
-    }
-
-    /// Whether none is kept.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 /// The turn services' side of priming: the starts are kept in `begin`, these take them, and the
@@ -90,7 +80,7 @@ impl TurnService {
         session: Session,
         through: i64,
     ) -> Result<Option<TurnInputs>, TurnError> {
-        if session.id != task.session_id {
+        if session.id != task.session_id || session.organization_id != task.org_id {
             return Ok(None);
         }
         Ok(self.loader.primed_inputs(task.org_id, session, through, task.turn_id).await?)
