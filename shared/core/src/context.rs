@@ -5,6 +5,7 @@
 //! one code path, [`merge`]; the only difference is that execution requires a resolved model.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 
 use serde_json::Value;
 
@@ -44,8 +45,9 @@ pub struct TurnInputs {
 pub struct RuntimeAgent {
     /// Capability fragments, then harness chain, agent and session prompts.
     pub system_prompt: String,
-    /// Capability tools then client-side tools, deduplicated by name.
-    pub tools: Vec<ToolDefinition>,
+    /// Capability tools then client-side tools, deduplicated by name; shared with every request
+    /// made from this context (a tool's schema is a tree of values, copied and freed per clone).
+    pub tools: Arc<[ToolDefinition]>,
     /// The model name (empty when none resolved).
     pub model: String,
     /// Locale: message controls, then session.
@@ -213,7 +215,7 @@ pub fn merge(
 
     let runtime_agent = RuntimeAgent {
         system_prompt: prompt_parts.join("\n\n"),
-        tools,
+        tools: tools.into(),
         model: model.as_ref().map(|m| m.model.clone()).unwrap_or_default(),
         locale: controls.as_ref().and_then(|c| c.locale.clone()).or_else(|| session.locale.clone()),
         max_iterations: session

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::Stream;
@@ -23,8 +24,8 @@ pub struct ChatRequest {
     /// Conversation history, oldest first (user, agent and tool-result messages); shared with
     /// the turn's context and its `llm.generation`, not copied.
     pub messages: Conversation,
-    /// Tools the model may call (deduplicated by name).
-    pub tools: Vec<ToolDefinition>,
+    /// Tools the model may call (deduplicated by name); shared with the turn's context.
+    pub tools: Arc<[ToolDefinition]>,
     /// Reasoning effort, when set.
     pub reasoning_effort: Option<String>,
     /// Output token cap.

@@ -159,7 +159,7 @@ async fn tool_calling_calls_then_reports_result() {
     let driver = LlmSimDriver::new(LlmSimConfig::tool_calling(), "llmsim-tools");
     let tools = vec![ToolDefinition::client_side("noop", "", json!({})), weather_tool()];
     let mut req = request(vec![Message::user_text("Please call GET_WEATHER for Paris")]);
-    req.tools = tools.clone();
+    req.tools = tools.clone().into();
     let chunks = run(&driver, req).await;
     let calls = tool_calls(&chunks);
     assert_eq!(calls.len(), 1);
@@ -183,7 +183,7 @@ async fn tool_calling_calls_then_reports_result() {
 
     // Without a named tool, the first one is called.
     let mut req = request(vec![Message::user_text("do something")]);
-    req.tools = tools.clone();
+    req.tools = tools.clone().into();
     let calls = tool_calls(&run(&driver, req).await);
     assert_eq!(calls[0].name, "noop");
     assert_eq!(calls[0].arguments, json!({}));
@@ -208,7 +208,7 @@ async fn tool_calling_calls_then_reports_result() {
             }],
         ),
     ]);
-    req.tools = tools.clone();
+    req.tools = tools.clone().into();
     let chunks = run(&driver, req).await;
     assert!(tool_calls(&chunks).is_empty());
     let text = text_of(&chunks);
@@ -221,7 +221,7 @@ async fn tool_calling_calls_then_reports_result() {
         MessageRole::ToolResult,
         vec![ContentPart::ToolResult { tool_call_id: "call_x".into(), result: None, error: Some("boom".into()) }],
     )]);
-    req.tools = tools;
+    req.tools = tools.into();
     assert_eq!(text_of(&run(&driver, req).await), "The tool failed: boom");
 }
 

@@ -191,7 +191,7 @@ async fn text_and_calls(driver: &LlmSimDriver, request: ChatRequest) -> (String,
 async fn the_answer_contains_the_files_content() {
     let driver = LlmSimDriver::new(LlmSimConfig::tool_calling(), "llmsim-tools");
     let user = Message::user_text("Please summarise README.md and run `wc -l notes.txt`");
-    let request = ChatRequest { messages: vec![user.clone()].into(), tools: toolbox(), ..Default::default() };
+    let request = ChatRequest { messages: vec![user.clone()].into(), tools: toolbox().into(), ..Default::default() };
     let (text, calls) = text_and_calls(&driver, request).await;
     assert_eq!(text, "Let me use the read_file and bash tools.");
     assert_eq!(calls.len(), 2);
@@ -212,7 +212,7 @@ async fn the_answer_contains_the_files_content() {
         Message::new(MessageRole::Agent, calls.iter().map(call_part).collect()),
         Message::new(MessageRole::ToolResult, results),
     ];
-    let request = ChatRequest { messages: messages.into(), tools: toolbox(), ..Default::default() };
+    let request = ChatRequest { messages: messages.into(), tools: toolbox().into(), ..Default::default() };
     let (text, calls) = text_and_calls(&driver, request).await;
     assert!(calls.is_empty());
     assert_eq!(text, format!("Here is what I found: {readme}\n\nThe tool failed: no such file"));
@@ -234,7 +234,7 @@ async fn results_spread_over_several_messages_are_all_answered() {
         result("call_a", json!({"key": "color", "found": true, "value": "blue"})),
         result("call_b", json!({"status": "shipped"})),
     ];
-    let request = ChatRequest { messages: messages.into(), tools: toolbox(), ..Default::default() };
+    let request = ChatRequest { messages: messages.into(), tools: toolbox().into(), ..Default::default() };
     let (text, _) = text_and_calls(&driver, request).await;
     assert_eq!(text, "Here is what I found: blue\n\nThe tool returned: {\"status\":\"shipped\"}");
 }

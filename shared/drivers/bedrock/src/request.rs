@@ -49,7 +49,7 @@ pub fn build_input(request: &ChatRequest) -> Result<ConverseInput, DriverError> 
     let declared = !request.tools.is_empty();
     let tool_config = if declared {
         let mut tools = Vec::with_capacity(request.tools.len());
-        for tool in &request.tools {
+        for tool in request.tools.iter() {
             let spec = ToolSpecification::builder()
                 .name(&tool.name)
                 .set_description(Some(tool.description.clone()).filter(|d| !d.trim().is_empty()))

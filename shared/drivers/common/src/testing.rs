@@ -286,7 +286,7 @@ pub fn sample_request(model: &str) -> everruns_core::driver::ChatRequest {
         model: model.to_owned(),
         system_prompt: "You are a weather bot.".to_owned(),
         messages: messages.into(),
-        tools: vec![tool],
+        tools: vec![tool].into(),
         ..Default::default()
     }
 }
