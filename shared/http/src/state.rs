@@ -12,8 +12,9 @@ use crate::hub::SseHub;
 /// Handles every request needs. Cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
-    /// The application the handlers translate to.
-    pub app: App,
+    /// The application the handlers translate to (shared: axum clones the state for every
+    /// request and middleware, and the application is a few dozen reference counts).
+    pub app: Arc<App>,
     /// SSE connection accounting.
     pub sse: Arc<SseHub>,
     /// Flips to `true` when the server shuts down (SSE streams say goodbye).

@@ -113,7 +113,7 @@ impl ServerAppBuilder {
         let config = Arc::new(self.config);
         let state = AppState {
             sse: Arc::new(SseHub::new(config.sse.clone())),
-            app: App { config, platform: Arc::new(platform), stores, turns, cipher, dormancy },
+            app: Arc::new(App { config, platform: Arc::new(platform), stores, turns, cipher, dormancy }),
             shutdown: shutdown_rx,
         };
         let router = everruns_http::router(state.clone(), self.routes);
