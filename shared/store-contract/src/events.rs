@@ -23,8 +23,11 @@ pub async fn event_store_contract(stores: &Stores) {
     let mut first = activated(session, turn_a);
     first.event.sequence = Some(99);
     first.event.tags = vec!["t".to_owned()];
+    first.event.metadata = Some(serde_json::json!({"source": "contract", "weights": [1, 2.5, null]}));
     let stored = store.append(first.clone()).await.unwrap();
     assert_eq!(stored, Event { sequence: Some(1), ..first.event.clone() });
+    // Read back, every column is what was given (context, tags and metadata included).
+    assert_eq!(store.get_event(session, stored.id).await.unwrap(), Some(stored.clone()));
     let e2 = store.append(compacting(session)).await.unwrap();
     let e3 = store.append(activated(session, turn_b)).await.unwrap();
     let e4 = store.append(compacting(session).with_key("turn-b/1/reason")).await.unwrap();

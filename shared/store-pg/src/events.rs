@@ -140,28 +140,29 @@ impl EventRow {
 /// $ts, $metadata, $tags, $keys, $turns)`).
 pub(crate) struct EventColumns<'a> {
     pub ids: Vec<Uuid>,
-    pub types: Vec<String>,
+    pub types: Vec<&'a str>,
     pub data: Vec<Json<StoredData<'a>>>,
-    pub contexts: Vec<Value>,
+    pub contexts: Vec<Json<&'a EventContext>>,
     pub ts: Vec<DateTime<Utc>>,
-    pub metadata: Vec<Option<Value>>,
-    pub tags: Vec<Value>,
-    pub keys: Vec<Option<String>>,
+    pub metadata: Vec<Option<Json<&'a Value>>>,
+    pub tags: Vec<Json<&'a [String]>>,
+    pub keys: Vec<Option<&'a str>>,
     pub turns: Vec<Option<Uuid>>,
 }
 
 impl<'a> EventColumns<'a> {
+    /// The columns, each value written straight into the statement's arguments (no
+    /// intermediate `Value` trees).
     pub(crate) fn of(events: &'a [Event]) -> Self {
-        let column = |f: &dyn Fn(&Event) -> Value| events.iter().map(f).collect::<Vec<Value>>();
         Self {
             ids: events.iter().map(|e| e.id.uuid()).collect(),
-            types: events.iter().map(|e| e.event_type().to_owned()).collect(),
+            types: events.iter().map(|e| e.event_type()).collect(),
             data: events.iter().map(|e| Json(StoredData::of(e))).collect(),
-            contexts: column(&|e| serde_json::to_value(&e.context).unwrap_or(Value::Null)),
+            contexts: events.iter().map(|e| Json(&e.context)).collect(),
             ts: events.iter().map(|e| e.ts.as_datetime()).collect(),
-            metadata: events.iter().map(|e| e.metadata.as_ref().and_then(|m| serde_json::to_value(m).ok())).collect(),
-            tags: column(&|e| serde_json::to_value(&e.tags).unwrap_or(Value::Null)),
-            keys: events.iter().map(|e| e.idempotency_key.clone()).collect(),
+            metadata: events.iter().map(|e| e.metadata.as_ref().map(Json)).collect(),
+            tags: events.iter().map(|e| Json(e.tags.as_slice())).collect(),
+            keys: events.iter().map(|e| e.idempotency_key.as_deref()).collect(),
             turns: events.iter().map(|e| e.context.turn_id.map(|t| t.uuid())).collect(),
         }
     }
