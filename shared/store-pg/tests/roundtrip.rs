@@ -286,3 +286,58 @@ async fn status_changes_add_usage_like_token_usage_add() {
     })
     .await;
 }
+
+/// Text of `len` characters with no repeats worth compressing (a linear congruential walk over
+/// 64 symbols).
+fn incompressible(len: usize) -> String {
+    const SYMBOLS: &[u8; 64] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 .";
+    let mut state: u32 = 0x2545_f491;
+    (0..len)
+        .map(|_| {
+            state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            char::from(SYMBOLS[(state >> 26) as usize])
+        })
+        .collect()
+}
+
+/// An event the size of a turn's `llm.generation` (about 3 KB) is kept whole in its row, where
+/// PostgreSQL's default moved its data to the TOAST table; a larger one still goes there, and
+/// both read back as stored.
+#[tokio::test]
+async fn an_event_up_to_a_page_stays_in_its_row() {
+    with_database(|stores, pool| async move {
+        let org = OrgId::new();
+        let harness = Harness { org_id: org, ..Harness::new("h", None) };
+        stores.harnesses.insert_harness(&harness).await.expect("insert harness");
+        let session = Session::new(org, harness.id);
+        stores.sessions.insert_session(&session).await.expect("insert session");
+        let failed = |error: String| {
+            let data = TurnFailedData {
+                turn_id: TurnId::new(),
+                error,
+                error_code: None,
+                error_fields: None,
+                error_disclosure: None,
+            };
+            NewEvent::new(session.id, EventContext::default(), EventPayload::TurnFailed(data))
+        };
+        let toasted = || async {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT pg_relation_size(reltoastrelid) FROM pg_class WHERE oid = 'events'::regclass",
+            )
+            .fetch_one(&pool)
+            .await
+            .expect("size of the events' TOAST table")
+        };
+
+        let generation_sized = stores.events.append(failed(incompressible(3_000))).await.expect("append 3 KB");
+        assert_eq!(toasted().await, 0, "a 3 KB event went out of its row");
+        let large = stores.events.append(failed(incompressible(20_000))).await.expect("append 20 KB");
+        assert!(toasted().await > 0, "a 20 KB event stayed in its row");
+
+        let stored = stores.events.list_events(session.id, &EventFilter::default()).await.expect("list");
+        let payloads: Vec<_> = stored.iter().map(|e| &e.payload).collect();
+        assert_eq!(payloads, [&generation_sized.payload, &large.payload]);
+    })
+    .await;
+}
