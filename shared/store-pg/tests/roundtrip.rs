@@ -15,7 +15,7 @@ use everruns_core::driver_registry::{DriverId, ProviderMetadata};
 use everruns_core::events::{EventContext, EventPayload, NewEvent, TurnFailedData};
 use everruns_core::harness_templates::BuiltInHarnessRole;
 use everruns_core::ids::{AgentId, MessageId, ModelId, OrgId, ProviderId, SessionId, TurnId};
-use everruns_core::ports::{EventFilter, PortError, SessionFile, StatusChange};
+use everruns_core::ports::{EventFilter, PortError, SessionFile, StatusChange, Stores};
 use everruns_core::time::Timestamp;
 use serde_json::json;
 use support::with_database;
@@ -240,15 +240,7 @@ async fn unstorable_values_are_invalid_and_missing_parents_not_found() {
         assert!(matches!(result, Err(PortError::NotFound { kind: "harness", .. })), "{result:?}");
 
         let missing = SessionId::new();
-        let data = TurnFailedData {
-            turn_id: TurnId::new(),
-            error: "e".to_owned(),
-            error_code: None,
-            error_fields: None,
-            error_disclosure: None,
-        };
-        let event = NewEvent::new(missing, EventContext::default(), EventPayload::TurnFailed(data));
-        let result = stores.events.append(event).await;
+        let result = stores.events.append(turn_failed(missing, "e".to_owned())).await;
         assert!(matches!(result, Err(PortError::NotFound { kind: "session", .. })), "{result:?}");
         assert!(stores.events.list_events(missing, &EventFilter::default()).await.expect("list").is_empty());
         let file =
@@ -263,11 +255,7 @@ async fn unstorable_values_are_invalid_and_missing_parents_not_found() {
 #[tokio::test]
 async fn status_changes_add_usage_like_token_usage_add() {
     with_database(|stores, _| async move {
-        let org = OrgId::new();
-        let harness = Harness { org_id: org, ..Harness::new("h", None) };
-        stores.harnesses.insert_harness(&harness).await.expect("insert harness");
-        let session = Session::new(org, harness.id);
-        stores.sessions.insert_session(&session).await.expect("insert session");
+        let session = stored_session(&stores).await;
         let mut expected: Option<TokenUsage> = None;
         for add in [
             usage(1, 2, None, None),
@@ -277,14 +265,36 @@ async fn status_changes_add_usage_like_token_usage_add() {
         ] {
             expected.get_or_insert_with(Default::default).add(&add);
             let change = StatusChange { to: SessionStatus::Active, add_usage: Some(add), ..StatusChange::default() };
-            let changed =
-                stores.sessions.change_status(org, session.id, change).await.expect("change").expect("applied");
+            let changed = stores
+                .sessions
+                .change_status(session.organization_id, session.id, change)
+                .await
+                .expect("change")
+                .expect("applied");
             assert_eq!(changed.usage, expected);
         }
-        let stored = stores.sessions.get_session(org, session.id).await.expect("get").expect("exists");
+        let stored =
+            stores.sessions.get_session(session.organization_id, session.id).await.expect("get").expect("exists");
         assert_eq!(stored.usage, expected);
     })
     .await;
+}
+
+/// A session of a new organisation and harness, stored.
+async fn stored_session(stores: &Stores) -> Session {
+    let org = OrgId::new();
+    let harness = Harness { org_id: org, ..Harness::new("h", None) };
+    stores.harnesses.insert_harness(&harness).await.expect("insert harness");
+    let session = Session::new(org, harness.id);
+    stores.sessions.insert_session(&session).await.expect("insert session");
+    session
+}
+
+/// A `turn.failed` event of a new turn of `session`, with `error` as its message.
+fn turn_failed(session: SessionId, error: String) -> NewEvent {
+    let data =
+        TurnFailedData { turn_id: TurnId::new(), error, error_code: None, error_fields: None, error_disclosure: None };
+    NewEvent::new(session, EventContext::default(), EventPayload::TurnFailed(data))
 }
 
 /// Text of `len` characters with no repeats worth compressing (a linear congruential walk over
@@ -306,21 +316,7 @@ fn incompressible(len: usize) -> String {
 #[tokio::test]
 async fn an_event_up_to_a_page_stays_in_its_row() {
     with_database(|stores, pool| async move {
-        let org = OrgId::new();
-        let harness = Harness { org_id: org, ..Harness::new("h", None) };
-        stores.harnesses.insert_harness(&harness).await.expect("insert harness");
-        let session = Session::new(org, harness.id);
-        stores.sessions.insert_session(&session).await.expect("insert session");
-        let failed = |error: String| {
-            let data = TurnFailedData {
-                turn_id: TurnId::new(),
-                error,
-                error_code: None,
-                error_fields: None,
-                error_disclosure: None,
-            };
-            NewEvent::new(session.id, EventContext::default(), EventPayload::TurnFailed(data))
-        };
+        let session = stored_session(&stores).await;
         let toasted = || async {
             sqlx::query_scalar::<_, i64>(
                 "SELECT pg_relation_size(reltoastrelid) FROM pg_class WHERE oid = 'events'::regclass",
@@ -330,9 +326,10 @@ async fn an_event_up_to_a_page_stays_in_its_row() {
             .expect("size of the events' TOAST table")
         };
 
-        let generation_sized = stores.events.append(failed(incompressible(3_000))).await.expect("append 3 KB");
+        let generation_sized =
+            stores.events.append(turn_failed(session.id, incompressible(3_000))).await.expect("append 3 KB");
         assert_eq!(toasted().await, 0, "a 3 KB event went out of its row");
-        let large = stores.events.append(failed(incompressible(20_000))).await.expect("append 20 KB");
+        let large = stores.events.append(turn_failed(session.id, incompressible(20_000))).await.expect("append 20 KB");
         assert!(toasted().await > 0, "a 20 KB event stayed in its row");
 
         let stored = stores.events.list_events(session.id, &EventFilter::default()).await.expect("list");
